@@ -1,0 +1,23 @@
+"""The store-video step, fed by SQS: streams finished videos from the provider into S3 and completes the jobs."""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sorajobs.logic.store import VideoStorer
+from sorajobs.models.messages import StoreVideoMessage
+from sorajobs.observability import logger, metrics, tracer
+from sorajobs.services import get_services
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def store_record(record: SQSRecord) -> str:
+    message = StoreVideoMessage.model_validate_json(record.body)
+    return VideoStorer(get_services()).store(message).value
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=store_record, processor=processor, context=context)

@@ -1,0 +1,1 @@
+"""Sora video job backend: shared package."""

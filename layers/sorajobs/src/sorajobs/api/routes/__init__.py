@@ -1,0 +1,1 @@
+"""One router per function; the OpenAPI document includes them all."""

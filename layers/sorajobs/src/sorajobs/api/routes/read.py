@@ -1,0 +1,62 @@
+"""Routes that only read stored data: get, list, content, stats and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from sorajobs.api.caller import current_caller
+from sorajobs.api.routes.common import JobIdPath
+from sorajobs.logic.queries import JobQueries
+from sorajobs.models.api import StatsResponse, VideoJobListResponse, VideoJobResponse
+from sorajobs.models.job import JobStatus, VideoVariant
+from sorajobs.services import get_services
+
+router = APIGatewayHttpRouter()
+
+
+@router.get("/videos/<id>", summary="Get a stored job (no provider call)")
+def get_video(id: JobIdPath) -> VideoJobResponse:
+    queries = JobQueries(get_services())
+    return queries.view(queries.get(current_caller(router), id))
+
+
+@router.get("/videos", summary="List the caller's jobs, newest first")
+def list_videos(
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
+) -> VideoJobListResponse:
+    queries = JobQueries(get_services())
+    page = queries.list(current_caller(router), status=status, limit=limit, cursor=cursor)
+    return VideoJobListResponse(data=[queries.view(job) for job in page.jobs], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/videos/<id>/content",
+    summary="Download the stored video or thumbnail",
+    description="Redirects (302) to a short-lived presigned URL. 409 while the job is not completed.",
+    responses={302: {"description": "Redirect to the file."}},
+)
+def get_video_content(
+    id: JobIdPath,
+    variant: Annotated[VideoVariant, Query()] = "video",
+) -> Response[None]:
+    url = JobQueries(get_services()).content_url(current_caller(router), id, variant)
+    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+@router.get("/stats", summary="Jobs per status (all owners for the admin group)")
+def get_stats() -> StatsResponse:
+    return JobQueries(get_services()).stats(current_caller(router))
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def get_openapi_document() -> dict[str, Any]:
+    from sorajobs.api.http import openapi_document
+    from sorajobs.api.routes import reset, sora_status, submit
+
+    return openapi_document(submit.router, sora_status.router, reset.router, router)

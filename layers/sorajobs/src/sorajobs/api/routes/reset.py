@@ -1,0 +1,31 @@
+"""POST /videos/{id}/reset — abandon a stuck or failed generation, optionally starting a new attempt."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from sorajobs.api.caller import current_caller
+from sorajobs.api.routes.common import JobIdPath
+from sorajobs.logic.jobs import JobService
+from sorajobs.logic.queries import JobQueries
+from sorajobs.models.api import ResetVideoRequest, VideoJobResponse
+from sorajobs.services import get_services
+
+router = APIGatewayHttpRouter()
+
+
+@router.post(
+    "/videos/<id>/reset",
+    summary="Reset a stuck or failed job",
+    description="A completed job answers 409 and keeps its video. The abandoned attempt stays in the job's history.",
+)
+def reset_video(
+    id: JobIdPath,
+    request: Annotated[ResetVideoRequest, Body()] = ResetVideoRequest(),  # noqa: B008 - an immutable default
+) -> VideoJobResponse:
+    services = get_services()
+    job = JobService(services).reset(current_caller(router).owner, id, resubmit=request.resubmit)
+    return JobQueries(services).view(job)

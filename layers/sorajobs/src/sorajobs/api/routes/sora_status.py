@@ -1,0 +1,35 @@
+"""GET /videos/{id}/sora-status — refresh an unfinished job from the provider (rate-limited) and return it."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from sorajobs.api.caller import current_caller
+from sorajobs.api.routes.common import JobIdPath
+from sorajobs.logic.jobs import JobService
+from sorajobs.logic.queries import JobQueries
+from sorajobs.models.api import VideoJobResponse
+from sorajobs.services import get_services
+
+router = APIGatewayHttpRouter()
+
+
+@router.get(
+    "/videos/<id>/sora-status",
+    summary="Refresh a job from the provider and return it",
+    description=(
+        "Asks the provider only when the job is unfinished and was not refreshed within the minimum "
+        "interval. The Retry-After header says when to poll next; it is absent once the job is finished."
+    ),
+)
+def get_sora_status(id: JobIdPath) -> Response[VideoJobResponse]:
+    services = get_services()
+    answer = JobService(services).status(current_caller(router).owner, id)
+    headers = {"Retry-After": str(answer.retry_after_seconds)} if answer.retry_after_seconds else None
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=JobQueries(services).view(answer.job),
+        headers=headers,
+    )

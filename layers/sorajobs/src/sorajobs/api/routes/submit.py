@@ -1,0 +1,83 @@
+"""POST /videos — accept a generation, optionally idempotent on the Idempotency-Key header."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from sorajobs.api.caller import current_caller
+from sorajobs.logic.jobs import JobService
+from sorajobs.logic.queries import JobQueries
+from sorajobs.models.api import SubmitVideoRequest, VideoJobResponse
+from sorajobs.models.errors import GenerationRejected, IdempotencyKeyReused, JobNotFound, RequestInProgress
+from sorajobs.models.job import Job, JobStatus
+from sorajobs.services import Services, get_services
+
+router = APIGatewayHttpRouter()
+
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+
+
+def _submit_once(services: Services, owner: str, request: SubmitVideoRequest, key: str) -> Job:
+    config = IdempotencyConfig(
+        event_key_jmespath="[owner, idempotency_key]",
+        payload_validation_jmespath="request",
+        expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
+    )
+
+    @idempotent_function(
+        data_keyword_argument="submission", persistence_store=services.idempotency_store, config=config
+    )
+    def submit_video_once(submission: dict[str, Any]) -> dict[str, str]:
+        return {"job_id": JobService(services).submit(owner, request).id}
+
+    try:
+        outcome = submit_video_once(
+            submission={"owner": owner, "idempotency_key": key, "request": request.model_dump(mode="json")}
+        )
+    except IdempotencyValidationError as error:
+        raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body.") from error
+    except IdempotencyAlreadyInProgressError as error:
+        busy = RequestInProgress("A request with this Idempotency-Key is still being processed.")
+        busy.retry_after = 1
+        raise busy from error
+    job = services.jobs.get(outcome["job_id"])
+    if job is None:
+        raise JobNotFound(outcome["job_id"])
+    return job
+
+
+@router.post(
+    "/videos",
+    summary="Submit a video generation",
+    responses={202: {"description": "Accepted; the job is tracked from now on."}},
+)
+def submit_video(
+    request: Annotated[SubmitVideoRequest, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="idempotency-key", min_length=1, max_length=255, description="Makes retries safe."),
+    ] = None,
+) -> Response[VideoJobResponse]:
+    services = get_services()
+    owner = current_caller(router).owner
+    if idempotency_key:
+        job = _submit_once(services, owner, request, idempotency_key)
+    else:
+        job = JobService(services).submit(owner, request)
+    if job.status is JobStatus.FAILED and job.provider_video_id is None and job.error is not None:
+        raise GenerationRejected(job.error.code, job.error.message, job_id=job.id)
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body=JobQueries(services).view(job),
+        headers={"Location": f"/videos/{job.id}"},
+    )

@@ -1,0 +1,70 @@
+"""Settings of the backend, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_MODELS = ("sora-2", "sora-2-pro")
+
+
+class Settings(BaseModel):
+    """Everything a function needs to know about its deployment.
+
+    Each field is read from the upper-case environment variable of the same name.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs_table_name: Annotated[str, Field(min_length=1)]
+    videos_bucket_name: str = ""
+    store_video_queue_url: str = ""
+    # The provider key: OPENAI_API_KEY wins when set (local runs); deployed functions read
+    # the Secrets Manager secret named here, cached by Powertools parameters.
+    openai_api_key_secret_name: str = ""
+    allowed_models: tuple[str, ...] = DEFAULT_MODELS
+    status_min_refresh_seconds: Annotated[float, Field(ge=0)] = 5.0
+    stuck_after_seconds: Annotated[int, Field(gt=0)] = 900
+    max_job_age_seconds: Annotated[int, Field(gt=0)] = 3 * 3600
+    sweep_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    sweep_lease_seconds: Annotated[int, Field(ge=5)] = 60
+    sweep_stop_margin_seconds: Annotated[float, Field(ge=0)] = 10.0
+    sweep_batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    admin_group: str = "admins"
+    content_url_ttl_seconds: Annotated[int, Field(ge=1, le=900)] = 300
+    provider_timeout_seconds: Annotated[float, Field(gt=0)] = 8.0
+    provider_max_retries: Annotated[int, Field(ge=0, le=5)] = 2
+    max_request_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
+
+    @field_validator("allowed_models", mode="before")
+    @classmethod
+    def split_model_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("allowed_models")
+    @classmethod
+    def require_a_model(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("ALLOWED_MODELS must name at least one model")
+        return value
+
+    @property
+    def default_model(self) -> str:
+        return self.allowed_models[0]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values = {name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper(), "") != ""}
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

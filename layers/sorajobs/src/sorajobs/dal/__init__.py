@@ -1,0 +1,1 @@
+"""Data access: the jobs table (DynamoDB), the videos bucket (S3) and the store queue (SQS)."""

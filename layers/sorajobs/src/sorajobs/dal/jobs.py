@@ -1,0 +1,284 @@
+"""The jobs table: conditional job writes, status counters, owner listings and the due index."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sorajobs.dal.job_items import (
+    DUE_SHARD,
+    JOB_KEY_PREFIX,
+    deserialize,
+    job_from_item,
+    job_key,
+    job_to_attributes,
+    serialize,
+)
+from sorajobs.models.errors import InvalidCursor, JobNotFound, TransitionConflict
+from sorajobs.models.job import Job, JobStatus
+from sorajobs.timeutil import to_epoch_ms
+
+ALL_OWNERS_STATS_KEY = "STATS#all"
+BY_OWNER_INDEX = "by_owner"
+BY_OWNER_STATUS_INDEX = "by_owner_status"
+DUE_INDEX = "due"
+# Counter items are shared by every job of an owner, so concurrent transactions can collide.
+TRANSACTION_CONFLICT_RETRIES = 8
+
+
+def owner_stats_key(owner: str) -> str:
+    return f"STATS#owner#{owner}"
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+class _Expression:
+    """Builds placeholder names and values for one DynamoDB expression."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, python_value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = python_value
+        return placeholder
+
+    def serialized_values(self) -> dict[str, Any]:
+        return serialize(self.values)
+
+
+def _condition_failed(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons", [])
+        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+    return False
+
+
+def _transaction_conflict(error: ClientError) -> bool:
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons", [])
+    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
+
+
+class JobRepository:
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def create(self, job: Job) -> Job:
+        """Stores a new job; its first status is counted in the owner's and the global counters."""
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": serialize(job_to_attributes(job)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        self._transact([put, *self._counter_updates(job.owner, None, job.status)], job.id)
+        return job
+
+    def save_transition(self, before: Job, after: Job) -> Job:
+        """Writes `after` only if the stored job is still exactly `before` (same status and version).
+
+        Raises TransitionConflict when another writer got there first.
+        """
+        written = after.model_copy(update={"version": before.version + 1})
+        old = job_to_attributes(before)
+        new = job_to_attributes(written)
+        expression = _Expression()
+        assignments = [
+            f"{expression.name(attr)} = {expression.value(value)}"
+            for attr, value in new.items()
+            if attr != "pk" and old.get(attr) != value
+        ]
+        removals = [expression.name(attr) for attr in old if attr not in new]
+        update_expression = "SET " + ", ".join(assignments)
+        if removals:
+            update_expression += " REMOVE " + ", ".join(removals)
+        condition = (
+            f"{expression.name('version')} = {expression.value(before.version)} "
+            f"AND {expression.name('status')} = {expression.value(before.status.value)}"
+        )
+        update = {
+            "TableName": self._table,
+            "Key": job_key(before.id),
+            "UpdateExpression": update_expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": expression.names,
+            "ExpressionAttributeValues": expression.serialized_values(),
+        }
+        if before.status is written.status:
+            try:
+                self._client.update_item(**update)
+            except ClientError as error:
+                if _condition_failed(error):
+                    raise TransitionConflict(before.id) from error
+                raise
+        else:
+            self._transact(
+                [{"Update": update}, *self._counter_updates(before.owner, before.status, written.status)],
+                before.id,
+            )
+        return written
+
+    def claim(self, job_id: str, now: datetime, lease_seconds: float) -> Job | None:
+        """Takes a short lease on a due job so overlapping sweeps don't poll it twice."""
+        now_ms = to_epoch_ms(now)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=job_key(job_id),
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(next_poll_at) AND next_poll_at <= :now "
+                    "AND (attribute_not_exists(lease_until) OR lease_until <= :now)"
+                ),
+                ExpressionAttributeValues=serialize(
+                    {":until": to_epoch_ms(now + timedelta(seconds=lease_seconds)), ":now": now_ms}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        return job_from_item(response["Attributes"])
+
+    def _counter_updates(self, owner: str, old_status: JobStatus | None, new_status: JobStatus) -> list[dict[str, Any]]:
+        expression = _Expression()
+        parts = [f"{expression.name(new_status.value)} {expression.value(1)}"]
+        if old_status is not None:
+            parts.append(f"{expression.name(old_status.value)} {expression.value(-1)}")
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": key}},
+                    "UpdateExpression": "ADD " + ", ".join(parts),
+                    "ExpressionAttributeNames": expression.names,
+                    "ExpressionAttributeValues": expression.serialized_values(),
+                }
+            }
+            for key in (owner_stats_key(owner), ALL_OWNERS_STATS_KEY)
+        ]
+
+    def _transact(self, items: list[dict[str, Any]], job_id: str) -> None:
+        for attempt in range(TRANSACTION_CONFLICT_RETRIES):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                if _condition_failed(error):
+                    raise TransitionConflict(job_id) from error
+                if not _transaction_conflict(error) or attempt == TRANSACTION_CONFLICT_RETRIES - 1:
+                    raise
+                time.sleep(0.01 * 2**attempt)  # back off from a concurrent write to a counter item
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        response = self._client.get_item(TableName=self._table, Key=job_key(job_id), ConsistentRead=True)
+        item = response.get("Item")
+        return job_from_item(item) if item else None
+
+    def get_for_owner(self, job_id: str, owner: str) -> Job:
+        """The owner's job; another owner's job is reported exactly like a missing one."""
+        job = self.get(job_id)
+        if job is None or job.owner != owner:
+            raise JobNotFound(job_id)
+        return job
+
+    def list_for_owner(self, owner: str, *, status: JobStatus | None, limit: int, cursor: str | None) -> JobPage:
+        """The owner's jobs, newest first, from the owner indexes (never a Scan)."""
+        if status is None:
+            index, partition_attr, partition_value = BY_OWNER_INDEX, "owner", owner
+        else:
+            index, partition_attr, partition_value = (
+                BY_OWNER_STATUS_INDEX,
+                "owner_status",
+                f"{owner}#{status}",
+            )
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": partition_attr},
+            "ExpressionAttributeValues": {":p": {"S": partition_value}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, partition_attr, partition_value)
+        response = self._client.query(**query)
+        jobs = [job_from_item(item) for item in response.get("Items", [])]
+        last_key = response.get("LastEvaluatedKey")
+        return JobPage(jobs=jobs, next_cursor=_encode_cursor(last_key) if last_key else None)
+
+    def due_job_ids(self, now: datetime, *, page_size: int) -> Iterator[str]:
+        """Ids of jobs whose next poll time has come, the longest-waiting first."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_shard = :shard AND next_poll_at <= :now",
+            "ExpressionAttributeValues": serialize({":shard": DUE_SHARD, ":now": to_epoch_ms(now)}),
+            "Limit": page_size,
+        }
+        while True:
+            response = self._client.query(**query)
+            for item in response.get("Items", []):
+                yield item["pk"]["S"].removeprefix(JOB_KEY_PREFIX)
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def status_counts(self, owner: str | None) -> dict[JobStatus, int]:
+        """Jobs per status for one owner, or for everyone when `owner` is None."""
+        key = owner_stats_key(owner) if owner is not None else ALL_OWNERS_STATS_KEY
+        response = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True)
+        stored = deserialize(response.get("Item", {}))
+        return {status: max(0, int(stored.get(status.value, 0))) for status in JobStatus}
+
+
+def _encode_cursor(last_key: dict[str, Any]) -> str:
+    raw = json.dumps(deserialize(last_key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, partition_attr: str, partition_value: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as error:
+        raise InvalidCursor("The cursor is not one this API returned.") from error
+    expected = {"pk", "created_key", partition_attr}
+    if (
+        not isinstance(decoded, dict)
+        or not expected <= decoded.keys()
+        or not all(isinstance(value, str) for value in decoded.values())
+        or decoded[partition_attr] != partition_value
+    ):
+        raise InvalidCursor("The cursor is not one this API returned for this listing.")
+    return serialize({name: decoded[name] for name in expected | ({"owner"} & decoded.keys())})

@@ -1,0 +1,1 @@
+"""The job state machine, the services built on it, and the sweep."""

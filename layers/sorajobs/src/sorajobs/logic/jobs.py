@@ -1,0 +1,179 @@
+"""Job operations that talk to the provider: submit, refresh (sora-status) and reset."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from aws_lambda_powertools import Logger
+
+from sorajobs.logic.lifecycle import (
+    Observation,
+    apply_provider_video,
+    new_pending_job,
+    transition_to_failed,
+    transition_to_reset,
+    transition_to_submit_retry,
+    transition_to_submitted,
+    with_retry_delay,
+)
+from sorajobs.models.api import SubmitVideoRequest
+from sorajobs.models.errors import JobAlreadyCompleted, JobNotFound, TransitionConflict, UnsupportedModel
+from sorajobs.models.job import Job, JobError, JobStatus
+from sorajobs.models.messages import StoreVideoMessage
+from sorajobs.providers.base import (
+    GenerationRejectedError,
+    GenerationRequest,
+    ProviderTemporaryError,
+    ProviderVideoNotFoundError,
+)
+from sorajobs.services import Services
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class StatusAnswer:
+    """The job to show, and how many seconds the client should wait before asking again."""
+
+    job: Job
+    retry_after_seconds: int | None
+
+
+class JobService:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._settings = services.settings
+
+    def _now(self) -> datetime:
+        return self._services.clock.now()
+
+    # --- submit -------------------------------------------------------------------------------
+
+    def submit(self, owner: str, request: SubmitVideoRequest) -> Job:
+        """Stores the job as pending, then submits it; a provider outage leaves it for the sweep."""
+        model = request.model or self._settings.default_model
+        if model not in self._settings.allowed_models:
+            raise UnsupportedModel(
+                f"Model {model!r} is not offered here.",
+                details=[{"loc": ["body", "model"], "allowed": list(self._settings.allowed_models)}],
+            )
+        job = new_pending_job(
+            job_id=self._services.new_id(),
+            owner=owner,
+            prompt=request.prompt,
+            model=model,
+            seconds=request.seconds,
+            size=request.size,
+            metadata=dict(request.metadata),
+            now=self._now(),
+        )
+        self._services.jobs.create(job)
+        return self.submit_pending(job)
+
+    def submit_pending(self, job: Job) -> Job:
+        """Sends a pending job to the provider. The caller holds the job's lease."""
+        request = GenerationRequest(prompt=job.prompt, model=job.model, seconds=job.seconds, size=job.size)
+        try:
+            video = self._services.provider.submit(request)
+        except GenerationRejectedError as rejection:
+            logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
+            failed = transition_to_failed(job, JobError(code=rejection.code, message=rejection.message), self._now())
+            return self._save(job, failed)
+        except ProviderTemporaryError as fault:
+            logger.warning(
+                "Provider unavailable at submit; the sweep will retry",
+                extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
+            )
+            return self._save(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
+        logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
+        return self._apply(job, transition_to_submitted(job, video, self._now()))
+
+    # --- refresh ------------------------------------------------------------------------------
+
+    def refresh(self, job: Job) -> tuple[Job, float | None]:
+        """Asks the provider about a submitted job and applies the answer.
+
+        Returns the job and, after a temporary provider fault, the provider's Retry-After.
+        """
+        if job.provider_video_id is None:
+            return job, None
+        now = self._now()
+        try:
+            video = self._services.provider.retrieve(job.provider_video_id)
+        except ProviderVideoNotFoundError as missing:
+            error = JobError(code="not_found", message=f"The provider no longer knows the video: {missing.message}")
+            return self._save(job, transition_to_failed(job, error, now)), None
+        except ProviderTemporaryError as fault:
+            logger.warning(
+                "Provider fault while refreshing; will retry",
+                extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
+            )
+            return self._save(job, with_retry_delay(job, now, fault.retry_after)), fault.retry_after
+        return self._apply(job, apply_provider_video(job, video, now)), None
+
+    def status(self, owner: str, job_id: str) -> StatusAnswer:
+        """The job, refreshed from the provider when unfinished and not refreshed recently."""
+        job = self._services.jobs.get_for_owner(job_id, owner)
+        if not job.is_unfinished:
+            return StatusAnswer(job=job, retry_after_seconds=None)
+        minimum = self._settings.status_min_refresh_seconds
+        provider_retry_after: float | None = None
+        if job.provider_video_id is not None and not job.awaiting_storage and self._refresh_due(job):
+            job, provider_retry_after = self.refresh(job)
+        if not job.is_unfinished:
+            return StatusAnswer(job=job, retry_after_seconds=None)
+        since = (self._now() - (job.last_refreshed_at or job.created_at)).total_seconds()
+        wait = max(minimum - since, provider_retry_after or 0.0, 1.0)
+        return StatusAnswer(job=job, retry_after_seconds=math.ceil(wait))
+
+    def _refresh_due(self, job: Job) -> bool:
+        if job.last_refreshed_at is None:
+            return True
+        elapsed = (self._now() - job.last_refreshed_at).total_seconds()
+        return elapsed >= self._settings.status_min_refresh_seconds
+
+    # --- reset --------------------------------------------------------------------------------
+
+    def reset(self, owner: str, job_id: str, *, resubmit: bool) -> Job:
+        """Abandons the current attempt (kept in history); with `resubmit`, starts a new one at once."""
+        job = self._services.jobs.get_for_owner(job_id, owner)
+        if job.status is JobStatus.COMPLETED:
+            raise JobAlreadyCompleted("The job is completed; its video is kept and it cannot be reset.")
+        if job.status is JobStatus.RESET and not resubmit:
+            return job
+        reset = self._services.jobs.save_transition(job, transition_to_reset(job, self._now(), resubmit=resubmit))
+        logger.info("Job reset", extra={"job_id": job.id, "resubmit": resubmit, "attempt": reset.attempt})
+        return self.submit_pending(reset) if resubmit else reset
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def _save(self, before: Job, after: Job) -> Job:
+        try:
+            return self._services.jobs.save_transition(before, after)
+        except TransitionConflict:
+            return self._current(before)
+
+    def _apply(self, before: Job, observation: Observation) -> Job:
+        try:
+            saved = self._services.jobs.save_transition(before, observation.job)
+        except TransitionConflict:
+            # Another sweep or status call applied its update first; theirs stands.
+            return self._current(before)
+        if observation.request_store and saved.provider_video_id is not None:
+            self.request_store(saved)
+        return saved
+
+    def request_store(self, job: Job) -> None:
+        """Hands a finished generation to the store step; if this send is lost, the sweep re-sends it."""
+        assert job.provider_video_id is not None
+        self._services.store_queue.request_store(
+            StoreVideoMessage(job_id=job.id, provider_video_id=job.provider_video_id, attempt=job.attempt)
+        )
+
+    def _current(self, job: Job) -> Job:
+        current = self._services.jobs.get(job.id)
+        if current is None:
+            raise JobNotFound(job.id)
+        return current

@@ -1,0 +1,312 @@
+"""The job state machine: pure functions from (job, observation, now) to the job's next state.
+
+Each transition names the statuses it may leave; the repository writes the result with a condition
+on the status and version that were read, so racing writers never double-apply a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aws_lambda_powertools import Logger
+
+from sorajobs.config import Settings
+from sorajobs.models.job import (
+    STATUS_RANK,
+    UNFINISHED_STATUSES,
+    AttemptRecord,
+    Job,
+    JobError,
+    JobStatus,
+    StoredObject,
+)
+from sorajobs.providers.base import ProviderVideo
+
+logger = Logger(child=True)
+
+PROVIDER_STATUSES = {
+    "queued": JobStatus.QUEUED,
+    "in_progress": JobStatus.IN_PROGRESS,
+    "completed": JobStatus.COMPLETED,
+    "failed": JobStatus.FAILED,
+}
+# Typical render times (seconds) of a 4 s clip before any progress is seen; longer clips scale linearly.
+TYPICAL_RENDER_SECONDS = {"sora-2": 90.0, "sora-2-pro": 300.0}
+DEFAULT_RENDER_SECONDS = 120.0
+FIRST_POLL_DELAY = timedelta(seconds=10)
+MIN_POLL_DELAY = timedelta(seconds=5)
+MAX_POLL_DELAY = timedelta(seconds=60)
+SUBMIT_RETRY_DELAY = timedelta(seconds=30)
+# A finished generation not stored by then is handed to the store step again by the sweep.
+STORE_RECHECK_DELAY = timedelta(minutes=10)
+# Whoever creates a pending job holds it this long, so the sweep never submits it a second time meanwhile.
+SUBMIT_LEASE = timedelta(seconds=90)
+
+
+class IllegalTransition(Exception):
+    """The job's status does not allow the requested change."""
+
+
+def _require_status(job: Job, allowed: Collection[JobStatus], change: str) -> None:
+    if job.status not in allowed:
+        raise IllegalTransition(f"cannot {change} a job that is {job.status.value}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The result of applying what the provider said: the next job state and what to do next."""
+
+    job: Job
+    request_store: bool = False
+    changed: bool = False
+
+
+def new_pending_job(
+    *,
+    job_id: str,
+    owner: str,
+    prompt: str,
+    model: str,
+    seconds: str,
+    size: str,
+    metadata: dict[str, str],
+    now: datetime,
+) -> Job:
+    return Job.model_validate(
+        {
+            "id": job_id,
+            "owner": owner,
+            "status": JobStatus.PENDING,
+            "prompt": prompt,
+            "model": model,
+            "seconds": seconds,
+            "size": size,
+            "metadata": metadata,
+            "created_at": now,
+            "updated_at": now,
+            "attempt_started_at": now,
+            "last_progress_at": now,
+            "next_poll_at": now + SUBMIT_RETRY_DELAY,
+            "lease_until": now + SUBMIT_LEASE,
+        }
+    )
+
+
+def transition_to_submitted(job: Job, video: ProviderVideo, now: datetime) -> Observation:
+    """pending → queued: the provider accepted the generation; then apply whatever else it reported."""
+    _require_status(job, {JobStatus.PENDING}, "submit")
+    submitted = job.model_copy(
+        update={
+            "status": JobStatus.QUEUED,
+            "provider_video_id": video.id,
+            "provider_status": "queued",
+            "updated_at": now,
+            "last_progress_at": now,
+            "last_refreshed_at": now,
+            "next_poll_at": now + FIRST_POLL_DELAY,
+            "lease_until": None,
+        }
+    )
+    observed = apply_provider_video(submitted, video, now)
+    return Observation(job=observed.job, request_store=observed.request_store, changed=True)
+
+
+def transition_to_submit_retry(job: Job, now: datetime, retry_after: float | None) -> Job:
+    """pending stays pending: the provider was unreachable or rate-limited; the sweep submits later."""
+    _require_status(job, {JobStatus.PENDING}, "retry the submission of")
+    delay = max(SUBMIT_RETRY_DELAY, timedelta(seconds=retry_after or 0))
+    return job.model_copy(update={"next_poll_at": now + delay, "lease_until": None})
+
+
+def transition_to_failed(job: Job, error: JobError, now: datetime) -> Job:
+    """Any unfinished status → failed (provider failure, rejection, timeout or lost video)."""
+    _require_status(job, UNFINISHED_STATUSES, "fail")
+    return job.model_copy(
+        update={
+            "status": JobStatus.FAILED,
+            "error": error,
+            "updated_at": now,
+            "next_poll_at": None,
+            "lease_until": None,
+            "provider_status": job.provider_status,
+        }
+    )
+
+
+def transition_to_completed(job: Job, video: StoredObject, thumbnail: StoredObject | None, now: datetime) -> Job:
+    """in_progress (provider done, awaiting storage) → completed: the video is in S3 and verified."""
+    _require_status(job, {JobStatus.IN_PROGRESS}, "complete")
+    if not job.awaiting_storage:
+        raise IllegalTransition("the provider has not reported this generation as completed")
+    return job.model_copy(
+        update={
+            "status": JobStatus.COMPLETED,
+            "progress": 100,
+            "video": video,
+            "thumbnail": thumbnail,
+            "completed_at": now,
+            "updated_at": now,
+            "last_progress_at": now,
+            "next_poll_at": None,
+            "lease_until": None,
+            "error": None,
+        }
+    )
+
+
+def transition_to_reset(job: Job, now: datetime, *, resubmit: bool) -> Job:
+    """Any status but completed → reset (or straight to pending for a new attempt).
+
+    The abandoned attempt is kept in the job's history and the provider link is cleared.
+    """
+    _require_status(job, set(JobStatus) - {JobStatus.COMPLETED}, "reset")
+    history = job.history
+    if job.status is not JobStatus.RESET:
+        history = (
+            *history,
+            AttemptRecord(
+                attempt=job.attempt,
+                provider_video_id=job.provider_video_id,
+                status=job.status,
+                progress=job.progress,
+                error=job.error,
+                started_at=job.attempt_started_at,
+                ended_at=now,
+            ),
+        )
+    base = {
+        "history": history,
+        "provider_video_id": None,
+        "provider_status": None,
+        "progress": 0,
+        "error": None,
+        "updated_at": now,
+        "lease_until": None,
+        "store_requested_at": None,
+        "rendering_since": None,
+        "last_refreshed_at": None,
+    }
+    if not resubmit:
+        return job.model_copy(update={**base, "status": JobStatus.RESET, "next_poll_at": None})
+    return job.model_copy(
+        update={
+            **base,
+            "status": JobStatus.PENDING,
+            "attempt": job.attempt + 1,
+            "attempt_started_at": now,
+            "last_progress_at": now,
+            "next_poll_at": now + SUBMIT_RETRY_DELAY,
+            "lease_until": now + SUBMIT_LEASE,
+        }
+    )
+
+
+def apply_provider_video(job: Job, video: ProviderVideo, now: datetime) -> Observation:
+    """Folds one provider report into the job. It never moves a job backwards.
+
+    An unknown provider status is logged and ignored; only the poll schedule moves on.
+    """
+    refreshed = job.model_copy(update={"last_refreshed_at": now, "lease_until": None})
+    if not job.is_unfinished or video.id != job.provider_video_id:
+        return Observation(job=refreshed)
+    reported = PROVIDER_STATUSES.get(video.status)
+    if reported is None:
+        logger.warning(
+            "Ignoring unknown provider status",
+            extra={"job_id": job.id, "provider_video_id": video.id, "provider_status": video.status},
+        )
+        return Observation(job=_with_next_poll(refreshed, now, video.poll_after_seconds))
+    if job.awaiting_storage or STATUS_RANK[reported] < STATUS_RANK[job.status]:
+        return Observation(job=_with_next_poll(refreshed, now, video.poll_after_seconds))
+
+    if reported is JobStatus.FAILED:
+        error = video.error or JobError(code="generation_failed", message="The provider failed the generation.")
+        failed = transition_to_failed(refreshed, error, now)
+        return Observation(job=failed.model_copy(update={"provider_status": "failed"}), changed=True)
+
+    if reported is JobStatus.COMPLETED:
+        awaiting = refreshed.model_copy(
+            update={
+                "status": JobStatus.IN_PROGRESS,
+                "progress": 100,
+                "provider_status": "completed",
+                "updated_at": now,
+                "last_progress_at": now,
+                "store_requested_at": now,
+                "rendering_since": job.rendering_since or now,
+                "next_poll_at": now + STORE_RECHECK_DELAY,
+            }
+        )
+        return Observation(job=awaiting, request_store=True, changed=True)
+
+    progress = max(job.progress, min(video.progress, 99))
+    moved = reported is not job.status or progress > job.progress
+    updates: dict[str, object] = {"status": reported, "progress": progress, "provider_status": video.status}
+    if reported is JobStatus.IN_PROGRESS and job.rendering_since is None:
+        updates["rendering_since"] = now
+    if moved:
+        updates.update(updated_at=now, last_progress_at=now)
+    advanced = refreshed.model_copy(update=updates)
+    return Observation(job=_with_next_poll(advanced, now, video.poll_after_seconds), changed=moved)
+
+
+def estimated_seconds_remaining(job: Job, now: datetime) -> int | None:
+    """From the observed rate of progress, or the model's typical render time before any progress."""
+    if not job.is_unfinished:
+        return None
+    if job.awaiting_storage:
+        return 0
+    if job.rendering_since is not None and job.progress > 0:
+        elapsed = (now - job.rendering_since).total_seconds()
+        if elapsed > 0:
+            return max(0, round(elapsed * (100 - job.progress) / job.progress))
+    typical = TYPICAL_RENDER_SECONDS.get(job.model, DEFAULT_RENDER_SECONDS) * int(job.seconds) / 4
+    return round(typical * (100 - job.progress) / 100)
+
+
+def next_poll_delay(job: Job, now: datetime, provider_hint_seconds: float | None = None) -> timedelta:
+    """Poll soon after submit, rarely while far from done, often near the estimated end."""
+    if job.status is JobStatus.QUEUED:
+        delay = FIRST_POLL_DELAY
+    else:
+        remaining = estimated_seconds_remaining(job, now)
+        delay = timedelta(seconds=remaining / 2) if remaining is not None else MAX_POLL_DELAY
+    if provider_hint_seconds:
+        delay = max(delay, timedelta(seconds=provider_hint_seconds))
+    return min(MAX_POLL_DELAY, max(MIN_POLL_DELAY, delay))
+
+
+def _with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None) -> Job:
+    if not job.is_unfinished:
+        return job
+    return job.model_copy(update={"next_poll_at": now + next_poll_delay(job, now, provider_hint_seconds)})
+
+
+def with_retry_delay(job: Job, now: datetime, retry_after: float | None) -> Job:
+    """After a temporary provider fault: keep the status, try again later (honouring Retry-After)."""
+    delay = max(MIN_POLL_DELAY * 3, timedelta(seconds=retry_after or 0))
+    return job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "last_refreshed_at": now})
+
+
+def timeout_error(job: Job, now: datetime, settings: Settings) -> JobError | None:
+    """Why an unfinished job counts as stuck, or None while it is healthy."""
+    if not job.is_unfinished:
+        return None
+    age = now - job.attempt_started_at
+    if age > timedelta(seconds=settings.max_job_age_seconds):
+        return JobError(
+            code="timeout",
+            message=f"The job did not finish within the maximum age of {settings.max_job_age_seconds} s.",
+        )
+    stalled = now - job.last_progress_at
+    if (
+        job.status is not JobStatus.PENDING
+        and not job.awaiting_storage
+        and stalled > timedelta(seconds=settings.stuck_after_seconds)
+    ):
+        return JobError(
+            code="timeout", message=f"The generation made no progress for {settings.stuck_after_seconds} s."
+        )
+    return None

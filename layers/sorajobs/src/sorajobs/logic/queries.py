@@ -1,0 +1,53 @@
+"""Read-only operations on stored jobs. Nothing here calls the provider or imports `openai`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sorajobs.dal.jobs import JobPage
+from sorajobs.logic.lifecycle import estimated_seconds_remaining
+from sorajobs.models.api import StatsResponse, VideoJobResponse
+from sorajobs.models.errors import VariantNotStored, VideoNotReady
+from sorajobs.models.job import Job, JobStatus, VideoVariant
+from sorajobs.services import Services
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the JWT subject and whether they belong to the admin group."""
+
+    owner: str
+    is_admin: bool = False
+
+
+class JobQueries:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def view(self, job: Job) -> VideoJobResponse:
+        return VideoJobResponse.from_job(job, estimated_seconds_remaining(job, self._services.clock.now()))
+
+    def get(self, caller: Caller, job_id: str) -> Job:
+        return self._services.jobs.get_for_owner(job_id, caller.owner)
+
+    def list(self, caller: Caller, *, status: JobStatus | None, limit: int, cursor: str | None) -> JobPage:
+        return self._services.jobs.list_for_owner(caller.owner, status=status, limit=limit, cursor=cursor)
+
+    def stats(self, caller: Caller) -> StatsResponse:
+        counts = self._services.jobs.status_counts(None if caller.is_admin else caller.owner)
+        return StatsResponse(scope="all" if caller.is_admin else "owner", counts=counts, total=sum(counts.values()))
+
+    def content_url(self, caller: Caller, job_id: str, variant: VideoVariant) -> str:
+        """A short-lived presigned URL of the stored video or thumbnail."""
+        job = self.get(caller, job_id)
+        stored = job.video if variant == "video" else job.thumbnail
+        if not job.ready:
+            raise VideoNotReady(f"The video is not ready yet (status {job.status.value}).")
+        if stored is None:
+            raise VariantNotStored(f"This job has no stored {variant}.")
+        extension = stored.key.rsplit(".", 1)[-1]
+        return self._services.storage.presigned_download_url(
+            stored,
+            expires_in=self._services.settings.content_url_ttl_seconds,
+            filename=f"{job.id}.{extension}",
+        )

@@ -1,0 +1,87 @@
+"""The store-video step: streams a finished generation from the provider into S3, then completes the job."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aws_lambda_powertools import Logger
+
+from sorajobs.logic.lifecycle import transition_to_completed, transition_to_failed
+from sorajobs.models.errors import TransitionConflict
+from sorajobs.models.job import Job, JobError, JobStatus, StoredObject
+from sorajobs.models.messages import StoreVideoMessage
+from sorajobs.providers.base import ContentUnavailableError, ContentVariant
+from sorajobs.services import Services
+
+logger = Logger(child=True)
+
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+FILE_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp"}
+
+
+class StoreOutcome(StrEnum):
+    STORED = "stored"
+    ALREADY_STORED = "already_stored"
+    STALE = "stale"
+    CONTENT_EXPIRED = "content_expired"
+
+
+def object_key(job: Job, variant: ContentVariant) -> str:
+    return f"videos/{job.id}/attempt-{job.attempt}/{FILE_NAMES[variant]}"
+
+
+class VideoStorer:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def store(self, message: StoreVideoMessage) -> StoreOutcome:
+        """Idempotent: a redelivered message for a stored or abandoned attempt is acknowledged and dropped.
+
+        Temporary faults (network, provider, S3) raise, so the queue delivers the message again.
+        """
+        job = self._services.jobs.get(message.job_id)
+        if job is not None and job.status is JobStatus.COMPLETED and job.attempt == message.attempt:
+            return StoreOutcome.ALREADY_STORED
+        if (
+            job is None
+            or not job.awaiting_storage
+            or job.provider_video_id != message.provider_video_id
+            or job.attempt != message.attempt
+        ):
+            logger.info(
+                "Dropping a store request for an attempt that no longer awaits storage",
+                extra={"job_id": message.job_id, "provider_video_id": message.provider_video_id},
+            )
+            return StoreOutcome.STALE
+        try:
+            video = self._copy(job, "video")
+        except ContentUnavailableError as gone:
+            error = JobError(code="content_expired", message=f"The provider no longer serves the video: {gone.message}")
+            self._save(job, transition_to_failed(job, error, self._services.clock.now()))
+            return StoreOutcome.CONTENT_EXPIRED
+        try:
+            thumbnail: StoredObject | None = self._copy(job, "thumbnail")
+        except ContentUnavailableError:
+            thumbnail = None  # a thumbnail is a nicety; the video is what was paid for
+        self._save(job, transition_to_completed(job, video, thumbnail, self._services.clock.now()))
+        logger.info("Video stored", extra={"job_id": job.id, "bytes": video.bytes, "sha256": video.sha256})
+        return StoreOutcome.STORED
+
+    def _copy(self, job: Job, variant: ContentVariant) -> StoredObject:
+        assert job.provider_video_id is not None
+        with self._services.provider.download(job.provider_video_id, variant) as download:
+            return self._services.storage.upload_stream(
+                object_key(job, variant),
+                download.iter_chunks(DOWNLOAD_CHUNK_BYTES),
+                content_type=download.content_type,
+                expected_bytes=download.content_length,
+            )
+
+    def _save(self, before: Job, after: Job) -> None:
+        try:
+            self._services.jobs.save_transition(before, after)
+        except TransitionConflict:
+            # A reset or another delivery won; a second look decides whether this delivery still matters.
+            current = self._services.jobs.get(before.id)
+            if current is None or current.status is not JobStatus.COMPLETED:
+                raise

@@ -1,0 +1,1 @@
+"""Pydantic models: the domain job, the HTTP input/output shapes, messages and errors."""

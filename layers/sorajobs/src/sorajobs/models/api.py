@@ -1,0 +1,144 @@
+"""Shapes of the HTTP API: request bodies, responses and the one error envelope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+
+from sorajobs.models.job import Job, JobStatus, VideoSeconds, VideoSize
+from sorajobs.timeutil import to_iso_z
+
+UtcTimestamp = Annotated[datetime, PlainSerializer(to_iso_z, return_type=str, when_used="json")]
+MetadataKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+MetadataValue = Annotated[str, Field(max_length=512)]
+
+MAX_PROMPT_CHARS = 32000
+MAX_METADATA_KEYS = 16
+
+
+class SubmitVideoRequest(BaseModel):
+    """Body of `POST /videos`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to generate.")]
+    model: Annotated[
+        str | None, Field(default=None, min_length=1, max_length=64, description="A model on the allowlist.")
+    ] = None
+    seconds: Annotated[VideoSeconds, Field(description="Clip length; the integers 4, 8 and 12 are accepted.")] = "4"
+    size: VideoSize = "720x1280"
+    metadata: Annotated[
+        dict[MetadataKey, MetadataValue],
+        Field(max_length=MAX_METADATA_KEYS, description="Small string map stored with the job."),
+    ] = Field(default_factory=dict)
+
+    @field_validator("seconds", mode="before")
+    @classmethod
+    def accept_integer_seconds(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def reject_blank_prompt(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt must not be blank")
+        return value
+
+
+class ResetVideoRequest(BaseModel):
+    """Body of `POST /videos/{id}/reset`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resubmit: bool = False
+
+
+class JobErrorResponse(BaseModel):
+    code: str
+    message: str
+
+
+class VideoContentResponse(BaseModel):
+    content_url: Annotated[str, Field(description="API path that redirects to a short-lived download URL.")]
+    bytes: int
+    sha256: str
+    content_type: str
+
+
+class VideoJobResponse(BaseModel):
+    """A video job as clients see it."""
+
+    id: str
+    status: JobStatus
+    progress: Annotated[int, Field(ge=0, le=100)]
+    ready: Annotated[bool, Field(description="The video is stored and downloadable.")]
+    prompt: str
+    model: str
+    seconds: VideoSeconds
+    size: VideoSize
+    provider_video_id: str | None
+    attempt: int
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    completed_at: UtcTimestamp | None
+    error: JobErrorResponse | None
+    video: VideoContentResponse | None
+    estimated_seconds_remaining: int | None
+    metadata: dict[str, str]
+
+    @classmethod
+    def from_job(cls, job: Job, estimated_seconds_remaining: int | None) -> VideoJobResponse:
+        video = None
+        if job.ready and job.video is not None:
+            video = VideoContentResponse(
+                content_url=f"/videos/{job.id}/content",
+                bytes=job.video.bytes,
+                sha256=job.video.sha256,
+                content_type=job.video.content_type,
+            )
+        return cls(
+            id=job.id,
+            status=job.status,
+            progress=job.progress,
+            ready=job.ready,
+            prompt=job.prompt,
+            model=job.model,
+            seconds=job.seconds,
+            size=job.size,
+            provider_video_id=job.provider_video_id,
+            attempt=job.attempt,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            completed_at=job.completed_at,
+            error=JobErrorResponse(code=job.error.code, message=job.error.message) if job.error else None,
+            video=video,
+            estimated_seconds_remaining=estimated_seconds_remaining,
+            metadata=dict(job.metadata),
+        )
+
+
+class VideoJobListResponse(BaseModel):
+    data: list[VideoJobResponse]
+    next_cursor: Annotated[str | None, Field(description="Pass as `cursor` to get the next page.")]
+
+
+class StatsResponse(BaseModel):
+    scope: Literal["owner", "all"]
+    counts: dict[JobStatus, int]
+    total: int
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of the API."""
+
+    error: ErrorBody

@@ -1,0 +1,87 @@
+"""Domain errors. Each knows its HTTP status and error code; the API maps them in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.retry_after: float | None = None
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class JobNotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"No video job with id {job_id!r}.")
+
+
+class VariantNotStored(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class JobAlreadyCompleted(DomainError):
+    status_code = 409
+    code = "job_completed"
+
+
+class VideoNotReady(DomainError):
+    status_code = 409
+    code = "not_ready"
+
+
+class RequestInProgress(DomainError):
+    status_code = 409
+    code = "request_in_progress"
+
+
+class InvalidCursor(DomainError):
+    status_code = 400
+    code = "invalid_cursor"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedModel(DomainError):
+    status_code = 422
+    code = "unsupported_model"
+
+
+class IdempotencyKeyReused(DomainError):
+    status_code = 422
+    code = "idempotency_key_reused"
+
+
+class GenerationRejected(DomainError):
+    """The provider refused the generation synchronously (invalid or moderated prompt)."""
+
+    status_code = 422
+
+    def __init__(self, code: str, message: str, *, job_id: str) -> None:
+        super().__init__(message, details=[{"job_id": job_id, "status": "failed"}])
+        self.code = code
+
+
+class TransitionConflict(Exception):
+    """A conditional write found the job changed since it was read (another writer won)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} changed concurrently")
+        self.job_id = job_id

@@ -1,0 +1,118 @@
+"""The video job as the backend knows it (the domain model, stored in DynamoDB)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+VideoSeconds = Literal["4", "8", "12"]
+VideoSize = Literal["720x1280", "1280x720", "1024x1792", "1792x1024"]
+VideoVariant = Literal["video", "thumbnail"]
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RESET = "reset"
+
+
+UNFINISHED_STATUSES = frozenset({JobStatus.PENDING, JobStatus.QUEUED, JobStatus.IN_PROGRESS})
+# How far along a generation is; a provider update may never move a job to a lower rank.
+STATUS_RANK = {
+    JobStatus.PENDING: 0,
+    JobStatus.QUEUED: 1,
+    JobStatus.IN_PROGRESS: 2,
+    JobStatus.COMPLETED: 3,
+    JobStatus.FAILED: 3,
+}
+
+
+class JobError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+
+
+class StoredObject(BaseModel):
+    """A file copied into the videos bucket and verified."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    bytes: Annotated[int, Field(ge=0)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    content_type: str
+
+
+class AttemptRecord(BaseModel):
+    """An earlier generation attempt of a job, kept when the job is reset."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int
+    provider_video_id: str | None
+    status: JobStatus
+    progress: int
+    error: JobError | None
+    started_at: datetime
+    ended_at: datetime
+
+
+class Job(BaseModel):
+    """One video generation job and everything the lifecycle needs to drive it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    owner: str
+    status: JobStatus
+    progress: Annotated[int, Field(ge=0, le=100)] = 0
+    prompt: str
+    model: str
+    seconds: VideoSeconds
+    size: VideoSize
+    metadata: dict[str, str] = Field(default_factory=dict)
+    attempt: Annotated[int, Field(ge=1)] = 1
+    history: tuple[AttemptRecord, ...] = ()
+    provider_video_id: str | None = None
+    # The provider's own last status; "completed" while the video is being copied to S3.
+    provider_status: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    attempt_started_at: datetime
+    completed_at: datetime | None = None
+    error: JobError | None = None
+    video: StoredObject | None = None
+    thumbnail: StoredObject | None = None
+    # When the job last moved forward (status or progress); drives stuck detection.
+    last_progress_at: datetime
+    # When the provider was last asked about the job.
+    last_refreshed_at: datetime | None = None
+    # When progress first rose above zero in this attempt, to estimate the remaining time.
+    rendering_since: datetime | None = None
+    # Set while the job needs the sweep; absent once it is finished (the sparse `due` index).
+    next_poll_at: datetime | None = None
+    # A sweep that claimed the job owns it until then.
+    lease_until: datetime | None = None
+    store_requested_at: datetime | None = None
+    # Optimistic lock: every state write requires the version it read.
+    version: Annotated[int, Field(ge=0)] = 0
+
+    @property
+    def is_unfinished(self) -> bool:
+        return self.status in UNFINISHED_STATUSES
+
+    @property
+    def ready(self) -> bool:
+        return self.status is JobStatus.COMPLETED and self.video is not None
+
+    @property
+    def awaiting_storage(self) -> bool:
+        return self.status is JobStatus.IN_PROGRESS and self.provider_status == "completed"

@@ -1,0 +1,1 @@
+"""Video providers behind one small interface. Importing this package never imports `openai`."""

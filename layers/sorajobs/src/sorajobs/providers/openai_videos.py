@@ -1,0 +1,169 @@
+"""The OpenAI Videos API (`/v1/videos`) through the official SDK; works with any compatible gateway."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2  # the SDK's HTTP transport; its errors surface while a streamed body is read
+import openai
+from openai import OpenAI
+
+from sorajobs.models.job import JobError
+from sorajobs.providers.base import (
+    ContentUnavailableError,
+    ContentVariant,
+    GenerationRejectedError,
+    GenerationRequest,
+    ProviderError,
+    ProviderTemporaryError,
+    ProviderVideo,
+    ProviderVideoNotFoundError,
+)
+
+# Every client.videos.* call warns that OpenAI's hosted Videos API is retired; gateways still serve it.
+warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
+
+
+def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    if headers is None:
+        return None
+    if (milliseconds := headers.get("retry-after-ms")) is not None:
+        try:
+            return float(milliseconds) / 1000
+        except ValueError:
+            pass
+    if (seconds := headers.get("retry-after")) is not None:
+        try:
+            return float(seconds)
+        except ValueError:
+            return None
+    return None
+
+
+def _error_code(error: openai.APIStatusError, fallback: str) -> str:
+    return str(error.code) if error.code else fallback
+
+
+def _error_message(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if message:
+            return str(message)
+    return error.message
+
+
+def translate_sdk_error(error: Exception, *, on_create: bool = False) -> ProviderError:
+    """Turns an SDK exception into the provider interface's error types."""
+    if isinstance(error, openai.APITimeoutError):
+        return ProviderTemporaryError("provider_timeout", "The provider did not answer in time.")
+    if isinstance(error, openai.APIConnectionError):
+        return ProviderTemporaryError("provider_unreachable", "The provider could not be reached.")
+    if isinstance(error, openai.APIStatusError):
+        retry_after = _retry_after_seconds(error.response.headers)
+        message = _error_message(error)
+        if isinstance(error, openai.NotFoundError):
+            return ProviderVideoNotFoundError(_error_code(error, "not_found"), message)
+        if on_create and isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):
+            return GenerationRejectedError(_error_code(error, "invalid_request"), message)
+        if isinstance(error, openai.RateLimitError):
+            return ProviderTemporaryError(_error_code(error, "rate_limited"), message, retry_after=retry_after)
+        if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+            return ProviderTemporaryError("provider_auth_failed", message)
+        return ProviderTemporaryError(
+            _error_code(error, f"provider_http_{error.status_code}"), message, retry_after=retry_after
+        )
+    raise error
+
+
+def _video_from_sdk(video: Any, poll_after_ms: str | None = None) -> ProviderVideo:
+    error = getattr(video, "error", None)
+    poll_after = None
+    if poll_after_ms:
+        try:
+            poll_after = float(poll_after_ms) / 1000
+        except ValueError:
+            poll_after = None
+    return ProviderVideo(
+        id=video.id,
+        status=str(video.status),
+        progress=max(0, min(100, int(video.progress or 0))),
+        error=JobError(code=str(error.code or "generation_failed"), message=str(error.message or ""))
+        if error
+        else None,
+        expires_at=getattr(video, "expires_at", None),
+        poll_after_seconds=poll_after,
+    )
+
+
+class _StreamingDownload:
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self.content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
+        length = response.headers.get("content-length")
+        self.content_length = int(length) if length and length.isdigit() else None
+
+    def iter_chunks(self, chunk_size: int) -> Iterator[bytes]:
+        try:
+            yield from self._response.iter_bytes(chunk_size=chunk_size)
+        except (httpx2.HTTPError, openai.APIError) as error:
+            raise ProviderTemporaryError("download_interrupted", f"The download broke off: {error}") from error
+
+
+class OpenAIVideosProvider:
+    """Calls `/v1/videos` through the openai SDK. Create retries follow the SDK's `max_retries`."""
+
+    def __init__(self, client: OpenAI) -> None:
+        self._client = client
+
+    def submit(self, request: GenerationRequest) -> ProviderVideo:
+        try:
+            video = self._client.videos.create(
+                prompt=request.prompt, model=request.model, seconds=request.seconds, size=request.size
+            )
+        except openai.OpenAIError as error:
+            raise translate_sdk_error(error, on_create=True) from error
+        return _video_from_sdk(video)
+
+    def retrieve(self, provider_video_id: str) -> ProviderVideo:
+        try:
+            raw = self._client.videos.with_raw_response.retrieve(provider_video_id)
+            video = raw.parse()
+        except openai.OpenAIError as error:
+            raise translate_sdk_error(error) from error
+        return _video_from_sdk(video, raw.headers.get("openai-poll-after-ms"))
+
+    @contextmanager
+    def download(self, provider_video_id: str, variant: ContentVariant) -> Iterator[_StreamingDownload]:
+        try:
+            with self._client.videos.with_streaming_response.download_content(
+                provider_video_id, variant=variant
+            ) as response:
+                yield _StreamingDownload(response)
+        except openai.NotFoundError as error:
+            raise ContentUnavailableError(_error_code(error, "content_unavailable"), _error_message(error)) from error
+        except openai.OpenAIError as error:
+            raise translate_sdk_error(error) from error
+
+    def delete(self, provider_video_id: str) -> None:
+        try:
+            self._client.videos.delete(provider_video_id)
+        except openai.NotFoundError:
+            return
+        except openai.OpenAIError as error:
+            raise translate_sdk_error(error) from error
+
+
+def build_openai_provider(
+    *, api_key: str, base_url: str | None, timeout_seconds: float, max_retries: int
+) -> OpenAIVideosProvider:
+    client = OpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=max_retries,
+        timeout=openai.Timeout(timeout_seconds, connect=5.0),
+    )
+    return OpenAIVideosProvider(client)

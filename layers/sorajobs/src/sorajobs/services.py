@@ -1,0 +1,101 @@
+"""The side effects every function uses, built lazily with production defaults and replaceable in tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from sorajobs.clock import Clock, SystemClock, new_job_id
+from sorajobs.config import Settings, get_settings
+from sorajobs.dal.jobs import JobRepository
+from sorajobs.dal.queue import StoreVideoQueue
+from sorajobs.dal.storage import VideoStorage
+from sorajobs.providers.base import VideoProvider
+
+
+def _default_provider_factory(settings: Settings) -> Callable[[], VideoProvider]:
+    def build() -> VideoProvider:
+        from sorajobs.providers.factory import build_provider
+
+        return build_provider(settings)
+
+    return build
+
+
+class Services:
+    """Clients are created on first use, so a function pays only for what it touches."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        new_id: Callable[[], str] = new_job_id,
+        provider_factory: Callable[[], VideoProvider] | None = None,
+        boto3_session: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.new_id = new_id
+        self._provider_factory = provider_factory or _default_provider_factory(settings)
+        self._boto3_session = boto3_session
+
+    def _client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        session = self._boto3_session or boto3.session.Session()
+        config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64)
+        if service == "s3":
+            # Path-style keeps presigned URLs valid against local endpoints (moto server).
+            style = "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"
+            config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": style}))
+        return session.client(service, config=config)
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._client("dynamodb")
+
+    @cached_property
+    def jobs(self) -> JobRepository:
+        return JobRepository(self.dynamodb, self.settings.jobs_table_name)
+
+    @cached_property
+    def storage(self) -> VideoStorage:
+        return VideoStorage(self._client("s3"), self.settings.videos_bucket_name)
+
+    @cached_property
+    def store_queue(self) -> StoreVideoQueue:
+        return StoreVideoQueue(self._client("sqs"), self.settings.store_video_queue_url)
+
+    @cached_property
+    def idempotency_store(self) -> Any:
+        """Powertools idempotency records, kept in the jobs table under their own keys (TTL-expired)."""
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(
+            table_name=self.settings.jobs_table_name, key_attr="pk", boto3_client=self.dynamodb
+        )
+
+    @cached_property
+    def provider(self) -> VideoProvider:
+        return self._provider_factory()
+
+
+_current: Services | None = None
+
+
+def get_services() -> Services:
+    """The process-wide services, built from the environment on first use."""
+    global _current  # noqa: PLW0603 - one container per Lambda process, replaced only by tests
+    if _current is None:
+        _current = Services(get_settings())
+    return _current
+
+
+def use_services(services: Services | None) -> None:
+    """Installs the services the handlers use (tests pass fakes and fixed clocks); None resets."""
+    global _current  # noqa: PLW0603
+    _current = services

@@ -1,0 +1,270 @@
+"""Shared test harness: moto (in-process) as AWS, the local emulator as the provider, fixed clocks.
+
+Handlers are invoked exactly as Lambda would, with the files in events/ as the starting point.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.emulator import EmulatorConfig, EmulatorServer
+from local.emulator import ManualClock as EmulatorClock
+from local.resources import StackResources, create_stack_resources
+from sorajobs.clock import ManualClock
+from sorajobs.config import Settings
+from sorajobs.providers.openai_videos import build_openai_provider
+from sorajobs.services import Services, use_services
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+FUNCTIONS = ROOT / "functions"
+OWNER = "user-123"
+OTHER_OWNER = "user-456"
+START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+API_KEY = "sk-test-emulator"
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "sora-jobs-tests",
+        "POWERTOOLS_METRICS_NAMESPACE": "SoraJobsTests",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+        "AWS_LAMBDA_FUNCTION_NAME": "sora-jobs-tests",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("OPENAI_API_KEY", None)
+os.environ.pop("OPENAI_BASE_URL", None)
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context the handlers use; remaining time comes from a callable."""
+
+    function_name: str = "sora-jobs-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sora-jobs-test"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    remaining_seconds: Any = field(default=lambda: 60.0)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.remaining_seconds() * 1000)
+
+
+_handler_modules: dict[str, ModuleType] = {}
+
+
+def load_handler(function_dir: str) -> ModuleType:
+    """Imports functions/<dir>/app.py the way Lambda does, under a unique module name."""
+    if function_dir not in _handler_modules:
+        spec = importlib.util.spec_from_file_location(f"functions_{function_dir}_app", FUNCTIONS / function_dir / "app.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _handler_modules[function_dir] = module
+    return _handler_modules[function_dir]
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def http_event(
+    name: str,
+    *,
+    job_id: str | None = None,
+    body: Any = None,
+    raw_body: str | None = None,
+    owner: str | None = OWNER,
+    headers: dict[str, str | None] | None = None,
+    query: dict[str, str] | None = None,
+    groups: str | None = None,
+) -> dict[str, Any]:
+    """An events/<name>.json HTTP API v2 event, adjusted for one test."""
+    event = copy.deepcopy(load_event(name))
+    if job_id is not None:
+        template_id = event["pathParameters"]["id"]
+        for key in ("rawPath",):
+            event[key] = event[key].replace(template_id, job_id)
+        event["requestContext"]["http"]["path"] = event["rawPath"]
+        event["pathParameters"]["id"] = job_id
+    if raw_body is not None:
+        event["body"] = raw_body
+    elif body is not None:
+        event["body"] = json.dumps(body)
+    if owner is None:
+        event["requestContext"].pop("authorizer", None)
+    elif "authorizer" in event["requestContext"]:
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = owner
+    if groups is not None:
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = groups
+    for key, value in (headers or {}).items():
+        if value is None:
+            event["headers"].pop(key, None)
+        else:
+            event["headers"][key] = value
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{key}={value}" for key, value in query.items())
+    return event
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class World:
+    """One test's whole system: AWS (moto), the provider emulator and the clocks of both."""
+
+    def __init__(
+        self, session: Any, resources: StackResources, emulator: EmulatorServer, emulator_clock: EmulatorClock
+    ) -> None:
+        self.session = session
+        self.resources = resources
+        self.emulator = emulator
+        self.emulator_clock = emulator_clock
+        self.clock = ManualClock(START)
+        self.settings = Settings(
+            jobs_table_name=resources.table_name,
+            videos_bucket_name=resources.bucket_name,
+            store_video_queue_url=resources.queue_url,
+            openai_api_key_secret_name=resources.secret_name,
+            sweep_concurrency=4,
+        )
+        self.services = self.make_services(self.settings)
+        use_services(self.services)
+        self.dynamodb = session.client("dynamodb")
+        self.s3 = session.client("s3")
+        self.sqs = session.client("sqs")
+
+    def make_services(self, settings: Settings) -> Services:
+        return Services(
+            settings,
+            clock=self.clock,
+            provider_factory=lambda: build_openai_provider(
+                api_key=API_KEY, base_url=self.emulator.base_url, timeout_seconds=5.0, max_retries=0
+            ),
+            boto3_session=self.session,
+        )
+
+    def use_settings(self, **changes: Any) -> None:
+        self.settings = self.settings.model_copy(update=changes)
+        self.services = self.make_services(self.settings)
+        use_services(self.services)
+
+    def advance(self, seconds: float) -> None:
+        """Moves the backend's and the provider's time together."""
+        self.clock.advance(seconds)
+        self.emulator_clock.advance(seconds)
+
+    # --- invoking handlers --------------------------------------------------------------------
+
+    def call(self, function_dir: str, event: dict[str, Any]) -> ApiResponse:
+        raw = load_handler(function_dir).lambda_handler(event, LambdaContext())
+        headers = {key.lower(): value for key, value in (raw.get("headers") or {}).items()}
+        for key, values in (raw.get("multiValueHeaders") or {}).items():
+            headers[key.lower()] = values[-1]
+        body = raw.get("body")
+        parsed = json.loads(body) if body and headers.get("content-type", "").startswith("application/json") else body
+        return ApiResponse(status=raw["statusCode"], headers=headers, body=parsed)
+
+    def submit(self, owner: str = OWNER, **body: Any) -> ApiResponse:
+        payload = {"prompt": "A paper boat drifting down a rainy street", **body}
+        return self.call("submit", http_event("submit", body=payload, owner=owner, headers={"idempotency-key": None}))
+
+    def sora_status(self, job_id: str, owner: str = OWNER) -> ApiResponse:
+        return self.call("sora_status", http_event("sora_status", job_id=job_id, owner=owner))
+
+    def get_job(self, job_id: str, owner: str = OWNER) -> ApiResponse:
+        return self.call("read_api", http_event("read_api_get", job_id=job_id, owner=owner))
+
+    def sweep(self, remaining_seconds: Any = lambda: 60.0) -> dict[str, Any]:
+        handler = load_handler("poll_sora_status")
+        result: dict[str, Any] = handler.lambda_handler(
+            load_event("poll_sora_status"), LambdaContext(remaining_seconds=remaining_seconds)
+        )
+        return result
+
+    def drain_store_queue(self) -> list[dict[str, Any]]:
+        """Runs the store-video handler on whatever the queue holds, as the SQS event source would."""
+        results = []
+        while True:
+            received = self.sqs.receive_message(
+                QueueUrl=self.resources.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+            )
+            messages = received.get("Messages", [])
+            if not messages:
+                return results
+            event = copy.deepcopy(load_event("store_video"))
+            template = event["Records"][0]
+            event["Records"] = [
+                {**template, "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]}
+                for m in messages
+            ]
+            result = load_handler("store_video").lambda_handler(event, LambdaContext())
+            failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=self.resources.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            results.append(result)
+            if failed:
+                return results
+
+    # --- inspecting state ---------------------------------------------------------------------
+
+    def table_items(self) -> list[dict[str, Any]]:
+        return self.dynamodb.scan(TableName=self.resources.table_name)["Items"]
+
+    def stored_job(self, job_id: str) -> Any:
+        return self.services.jobs.get(job_id)
+
+    def queued_messages(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.resources.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def bucket_keys(self) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=self.resources.bucket_name)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+
+@pytest.fixture
+def emulator_clock() -> EmulatorClock:
+    return EmulatorClock(start=START.timestamp())
+
+
+@pytest.fixture
+def emulator(emulator_clock: EmulatorClock) -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(api_key=API_KEY, queue_seconds=5.0, render_seconds=60.0)
+    with EmulatorServer(config, clock=emulator_clock) as server:
+        yield server
+
+
+@pytest.fixture
+def world(emulator: EmulatorServer, emulator_clock: EmulatorClock) -> Iterator[World]:
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        resources = create_stack_resources(session, openai_api_key=API_KEY)
+        yield World(session, resources, emulator, emulator_clock)
+    use_services(None)

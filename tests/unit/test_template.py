@@ -1,0 +1,269 @@
+"""Rules the SAM template must keep: auth on every route, least-privilege policies, and the data shapes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+PUBLIC_ROUTES = {("GET", "/openapi.json")}
+EXPECTED_ROUTES = {
+    ("POST", "/videos"),
+    ("GET", "/videos/{id}/sora-status"),
+    ("POST", "/videos/{id}/reset"),
+    ("GET", "/videos"),
+    ("GET", "/videos/{id}"),
+    ("GET", "/videos/{id}/content"),
+    ("GET", "/stats"),
+    ("GET", "/openapi.json"),
+}
+PROVIDER_CALLING_FUNCTIONS = {
+    "SubmitFunction",
+    "SoraStatusFunction",
+    "ResetFunction",
+    "PollSoraStatusFunction",
+    "StoreVideoFunction",
+}
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """A SafeLoader that reads CloudFormation short tags (!Ref, !Sub, !GetAtt, ...) as their long form."""
+
+
+def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = tag_suffix if tag_suffix in {"Ref", "Condition"} else f"Fn::{tag_suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    with TEMPLATE_PATH.open(encoding="utf-8") as stream:
+        return yaml.load(stream, Loader=CloudFormationLoader)
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == resource_type}
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return resources_of_type(template, "AWS::Serverless::Function")
+
+
+def http_routes(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(function name, "METHOD /path", event properties) for every HttpApi event."""
+    for name, function in functions(template).items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                props = event["Properties"]
+                yield name, f"{props['Method'].upper()} {props['Path']}", props
+
+
+def policy_statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every IAM statement anywhere in the template (inline function policies, bucket and queue policies)."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            yield node
+        for value in node.values():
+            yield from policy_statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from policy_statements(value)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_template_names(function: dict[str, Any]) -> list[str]:
+    return [next(iter(policy)) for policy in function["Properties"].get("Policies", [])]
+
+
+def test_every_function_has_its_own_code_uri_under_functions(template: dict[str, Any]) -> None:
+    for name, function in functions(template).items():
+        code_uri = function["Properties"].get("CodeUri")
+        assert isinstance(code_uri, str), f"{name} has no CodeUri and would ship the whole repository"
+        assert re.fullmatch(r"functions/[a-z_]+/", code_uri), f"{name}: {code_uri}"
+        assert (REPO_ROOT / code_uri / "app.py").is_file(), f"{name}: no handler in {code_uri}"
+
+
+def test_runtime_and_architecture_come_from_globals(template: dict[str, Any]) -> None:
+    defaults = template["Globals"]["Function"]
+    assert defaults["Runtime"] == "python3.13"
+    assert defaults["Architectures"] == ["arm64"]
+    for name, function in functions(template).items():
+        assert "Runtime" not in function["Properties"], name
+        assert "Architectures" not in function["Properties"], name
+
+
+def test_functions_build_with_the_functions_makefile(template: dict[str, Any]) -> None:
+    makefile = (REPO_ROOT / "functions" / "Makefile").read_text(encoding="utf-8")
+    for name, function in functions(template).items():
+        assert function["Metadata"] == {"BuildMethod": "makefile", "ContextPath": "functions"}, name
+        assert f"build-{name}" in makefile, f"functions/Makefile has no build-{name} target"
+
+
+def test_layer_builds_with_its_makefile(template: dict[str, Any]) -> None:
+    layer = template["Resources"]["SoraJobsLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["ContentUri"] == "layers/sorajobs"
+    makefile = (REPO_ROOT / "layers" / "sorajobs" / "Makefile").read_text(encoding="utf-8")
+    assert "build-SoraJobsLayer:" in makefile
+
+
+def test_routes_are_exactly_the_documented_ones(template: dict[str, Any]) -> None:
+    routes = [route for _, route, _ in http_routes(template)]
+    assert len(routes) == len(set(routes)), "a route is declared twice"
+    assert set(routes) == {f"{method} {path}" for method, path in EXPECTED_ROUTES}
+
+
+def test_jwt_authorizer_is_the_api_default(template: dict[str, Any]) -> None:
+    auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "JwtAuthorizer"
+    authorizer = auth["Authorizers"]["JwtAuthorizer"]
+    assert authorizer["IdentitySource"] == "$request.header.Authorization"
+    assert set(authorizer["JwtConfiguration"]) == {"issuer", "audience"}
+
+
+def test_every_route_except_openapi_uses_the_default_jwt_authorizer(template: dict[str, Any]) -> None:
+    public = {f"{method} {path}" for method, path in PUBLIC_ROUTES}
+    for name, route, props in http_routes(template):
+        if route not in public:
+            assert "Auth" not in props, f"{name} {route} overrides the default authorizer"
+
+
+def test_openapi_json_is_public(template: dict[str, Any]) -> None:
+    auth = {route: props.get("Auth") for _, route, props in http_routes(template)}
+    assert auth["GET /openapi.json"] == {"Authorizer": "NONE"}
+
+
+def test_no_catch_all_proxy_route(template: dict[str, Any]) -> None:
+    for name, route, _ in http_routes(template):
+        assert "+}" not in route, f"{name} declares the catch-all route {route}"
+
+
+def test_read_api_policies_are_read_only(template: dict[str, Any]) -> None:
+    read_api = template["Resources"]["ReadApiFunction"]
+    assert policy_template_names(read_api) == ["DynamoDBReadPolicy", "S3ReadPolicy"]
+
+
+def test_only_provider_calling_functions_can_read_the_api_key_secret(template: dict[str, Any]) -> None:
+    for name, function in functions(template).items():
+        policies = function["Properties"].get("Policies", [])
+        secret_policies = [p for p in policies if "AWSSecretsManagerGetSecretValuePolicy" in p]
+        if name in PROVIDER_CALLING_FUNCTIONS:
+            assert secret_policies == [
+                {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "OpenAIApiKeySecret"}}}
+            ], name
+        else:
+            assert secret_policies == [], name
+
+
+def test_no_policy_statement_has_a_wildcard_resource(template: dict[str, Any]) -> None:
+    for statement in policy_statements(template):
+        assert "*" not in as_list(statement.get("Resource")), statement
+        assert "NotResource" not in statement, statement
+
+
+def test_no_allow_statement_has_a_wildcard_action(template: dict[str, Any]) -> None:
+    # Deny statements are exempt: the TLS-only bucket and queue policies deny every action.
+    for statement in policy_statements(template):
+        if statement["Effect"] == "Allow":
+            assert "NotAction" not in statement, statement
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, statement
+
+
+def test_jobs_table_has_the_three_indexes_with_their_keys(template: dict[str, Any]) -> None:
+    table = template["Resources"]["JobsTable"]["Properties"]
+    indexes = {
+        index["IndexName"]: (
+            [(key["AttributeName"], key["KeyType"]) for key in index["KeySchema"]],
+            index["Projection"]["ProjectionType"],
+        )
+        for index in table["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        "by_owner": ([("owner", "HASH"), ("created_key", "RANGE")], "ALL"),
+        "by_owner_status": ([("owner_status", "HASH"), ("created_key", "RANGE")], "ALL"),
+        "due": ([("due_shard", "HASH"), ("next_poll_at", "RANGE")], "KEYS_ONLY"),
+    }
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_jobs_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:
+    table = template["Resources"]["JobsTable"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_jobs_table_properties_are_intrinsic_free(template: dict[str, Any]) -> None:
+    # The local stack creates the table in moto straight from these Properties.
+    def intrinsics(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            yield from (key for key in node if key == "Ref" or key.startswith("Fn::"))
+            for value in node.values():
+                yield from intrinsics(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from intrinsics(value)
+
+    table = template["Resources"]["JobsTable"]["Properties"]
+    assert list(intrinsics(table)) == []
+    assert "TableName" not in table
+
+
+def test_videos_bucket_blocks_public_access(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["VideosBucket"]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+
+
+def test_videos_bucket_aborts_incomplete_multipart_uploads(template: dict[str, Any]) -> None:
+    rules = template["Resources"]["VideosBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {
+        rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+        for rule in rules
+        if rule["Status"] == "Enabled" and "AbortIncompleteMultipartUpload" in rule
+    } == {1}
+
+
+def test_sweep_runs_every_minute_on_schedule_v2(template: dict[str, Any]) -> None:
+    events = template["Resources"]["PollSoraStatusFunction"]["Properties"]["Events"]
+    (schedule,) = events.values()
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["Properties"]["FlexibleTimeWindow"] == {"Mode": "OFF"}
+
+
+def test_store_queue_redrives_to_a_dead_letter_queue(template: dict[str, Any]) -> None:
+    redrive = template["Resources"]["StoreVideoQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["StoreVideoDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] >= 1
+
+
+def test_store_queue_visibility_is_at_least_six_times_the_store_timeout(template: dict[str, Any]) -> None:
+    visibility = template["Resources"]["StoreVideoQueue"]["Properties"]["VisibilityTimeout"]
+    store_timeout = template["Resources"]["StoreVideoFunction"]["Properties"]["Timeout"]
+    assert visibility >= 6 * store_timeout

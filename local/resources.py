@@ -12,7 +12,7 @@ TABLE_NAME = "sora-jobs"
 BUCKET_NAME = "sora-jobs-videos"
 QUEUE_NAME = "sora-jobs-store-video"
 DEAD_LETTER_QUEUE_NAME = "sora-jobs-store-video-dlq"
-SECRET_NAME = "sora-jobs/openai-api-key"
+SECRET_NAME = "sora-jobs/openai-api-key"  # noqa: S105 - the name of the secret, not its value
 
 
 @dataclass(frozen=True)

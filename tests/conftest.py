@@ -9,6 +9,7 @@ import copy
 import importlib.util
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,7 +75,9 @@ _handler_modules: dict[str, ModuleType] = {}
 def load_handler(function_dir: str) -> ModuleType:
     """Imports functions/<dir>/app.py the way Lambda does, under a unique module name."""
     if function_dir not in _handler_modules:
-        spec = importlib.util.spec_from_file_location(f"functions_{function_dir}_app", FUNCTIONS / function_dir / "app.py")
+        spec = importlib.util.spec_from_file_location(
+            f"functions_{function_dir}_app", FUNCTIONS / function_dir / "app.py"
+        )
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -126,6 +129,36 @@ def http_event(
     return event
 
 
+class _SerializedClient:
+    """A boto3 client whose calls take a lock: in-process moto is not thread-safe, real AWS is."""
+
+    def __init__(self, client: Any, lock: threading.RLock) -> None:
+        self._client = client
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return locked
+
+
+class SerializedSession:
+    """Hands out serialized clients, so the sweep's worker threads can share in-process moto."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._lock = threading.RLock()
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        return _SerializedClient(self._session.client(*args, **kwargs), self._lock)
+
+
 @dataclass
 class ApiResponse:
     status: int
@@ -164,7 +197,7 @@ class World:
             provider_factory=lambda: build_openai_provider(
                 api_key=API_KEY, base_url=self.emulator.base_url, timeout_seconds=5.0, max_retries=0
             ),
-            boto3_session=self.session,
+            boto3_session=SerializedSession(self.session),
         )
 
     def use_settings(self, **changes: Any) -> None:
@@ -268,3 +301,22 @@ def world(emulator: EmulatorServer, emulator_clock: EmulatorClock) -> Iterator[W
         resources = create_stack_resources(session, openai_api_key=API_KEY)
         yield World(session, resources, emulator, emulator_clock)
     use_services(None)
+
+
+def assert_error(response: ApiResponse, status: int, code: str) -> None:
+    """The response is the API's one error shape with this status and code."""
+    assert response.status == status, response.body
+    assert set(response.body) == {"error"}
+    error = response.body["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert error["code"] == code
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["details"], list)
+
+
+def provider_calls(world: World, method: str, path_fragment: str = "") -> int:
+    return sum(
+        1
+        for call_method, path, _status in world.emulator.request_log
+        if call_method == method and path_fragment in path and not path.startswith("/_emulator")
+    )

@@ -1,6 +1,7 @@
 """The sweep, started by EventBridge Scheduler every minute: polls due jobs, submits pending ones, fails stuck ones."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sorajobs.logic.sweep import Sweeper
 from sorajobs.observability import logger, metrics, tracer
 from sorajobs.services import get_services

@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sorajobs.api.http import HttpFunction
 from sorajobs.api.routes.read import router
 from sorajobs.observability import logger, metrics, tracer

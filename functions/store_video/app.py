@@ -3,12 +3,14 @@
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sorajobs.logic.store import VideoStorer
 from sorajobs.models.messages import StoreVideoMessage
 from sorajobs.observability import logger, metrics, tracer
 from sorajobs.services import get_services
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record (even when all fail) so the queue retries exactly those.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def store_record(record: SQSRecord) -> str:

@@ -54,7 +54,7 @@ class ResetVideoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    resubmit: bool = False
+    resubmit: Annotated[bool, Field(strict=True, description="Start a new attempt at once.")] = False
 
 
 class JobErrorResponse(BaseModel):

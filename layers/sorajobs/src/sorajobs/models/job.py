@@ -57,12 +57,12 @@ class AttemptRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     attempt: int
-    provider_video_id: str | None
     status: JobStatus
     progress: int
-    error: JobError | None
     started_at: datetime
     ended_at: datetime
+    provider_video_id: str | None = None
+    error: JobError | None = None
 
 
 class Job(BaseModel):

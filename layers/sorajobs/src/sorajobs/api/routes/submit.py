@@ -32,6 +32,8 @@ def _submit_once(services: Services, owner: str, request: SubmitVideoRequest, ke
         payload_validation_jmespath="request",
         expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
     )
+    # An in-progress record expires with the invocation, so a timed-out request can be retried.
+    config.register_lambda_context(router.lambda_context)
 
     @idempotent_function(
         data_keyword_argument="submission", persistence_store=services.idempotency_store, config=config

@@ -1,0 +1,55 @@
+"""Every file in events/ is accepted by its handler as-is (they are also what `sam local invoke -e` uses)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import FUNCTIONS, ROOT, LambdaContext, load_event, load_handler
+
+
+@pytest.mark.parametrize(
+    ("function_dir", "event_name", "status"),
+    [
+        ("submit", "submit", 202),
+        ("sora_status", "sora_status", 404),  # the sample's job id is not in this table
+        ("reset", "reset", 404),
+        ("read_api", "read_api_get", 404),
+        ("read_api", "read_api_list", 200),
+        ("read_api", "read_api_content", 404),
+        ("read_api", "read_api_stats", 200),
+        ("read_api", "read_api_openapi", 200),
+    ],
+)
+def test_each_http_event_file_reaches_its_route(world, function_dir, event_name, status):
+    response = load_handler(function_dir).lambda_handler(load_event(event_name), LambdaContext())
+
+    assert response["statusCode"] == status
+
+
+def test_the_schedule_event_file_runs_the_sweep(world):
+    result = load_handler("poll_sora_status").lambda_handler(load_event("poll_sora_status"), LambdaContext())
+
+    assert result == {"outcomes": {}, "stopped_early": False}
+
+
+def _modules_after_import(function_dir: str) -> set[str]:
+    script = textwrap.dedent(
+        f"""
+        import importlib.util, sys
+        spec = importlib.util.spec_from_file_location("app", {str(FUNCTIONS / function_dir / "app.py")!r})
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        print("\\n".join(sys.modules))
+        """
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return set(output.split())
+
+
+@pytest.mark.parametrize("function_dir", ["read_api", "sora_status", "reset", "submit", "poll_sora_status"])
+def test_importing_a_handler_does_not_import_openai(function_dir):
+    # `import openai` costs about 0.8 s of cold start; only a provider call may pay it.
+    assert "openai" not in _modules_after_import(function_dir)

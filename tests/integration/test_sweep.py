@@ -1,0 +1,156 @@
+"""The scheduled sweep: due jobs only, leases, stuck jobs, pending submits, store re-requests, its deadline."""
+
+from __future__ import annotations
+
+import threading
+
+from local.emulator import Fault, Scenario
+from sorajobs.logic.sweep import Sweeper
+from tests.conftest import provider_calls
+
+
+def test_the_sweep_finishes_jobs_nobody_is_watching(world):
+    job_ids = [world.submit(prompt=f"clip {n}").body["id"] for n in range(3)]
+
+    for _ in range(6):
+        world.advance(20)
+        world.sweep()
+    world.drain_store_queue()
+
+    assert {world.stored_job(job_id).status for job_id in job_ids} == {"completed"}
+
+
+def test_the_sweep_polls_only_jobs_that_are_due(world):
+    world.submit()
+    world.sweep()
+
+    assert provider_calls(world, "GET", "/v1/videos/") == 0
+
+
+def test_a_job_leased_by_another_sweep_is_skipped(world):
+    job_id = world.submit().body["id"]
+    world.advance(20)
+    assert world.services.jobs.claim(job_id, world.clock.now(), lease_seconds=60) is not None
+
+    result = world.sweep()
+
+    assert result["outcomes"] == {"skipped": 1}
+    assert provider_calls(world, "GET", "/v1/videos/") == 0
+
+
+def test_a_job_with_no_progress_for_the_stuck_limit_fails_with_timeout(world):
+    world.emulator.script_next(Scenario(outcome="stuck", stuck_at_progress=40))
+    job_id = world.submit().body["id"]
+    for _ in range(20):  # 20 minutes of sweeps
+        world.advance(60)
+        world.sweep()
+
+    job = world.stored_job(job_id)
+    assert job.status == "failed"
+    assert job.error.code == "timeout"
+    assert job.next_poll_at is None
+
+
+def test_a_job_older_than_the_maximum_age_fails_with_timeout(world):
+    world.use_settings(max_job_age_seconds=120)
+    world.emulator.script_next(Scenario(render_seconds=3600))  # slow but steadily progressing
+    job_id = world.submit().body["id"]
+    for _ in range(4):
+        world.advance(60)
+        world.sweep()
+
+    job = world.stored_job(job_id)
+    assert job.status == "failed" and job.error.code == "timeout"
+    assert "maximum age" in job.error.message
+
+
+def test_a_pending_job_is_submitted_by_the_sweep_exactly_once(world):
+    world.emulator.inject(Fault(operation="create", status=503, times=1))
+    job_id = world.submit().body["id"]
+    world.advance(40)
+
+    world.sweep()
+    world.sweep()
+
+    assert world.stored_job(job_id).status == "queued"
+    assert world.emulator.created_count == 1
+
+
+def test_a_lost_store_request_is_sent_again_by_the_sweep(world):
+    job_id = world.submit().body["id"]
+    world.advance(70)
+    world.sora_status(job_id)
+    world.sqs.purge_queue(QueueUrl=world.resources.queue_url)  # the request is lost
+
+    world.advance(11 * 60)
+    result = world.sweep()
+    world.drain_store_queue()
+
+    assert result["outcomes"] == {"store_requested": 1}
+    assert world.stored_job(job_id).status == "completed"
+
+
+def test_the_sweep_stops_before_its_time_runs_out(world):
+    for n in range(5):
+        world.submit(prompt=f"clip {n}")
+    world.advance(20)
+    remaining = iter([60.0, 60.0, 5.0, 5.0, 5.0, 5.0])
+
+    result = world.sweep(remaining_seconds=lambda: next(remaining))
+
+    assert result["stopped_early"] is True
+    assert sum(result["outcomes"].values()) == 2
+
+
+def test_the_sweep_polls_with_bounded_concurrency(world):
+    world.use_settings(sweep_concurrency=2)
+    for n in range(6):
+        world.submit(prompt=f"clip {n}")
+    world.advance(20)
+    provider = world.services.provider
+    real_retrieve = provider.retrieve
+    active, peak, lock = 0, 0, threading.Lock()
+    release = threading.Event()
+
+    def counting_retrieve(video_id):
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+            if active == 2:
+                release.set()
+        release.wait(timeout=5)
+        try:
+            return real_retrieve(video_id)
+        finally:
+            with lock:
+                active -= 1
+
+    provider.retrieve = counting_retrieve
+
+    result = Sweeper(world.services).run(lambda: 60.0)
+
+    assert result.outcomes["polled"] == 6
+    assert peak == 2
+
+
+def test_two_racing_sweeps_poll_each_job_once(world):
+    for n in range(8):
+        world.submit(prompt=f"clip {n}")
+    world.advance(20)
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def run_sweep():
+        barrier.wait()
+        reports.append(Sweeper(world.services).run(lambda: 60.0))
+
+    threads = [threading.Thread(target=run_sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    polled = sum(report.outcomes["polled"] for report in reports)
+    assert polled == 8
+    assert provider_calls(world, "GET", "/v1/videos/") == 8

@@ -1,0 +1,140 @@
+"""The job state machine as pure functions: ordering, history, estimates, schedule bounds and timeouts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sorajobs.config import Settings
+from sorajobs.logic.lifecycle import (
+    MAX_POLL_DELAY,
+    MIN_POLL_DELAY,
+    IllegalTransition,
+    apply_provider_video,
+    estimated_seconds_remaining,
+    new_pending_job,
+    next_poll_delay,
+    timeout_error,
+    transition_to_completed,
+    transition_to_reset,
+    transition_to_submitted,
+)
+from sorajobs.models.job import Job, JobStatus, StoredObject
+from sorajobs.providers.base import ProviderVideo
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(jobs_table_name="t")
+VIDEO = StoredObject(key="k", bytes=10, sha256="0" * 64, content_type="video/mp4")
+
+
+def pending() -> Job:
+    return new_pending_job(
+        job_id="job_1", owner="u", prompt="p", model="sora-2", seconds="4", size="720x1280", metadata={}, now=NOW
+    )
+
+
+def running(progress: int = 40, at: datetime = NOW) -> Job:
+    submitted = transition_to_submitted(pending(), ProviderVideo(id="video_1", status="queued"), NOW).job
+    return apply_provider_video(submitted, ProviderVideo(id="video_1", status="in_progress", progress=progress), at).job
+
+
+def test_submission_moves_pending_to_queued_with_the_provider_link():
+    job = transition_to_submitted(pending(), ProviderVideo(id="video_1", status="queued"), NOW).job
+
+    assert job.status is JobStatus.QUEUED and job.provider_video_id == "video_1"
+    assert job.lease_until is None
+
+
+def test_progress_never_decreases():
+    job = running(60)
+
+    after = apply_provider_video(job, ProviderVideo(id="video_1", status="in_progress", progress=20), NOW).job
+
+    assert after.progress == 60
+
+
+def test_a_report_about_another_video_is_ignored():
+    job = running(40)
+
+    after = apply_provider_video(job, ProviderVideo(id="video_old", status="failed"), NOW)
+
+    assert after.job.status is JobStatus.IN_PROGRESS and not after.changed
+
+
+def test_provider_completion_waits_for_storage_and_asks_for_it():
+    observed = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed", progress=100), NOW)
+
+    assert observed.request_store
+    assert observed.job.status is JobStatus.IN_PROGRESS and observed.job.awaiting_storage
+    assert observed.job.progress == 100 and not observed.job.ready
+
+
+def test_completion_requires_the_provider_to_have_finished():
+    with pytest.raises(IllegalTransition):
+        transition_to_completed(running(), VIDEO, None, NOW)
+
+
+def test_a_completed_job_cannot_be_reset():
+    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
+    completed = transition_to_completed(awaiting, VIDEO, None, NOW)
+
+    with pytest.raises(IllegalTransition):
+        transition_to_reset(completed, NOW, resubmit=True)
+
+
+def test_a_terminal_job_ignores_later_provider_reports():
+    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
+    completed = transition_to_completed(awaiting, VIDEO, None, NOW)
+
+    after = apply_provider_video(completed, ProviderVideo(id="video_1", status="in_progress", progress=3), NOW)
+
+    assert after.job.status is JobStatus.COMPLETED and not after.changed
+
+
+def test_resubmitting_after_reset_starts_a_fresh_attempt_and_records_the_old_one():
+    job = transition_to_reset(running(55), NOW + timedelta(minutes=1), resubmit=True)
+
+    assert job.status is JobStatus.PENDING and job.attempt == 2
+    assert job.provider_video_id is None and job.progress == 0
+    assert job.history[0].provider_video_id == "video_1" and job.history[0].progress == 55
+
+
+def test_the_remaining_time_follows_the_observed_rate_of_progress():
+    job = running(25, at=NOW)
+    job = apply_provider_video(
+        job, ProviderVideo(id="video_1", status="in_progress", progress=50), NOW + timedelta(seconds=30)
+    ).job
+
+    assert estimated_seconds_remaining(job, NOW + timedelta(seconds=30)) == 30
+
+
+@pytest.mark.parametrize("progress", [0, 5, 50, 95, 99])
+def test_the_poll_interval_stays_within_its_bounds(progress):
+    job = running(progress)
+
+    for later in (0, 10, 300, 3000):
+        delay = next_poll_delay(job, NOW + timedelta(seconds=later), provider_hint_seconds=None)
+        assert MIN_POLL_DELAY <= delay <= MAX_POLL_DELAY
+
+
+def test_the_provider_poll_hint_is_honoured_up_to_the_bound():
+    job = running(98)
+
+    assert next_poll_delay(job, NOW, provider_hint_seconds=20) == timedelta(seconds=20)
+    assert next_poll_delay(job, NOW, provider_hint_seconds=500) == MAX_POLL_DELAY
+
+
+def test_a_job_without_progress_for_the_stuck_limit_times_out():
+    job = running(40)
+
+    assert timeout_error(job, NOW + timedelta(seconds=SETTINGS.stuck_after_seconds - 1), SETTINGS) is None
+    error = timeout_error(job, NOW + timedelta(seconds=SETTINGS.stuck_after_seconds + 1), SETTINGS)
+    assert error is not None and error.code == "timeout"
+
+
+def test_a_pending_job_times_out_only_at_the_maximum_age():
+    job = pending()
+
+    assert timeout_error(job, NOW + timedelta(seconds=SETTINGS.stuck_after_seconds + 1), SETTINGS) is None
+    assert timeout_error(job, NOW + timedelta(seconds=SETTINGS.max_job_age_seconds + 1), SETTINGS) is not None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 
 from sorajobs.logic.lifecycle import (
     Observation,
@@ -22,6 +23,7 @@ from sorajobs.models.api import SubmitVideoRequest
 from sorajobs.models.errors import JobAlreadyCompleted, JobNotFound, TransitionConflict, UnsupportedModel
 from sorajobs.models.job import Job, JobError, JobStatus
 from sorajobs.models.messages import StoreVideoMessage
+from sorajobs.observability import metrics
 from sorajobs.providers.base import (
     GenerationRejectedError,
     GenerationRequest,
@@ -70,6 +72,7 @@ class JobService:
             now=self._now(),
         )
         self._services.jobs.create(job)
+        metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         return self.submit_pending(job)
 
     def submit_pending(self, job: Job) -> Job:
@@ -79,9 +82,11 @@ class JobService:
             video = self._services.provider.submit(request)
         except GenerationRejectedError as rejection:
             logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
+            metrics.add_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
             failed = transition_to_failed(job, JobError(code=rejection.code, message=rejection.message), self._now())
             return self._save(job, failed)
         except ProviderTemporaryError as fault:
+            metrics.add_metric(name="ProviderErrors", unit=MetricUnit.Count, value=1)
             logger.warning(
                 "Provider unavailable at submit; the sweep will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
@@ -106,6 +111,7 @@ class JobService:
             error = JobError(code="not_found", message=f"The provider no longer knows the video: {missing.message}")
             return self._save(job, transition_to_failed(job, error, now)), None
         except ProviderTemporaryError as fault:
+            metrics.add_metric(name="ProviderErrors", unit=MetricUnit.Count, value=1)
             logger.warning(
                 "Provider fault while refreshing; will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import STORE_RECHECK_DELAY, timeout_error, transition_to_failed
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import JobStatus
+from sorajobs.observability import metrics
 from sorajobs.services import Services
 
 logger = Logger(child=True)
@@ -65,6 +67,8 @@ class Sweeper:
                 in_flight.add(pool.submit(self.sweep_job, job_id))
             done, _ = wait(in_flight)
             self._collect(done, report)
+        for outcome, count in report.outcomes.items():
+            metrics.add_metric(name=f"Sweep_{outcome}", unit=MetricUnit.Count, value=count)
         logger.info("Sweep finished", extra={"outcomes": dict(report.outcomes), "stopped_early": report.stopped_early})
         return report
 

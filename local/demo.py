@@ -1,0 +1,245 @@
+"""`python -m local.demo` (`make demo`): one video from prompt to verified mp4, through the local stack's HTTP API.
+
+It starts the stack (moto, the provider emulator, the gateway, the scheduler and the store poller),
+submits a prompt with a development token, follows the job on GET /videos/{id}/sora-status, downloads
+the stored video through the 302 of GET /videos/{id}/content, checks its sha256 and writes it to
+demo-output/<job id>.mp4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from local.emulator import EmulatorConfig
+from local.lambda_runtime import ROOT
+from local.stack import LOCAL_USER, ExternalProvider, LocalStack
+
+OUTPUT_DIR = ROOT / "demo-output"
+PROMPT = "A paper boat drifting down a rainy street at dusk, cinematic"
+# Short renders and a short refresh interval keep the demo well under half a minute.
+DEMO_QUEUE_SECONDS = 1.0
+DEMO_RENDER_SECONDS = 6.0
+DEMO_PARAMETERS = {"StatusMinRefreshSeconds": "2", "LogLevel": "WARN"}
+EMULATOR_DEADLINE_SECONDS = 90.0
+EXTERNAL_DEADLINE_SECONDS = 15 * 60.0
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 8.0
+BAR_WIDTH = 30
+FINISHED_BAD = {"failed", "reset"}
+
+
+class DemoFailed(Exception):
+    """A step did not do what it should; the message says which and why."""
+
+
+def next_delay(retry_after: str | None, backoff: float) -> float:
+    """Never sooner than the server's Retry-After, and never sooner than the current backoff."""
+    try:
+        server_wait = float(retry_after) if retry_after is not None else 0.0
+    except ValueError:
+        server_wait = 0.0
+    return max(server_wait, backoff)
+
+
+class ProgressLine:
+    """One updating line on a terminal; one line per change otherwise (logs, CI)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._last = ""
+
+    def show(self, status: str, progress: int, note: str = "") -> None:
+        filled = BAR_WIDTH * max(0, min(progress, 100)) // 100
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        line = f"  [{bar}] {progress:3d}%  {status:<11}"
+        if self._tty:
+            self._stream.write(f"\r{line}  {note}".ljust(79)[:79])
+            self._stream.flush()
+        elif line != self._last:
+            self._stream.write(line.rstrip() + "\n")
+            self._stream.flush()
+        self._last = line
+
+    def finish(self) -> None:
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def step(number: int, text: str) -> None:
+    print(f"{number}. {text}", flush=True)
+
+
+def _expect(response: httpx.Response, status: int, what: str) -> None:
+    if response.status_code != status:
+        raise DemoFailed(f"{what}: expected HTTP {status}, got {response.status_code}: {response.text[:500]}")
+
+
+def follow_job(
+    api: httpx.Client,
+    job_id: str,
+    deadline: float,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: ProgressLine | None = None,
+) -> dict[str, Any]:
+    """Polls sora-status until the video is stored; backs off exponentially and honours Retry-After."""
+    progress = progress or ProgressLine(sys.stdout)
+    backoff = FIRST_BACKOFF_SECONDS
+    seen: tuple[str, int] | None = None
+    try:
+        while True:
+            try:
+                response = api.get(f"/videos/{job_id}/sora-status")
+            except httpx.TransportError:
+                response = None  # retried with backoff, like a 5xx
+            if response is not None and response.status_code == 200:
+                job: dict[str, Any] = response.json()
+                progress.show(job["status"], job["progress"], _eta(job))
+                if job["status"] == "completed":
+                    return job
+                if job["status"] in FINISHED_BAD:
+                    error_info = job.get("error") or {}
+                    raise DemoFailed(
+                        f"the job ended {job['status']}: {error_info.get('code')}: {error_info.get('message')}"
+                    )
+                now_seen = (job["status"], job["progress"])
+                # Something moved: poll at the server's pace again; nothing did: wait longer each time.
+                backoff = FIRST_BACKOFF_SECONDS if now_seen != seen else min(backoff * 2, MAX_BACKOFF_SECONDS)
+                seen = now_seen
+            elif response is None or response.status_code == 429 or response.status_code >= 500:
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            else:
+                raise DemoFailed(f"sora-status answered HTTP {response.status_code}: {response.text[:500]}")
+            delay = next_delay(response.headers.get("retry-after") if response is not None else None, backoff)
+            if time.monotonic() + delay > deadline:
+                raise DemoFailed(f"the job did not complete in time (last seen status, progress: {seen})")
+            sleep(delay)
+    finally:
+        progress.finish()
+
+
+def _eta(job: dict[str, Any]) -> str:
+    remaining = job.get("estimated_seconds_remaining")
+    if job["status"] == "in_progress" and job["progress"] >= 100:
+        return "storing the video in S3"
+    return f"~{remaining} s left" if remaining else ""
+
+
+def download_video(api: httpx.Client, job: dict[str, Any]) -> bytes:
+    """GET /videos/{id}/content answers 302; the presigned S3 URL is fetched without the API token."""
+    response = api.get(job["video"]["content_url"])
+    _expect(response, 302, "GET content")
+    location = response.headers["location"]
+    print(f"   302 -> presigned S3 URL on the local AWS: {location.split('?', 1)[0]}?X-Amz-...", flush=True)
+    with httpx.Client(timeout=60) as anonymous:
+        stored = anonymous.get(location)
+    _expect(stored, 200, "GET the presigned URL")
+    return stored.content
+
+
+def verify(content: bytes, job: dict[str, Any]) -> str:
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != job["video"]["sha256"]:
+        raise DemoFailed(f"sha256 mismatch: downloaded {digest}, the job says {job['video']['sha256']}")
+    if len(content) != job["video"]["bytes"]:
+        raise DemoFailed(f"size mismatch: downloaded {len(content)} bytes, the job says {job['video']['bytes']}")
+    if content[4:8] != b"ftyp":
+        raise DemoFailed("the download is not an MP4 file (no ftyp box)")
+    return digest
+
+
+def run(stack: LocalStack, deadline_seconds: float, output_dir: Path = OUTPUT_DIR) -> Path:
+    started = time.monotonic()
+    token = stack.mint_token(LOCAL_USER, ["users"])
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=90, follow_redirects=False) as api:
+        step(2, f"Submitting as {LOCAL_USER!r}: {PROMPT!r}")
+        submitted = api.post(
+            "/videos",
+            json={"prompt": PROMPT, "model": "sora-2", "seconds": "4", "size": "720x1280"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        _expect(submitted, 202, "POST /videos")
+        job = submitted.json()
+        print(f"   202 Accepted: job {job['id']} is {job['status']} (provider video {job['provider_video_id']})")
+
+        step(3, f"Following GET /videos/{job['id']}/sora-status (Retry-After and backoff)")
+        job = follow_job(api, job["id"], started + deadline_seconds)
+        print(f"   completed after {time.monotonic() - started:.1f} s; stored {job['video']['bytes']:,} bytes")
+
+        step(4, f"Downloading GET /videos/{job['id']}/content")
+        content = download_video(api, job)
+    digest = verify(content, job)
+    print(f"   sha256 {digest} matches the job's video.sha256")
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / f"{job['id']}.mp4"
+    target.write_bytes(content)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
+    parser.add_argument(
+        "--use-env-provider",
+        action="store_true",
+        help="use OPENAI_BASE_URL/OPENAI_API_KEY instead of the emulator (real jobs, real cost, minutes)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(name)s %(levelname)s %(message)s")
+    # Powertools warns on every invocation that published no metric; locally metrics are off anyway.
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+    external = ExternalProvider.from_env() if args.use_env_provider else None
+    if args.use_env_provider and external is None:
+        print("demo failed: --use-env-provider needs OPENAI_BASE_URL and OPENAI_API_KEY", file=sys.stderr)
+        return 2
+    began = time.monotonic()
+    stack = LocalStack(
+        emulator_config=EmulatorConfig(queue_seconds=DEMO_QUEUE_SECONDS, render_seconds=DEMO_RENDER_SECONDS),
+        external_provider=external,
+        parameters=DEMO_PARAMETERS,
+    )
+    step(1, "Starting the local stack (moto, provider emulator, HTTP API gateway, scheduler, store poller)")
+    try:
+        stack.start()
+    except Exception as error:
+        print(f"demo failed: the local stack did not start: {error}", file=sys.stderr)
+        return 1
+    try:
+        provider = "emulator" if stack.emulator is not None else "provider"
+        endpoints = [f"API {stack.gateway_url}", f"AWS (moto) {stack.aws_endpoint_url}"]
+        print("   " + "   ".join([*endpoints, f"{provider} {stack.provider_base_url}"]))
+        deadline = EXTERNAL_DEADLINE_SECONDS if external else EMULATOR_DEADLINE_SECONDS
+        target = run(stack, deadline)
+    except DemoFailed as failure:
+        print(f"\ndemo failed: {failure}", file=sys.stderr)
+        return 1
+    except (httpx.HTTPError, OSError) as error:
+        print(f"\ndemo failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ndemo interrupted", file=sys.stderr)
+        return 130
+    finally:
+        stack.stop()
+    size = target.stat().st_size
+    elapsed = time.monotonic() - began
+    step(5, f"Saved {target.relative_to(ROOT)} ({size:,} bytes). Stack stopped; {elapsed:.1f} s in all.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

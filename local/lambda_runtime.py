@@ -1,0 +1,107 @@
+"""Runs the template's Lambda functions in this process, one instance (and one lock) per function."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from local.template import TEMPLATE_PATH, function_handler, load_template
+
+ROOT = TEMPLATE_PATH.parent
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "sora-jobs-local"
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime hands a handler; the remaining time counts down from the function's Timeout."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    deadline: float  # time.monotonic() at which the invocation would time out
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    """One function of the template: its handler module is imported on first use, like a cold start."""
+
+    def __init__(self, logical_id: str) -> None:
+        properties = load_template()["Resources"][logical_id]["Properties"]
+        globals_ = load_template().get("Globals", {}).get("Function", {})
+        code_uri, handler = function_handler(logical_id)
+        self.logical_id = logical_id
+        self.code_dir = ROOT / code_uri
+        self.module_name, self.handler_name = handler.rsplit(".", 1)
+        self.timeout_seconds = float(properties.get("Timeout", globals_.get("Timeout", 3)))
+        self.memory_mb = int(properties.get("MemorySize", globals_.get("MemorySize", 128)))
+        self.function_name = f"{STACK_NAME}-{logical_id}"
+        # Powertools resolvers keep per-request state on the module: one invocation at a time, like one instance.
+        self.lock = threading.Lock()
+        self._handler: Callable[[Any, Any], Any] | None = None
+
+    def _load(self) -> Callable[[Any, Any], Any]:
+        if self._handler is None:
+            path: Path = self.code_dir / f"{self.module_name}.py"
+            unique = f"local_lambda_{self.code_dir.name}_{self.module_name}_{id(self)}"
+            spec = importlib.util.spec_from_file_location(unique, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load the handler of {self.logical_id} from {path}")
+            module: ModuleType = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._handler = getattr(module, self.handler_name)
+        return self._handler
+
+    def new_context(self, timeout_seconds: float | None = None) -> LambdaContext:
+        timeout = self.timeout_seconds if timeout_seconds is None else timeout_seconds
+        return LambdaContext(
+            function_name=self.function_name,
+            memory_limit_in_mb=self.memory_mb,
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}",
+            deadline=time.monotonic() + timeout,
+            log_group_name=f"/aws/lambda/{self.function_name}",
+        )
+
+    def invoke(self, event: Any, *, timeout_seconds: float | None = None) -> Any:
+        """Runs the handler synchronously; its exceptions propagate (the caller decides what Lambda would do)."""
+        with self.lock:
+            handler = self._load()
+            return handler(event, self.new_context(timeout_seconds))
+
+
+class LocalFunctions:
+    """Every AWS::Serverless::Function in template.yaml, by logical id."""
+
+    def __init__(self) -> None:
+        resources = load_template()["Resources"]
+        self._functions = {
+            logical_id: LocalFunction(logical_id)
+            for logical_id, definition in resources.items()
+            if definition.get("Type") == "AWS::Serverless::Function"
+        }
+
+    def __getitem__(self, logical_id: str) -> LocalFunction:
+        return self._functions[logical_id]
+
+    def __contains__(self, logical_id: object) -> bool:
+        return logical_id in self._functions
+
+    def logical_ids(self) -> list[str]:
+        return sorted(self._functions)
+
+    def invoke(self, logical_id: str, event: Any, *, timeout_seconds: float | None = None) -> Any:
+        return self._functions[logical_id].invoke(event, timeout_seconds=timeout_seconds)

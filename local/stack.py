@@ -1,0 +1,470 @@
+"""The whole stack in one process, with no cloud and no Docker: `python -m local.stack` (`make local`).
+
+- AWS: moto in server mode (DynamoDB, S3, SQS, Secrets Manager), resources created from template.yaml.
+- Provider: the OpenAI Videos emulator, its key kept in the moto secret so the functions read it the
+  deployed way; or a real compatible endpoint when OPENAI_BASE_URL and OPENAI_API_KEY are both set.
+- HTTP API: local/gateway.py, with development JWTs in place of the JWT authorizer.
+- EventBridge Scheduler and the SQS event source: local/scheduler.py and local/store_poller.py.
+
+Tests and the demo use `LocalStack` directly (see its docstring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import secrets
+import shlex
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from local.devtoken import DEFAULT_TTL_SECONDS, DevTokens
+from local.emulator import EmulatorConfig, EmulatorServer
+from local.emulator.clock import Clock as EmulatorClock
+from local.gateway import LocalHttpGateway
+from local.lambda_runtime import REGION, ROOT, STACK_NAME, LocalFunctions
+from local.moto_server import MotoServer
+from local.resources import StackResources, create_stack_resources
+from local.scheduler import PollSoraStatusScheduler
+from local.store_poller import StoreVideoPoller
+from local.template import load_template
+
+if TYPE_CHECKING:
+    # Imported for typing only: sorajobs is first imported once the functions' environment is in place.
+    from sorajobs.clock import Clock as BackendClock
+
+log = logging.getLogger("local.stack")
+
+LOCAL_QUEUE_SECONDS = 2.0
+LOCAL_RENDER_SECONDS = 10.0
+LOCAL_SCHEDULE_SECONDS = 2.0
+DEFAULT_GATEWAY_PORT = 3000
+LOCAL_USER = "local-user"
+LOCAL_ADMIN = "local-admin"
+ENV_FILE = ROOT / ".local-stack" / "env"
+
+# Locally there is no X-Ray daemon and no CloudWatch; set them in the shell to see traces or EMF lines.
+_LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+_Component = TypeVar("_Component")
+_running_lock = threading.Lock()
+_running: LocalStack | None = None
+
+
+@dataclass(frozen=True)
+class ExternalProvider:
+    """A real OpenAI-Videos-compatible endpoint instead of the emulator."""
+
+    base_url: str
+    api_key: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ExternalProvider | None:
+        """Both OPENAI_BASE_URL and OPENAI_API_KEY set: a key alone never sends local jobs to a paid API."""
+        environ = os.environ if environ is None else environ
+        base_url, api_key = environ.get("OPENAI_BASE_URL"), environ.get("OPENAI_API_KEY")
+        return cls(base_url, api_key) if base_url and api_key else None
+
+
+class _EnvironmentPatch:
+    """Changes os.environ for the functions and puts every changed variable back on restore()."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def set(self, name: str, value: str) -> None:
+        self._saved.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+    def unset(self, name: str) -> None:
+        self._saved.setdefault(name, os.environ.get(name))
+        os.environ.pop(name, None)
+
+    def restore(self) -> None:
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved.clear()
+
+
+def function_environment(resources: StackResources, parameters: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Globals.Function.Environment of template.yaml, resolved: parameters (defaults or overrides) and resources."""
+    template = load_template()
+    declared = template.get("Parameters", {})
+    overrides = dict(parameters or {})
+    if unknown := set(overrides) - set(declared):
+        raise ValueError(f"template.yaml has no parameter(s) {sorted(unknown)}")
+    references = {
+        "JobsTable": resources.table_name,
+        "VideosBucket": resources.bucket_name,
+        "StoreVideoQueue": resources.queue_url,
+        # Ref gives the secret's ARN in AWS; its name finds it just the same.
+        "OpenAIApiKeySecret": resources.secret_name,
+    }
+    environment = {}
+    for name, declared_value in template["Globals"]["Function"]["Environment"]["Variables"].items():
+        value = declared_value
+        if isinstance(declared_value, dict) and "Ref" in declared_value:
+            ref = declared_value["Ref"]
+            if ref in references:
+                value = references[ref]
+            elif ref in declared:
+                value = overrides.get(ref, declared[ref].get("Default", ""))
+            else:
+                raise ValueError(f"cannot resolve !Ref {ref} of {name} locally")
+        elif isinstance(declared_value, dict):
+            raise ValueError(f"cannot resolve {declared_value} of {name} locally")
+        environment[name] = str(value)
+    return environment
+
+
+class LocalStack:
+    """Every part of the stack, started and stopped together; one per process (os.environ is shared).
+
+    ::
+
+        with LocalStack(emulator_clock=ManualClock(), backend_clock=..., background=False) as stack:
+            token = stack.mint_token("user-1")
+            httpx.post(f"{stack.gateway_url}/videos", headers={"Authorization": f"Bearer {token}"}, ...)
+            stack.scheduler.run_once()
+            stack.store_poller.drain()
+
+    `parameters` overrides template parameters (like `sam deploy --parameter-overrides`).
+    `backend_clock` (a sorajobs clock) replaces the functions' clock; `emulator_clock` the provider's.
+    `background=False` leaves the scheduler and the store poller to be driven by hand.
+    """
+
+    def __init__(
+        self,
+        *,
+        gateway_host: str = "127.0.0.1",
+        gateway_port: int = 0,
+        emulator_config: EmulatorConfig | None = None,
+        emulator_clock: EmulatorClock | None = None,
+        external_provider: ExternalProvider | None = None,
+        backend_clock: BackendClock | None = None,
+        parameters: Mapping[str, str] | None = None,
+        schedule_interval_seconds: float = LOCAL_SCHEDULE_SECONDS,
+        background: bool = True,
+        jwt_secret: str | None = None,
+    ) -> None:
+        self._gateway_host = gateway_host
+        self._gateway_port = gateway_port
+        self._emulator_config = emulator_config or EmulatorConfig(
+            queue_seconds=LOCAL_QUEUE_SECONDS, render_seconds=LOCAL_RENDER_SECONDS
+        )
+        self._emulator_clock = emulator_clock
+        self.external_provider = external_provider
+        self._backend_clock = backend_clock
+        self.parameters = dict(parameters or {})
+        self.schedule_interval_seconds = schedule_interval_seconds
+        self.background = background
+        self.tokens = DevTokens(secret=jwt_secret) if jwt_secret else DevTokens.from_env()
+        self._environment = _EnvironmentPatch()
+        self._moto: MotoServer | None = None
+        self.emulator: EmulatorServer | None = None
+        self.resources: StackResources | None = None
+        self.boto3_session: Any = None
+        self.functions: LocalFunctions | None = None
+        self._gateway: LocalHttpGateway | None = None
+        self._scheduler: PollSoraStatusScheduler | None = None
+        self._store_poller: StoreVideoPoller | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        global _running  # noqa: PLW0603 - the one stack that owns this process's environment
+        with _running_lock:
+            if _running is not None:
+                raise RuntimeError("a LocalStack is already running in this process")
+            _running = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        import boto3
+
+        self._moto = MotoServer().start()
+        self._moto.reset()
+        for name, value in {**_FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self._moto.url}.items():
+            self._environment.set(name, value)
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            self._environment.unset(name)
+        no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1,localhost"]))
+        self._environment.set("NO_PROXY", no_proxy)
+        self._environment.set("no_proxy", no_proxy)
+        self.boto3_session = boto3.session.Session(region_name=REGION)
+
+        if self.external_provider is None:
+            api_key = f"sk-local-{secrets.token_hex(16)}"
+            config = dataclasses.replace(self._emulator_config, api_key=api_key)
+            self.emulator = EmulatorServer(config, clock=self._emulator_clock).start()
+            base_url = self.emulator.base_url
+        else:
+            api_key, base_url = self.external_provider.api_key, self.external_provider.base_url
+        self.resources = create_stack_resources(self.boto3_session, openai_api_key=api_key)
+
+        environment = function_environment(self.resources, {**self.parameters, "OpenAIBaseUrl": base_url})
+        for name, value in environment.items():
+            self._environment.set(name, value)
+        for name, value in _LOCAL_DEFAULTS.items():
+            self._environment.set(name, os.environ.get(name, value))
+        # Lambda sets it per function; Powertools prefixes idempotency keys with it.
+        self._environment.set("AWS_LAMBDA_FUNCTION_NAME", STACK_NAME)
+        # The functions read the key from the secret, as deployed.
+        self._environment.unset("OPENAI_API_KEY")
+        _reset_shared_function_state(self._backend_clock)
+
+        self.functions = LocalFunctions()
+        self._gateway = LocalHttpGateway(
+            self.functions, tokens=self.tokens, host=self._gateway_host, port=self._gateway_port
+        ).start()
+        self._scheduler = PollSoraStatusScheduler(self.functions, interval_seconds=self.schedule_interval_seconds)
+        self._store_poller = StoreVideoPoller(self.functions, self.client("sqs"), self.resources.queue_url)
+        if self.background:
+            self._scheduler.start()
+            self._store_poller.start()
+
+    def stop(self) -> None:
+        """Stops everything that started, in reverse order, and restores os.environ."""
+        global _running  # noqa: PLW0603
+        if _running is not self:
+            return
+        for component in (self._scheduler, self._store_poller, self._gateway, self.emulator):
+            if component is not None:
+                try:
+                    component.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(component).__name__)
+        if self._moto is not None:
+            try:
+                self._moto.reset()
+            except OSError:
+                log.exception("resetting moto failed")
+            self._moto.stop()
+        self._scheduler = self._store_poller = self._gateway = self._moto = None
+        self.emulator = None
+        self._environment.restore()
+        _reset_shared_function_state(None)
+        with _running_lock:
+            if _running is self:
+                _running = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- what tests and the demo use ------------------------------------------------------------
+
+    @property
+    def gateway(self) -> LocalHttpGateway:
+        return _started(self._gateway)
+
+    @property
+    def gateway_url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def scheduler(self) -> PollSoraStatusScheduler:
+        return _started(self._scheduler)
+
+    @property
+    def store_poller(self) -> StoreVideoPoller:
+        return _started(self._store_poller)
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        return _started(self._moto).url
+
+    @property
+    def provider_base_url(self) -> str:
+        if self.emulator is not None:
+            return self.emulator.base_url
+        return _started(self.external_provider).base_url
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the local AWS (moto)."""
+        return self.boto3_session.client(service, endpoint_url=self.aws_endpoint_url)
+
+    def mint_token(self, sub: str = LOCAL_USER, groups: Iterable[str] = (), **options: Any) -> str:
+        """A development JWT the gateway accepts (`expires_in=-60` gives an expired one)."""
+        return self.tokens.mint(sub, groups, **options)
+
+    @property
+    def admin_group(self) -> str:
+        return os.environ.get("ADMIN_GROUP") or str(load_template()["Parameters"]["AdminGroup"]["Default"])
+
+
+def _started(component: _Component | None) -> _Component:
+    if component is None:
+        raise RuntimeError("the local stack is not started")
+    return component
+
+
+def _reset_shared_function_state(backend_clock: BackendClock | None) -> None:
+    """Forgets what the functions cached from the previous environment (settings, clients, the secret)."""
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    from sorajobs.config import get_settings
+    from sorajobs.services import Services, use_services
+
+    get_settings.cache_clear()
+    # Powertools keeps one secrets client (bound to an endpoint) and its cached values per process.
+    DEFAULT_PROVIDERS.pop("secrets", None)
+    use_services(Services(get_settings(), clock=backend_clock) if backend_clock is not None else None)
+
+
+# -- python -m local.stack ----------------------------------------------------------------------
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local.stack", description="Run the whole stack locally.")
+    parser.add_argument("--host", default="127.0.0.1", help="gateway address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_GATEWAY_PORT, help="gateway port; 0 picks a free one")
+    parser.add_argument("--queue-seconds", type=float, default=LOCAL_QUEUE_SECONDS, help="emulator queue time")
+    parser.add_argument("--render-seconds", type=float, default=LOCAL_RENDER_SECONDS, help="emulator render time")
+    parser.add_argument(
+        "--schedule-seconds", type=float, default=LOCAL_SCHEDULE_SECONDS, help="sweep interval (60 when deployed)"
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, e.g. StatusMinRefreshSeconds=2",
+    )
+    parser.add_argument("--verbose", action="store_true", help="also log every provider (emulator) request")
+    return parser.parse_args(argv)
+
+
+def _curl_examples(url: str) -> str:
+    auth = '-H "Authorization: Bearer $TOKEN"'
+    json_type = '-H "Content-Type: application/json"'
+    submit_body = shlex.quote('{"prompt": "A paper boat drifting down a rainy street", "seconds": "4"}')
+    job_id = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id\"])'"
+    return "\n".join(
+        [
+            f"  export API={url}",
+            "  source .local-stack/env    # TOKEN and ADMIN_TOKEN",
+            f'  JOB=$(curl -s -X POST "$API/videos" {auth} {json_type} -d {submit_body} | {job_id})',
+            f'  curl -si "$API/videos/$JOB/sora-status" {auth}      # refreshes; see Retry-After',
+            f'  curl -s "$API/videos/$JOB" {auth}',
+            f'  curl -s "$API/videos?status=completed&limit=10" {auth}',
+            f'  curl -sL "$API/videos/$JOB/content" {auth} -o video.mp4   # 302 to a presigned S3 URL',
+            f'  curl -s -X POST "$API/videos/$JOB/reset" {auth} {json_type} -d \'{{"resubmit": true}}\'',
+            '  curl -s "$API/stats" -H "Authorization: Bearer $ADMIN_TOKEN"',
+            '  curl -s "$API/openapi.json"',
+        ]
+    )
+
+
+def _write_env_file(url: str, token: str, admin_token: str) -> Path:
+    ENV_FILE.parent.mkdir(exist_ok=True)
+    ENV_FILE.write_text(f"export API={url}\nexport TOKEN={token}\nexport ADMIN_TOKEN={admin_token}\n")
+    return ENV_FILE
+
+
+def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> str:
+    assert stack.resources is not None
+    if stack.emulator is not None:
+        config = stack.emulator.config
+        provider = (
+            f"OpenAI Videos emulator {stack.emulator.base_url} "
+            f"(queued {config.queue_seconds:g} s, renders {config.render_seconds:g} s)"
+        )
+    else:
+        provider = f"{stack.provider_base_url} (from OPENAI_BASE_URL; real jobs, real cost)"
+    return "\n".join(
+        [
+            "sora-jobs local stack is up - no cloud, no Docker. Ctrl-C stops it.",
+            "",
+            f"  HTTP API    {stack.gateway_url}   (routes from template.yaml; dev JWTs, HS256)",
+            f"  AWS (moto)  {stack.aws_endpoint_url}   table {stack.resources.table_name}, "
+            f"bucket {stack.resources.bucket_name}, queue {stack.resources.queue_url.rsplit('/', 1)[-1]}",
+            f"  Provider    {provider}; key in secret {stack.resources.secret_name}",
+            f"  Background  sweep every {stack.schedule_interval_seconds:g} s; store_video fed from the queue",
+            "",
+            f"Tokens (valid {DEFAULT_TTL_SECONDS // 3600} h; also in {env_file.relative_to(ROOT)}):",
+            f"  export TOKEN={token}",
+            f"  export ADMIN_TOKEN={admin_token}   # group {stack.admin_group}, for /stats of every owner",
+            "",
+            "Try:",
+            _curl_examples(stack.gateway_url),
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("local").setLevel(logging.INFO)
+    logging.getLogger("local.emulator").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    # Powertools warns on every invocation that published no metric; locally metrics are off anyway.
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+    try:
+        parameters = dict(item.split("=", 1) for item in args.parameter_overrides)
+    except ValueError:
+        print("--parameter-overrides takes KEY=VALUE pairs", file=sys.stderr)
+        return 2
+    stack = LocalStack(
+        gateway_host=args.host,
+        gateway_port=args.port,
+        emulator_config=EmulatorConfig(queue_seconds=args.queue_seconds, render_seconds=args.render_seconds),
+        external_provider=ExternalProvider.from_env(),
+        parameters=parameters,
+        schedule_interval_seconds=args.schedule_seconds,
+    )
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+    except OSError as error:
+        print(f"Could not start the local stack: {error} (is port {args.port} taken? try --port 0)", file=sys.stderr)
+        return 1
+    try:
+        token = stack.mint_token(LOCAL_USER, ["users"])
+        admin_token = stack.mint_token(LOCAL_ADMIN, [stack.admin_group])
+        env_file = _write_env_file(stack.gateway_url, token, admin_token)
+        print(_banner(stack, token, admin_token, env_file), flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("Stopping the local stack...", flush=True)
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

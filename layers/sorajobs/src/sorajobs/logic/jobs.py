@@ -167,13 +167,14 @@ class JobService:
         except TransitionConflict:
             # Another sweep or status call applied its update first; theirs stands.
             return self._current(before)
-        if observation.request_store and saved.provider_video_id is not None:
+        if observation.request_store:
             self.request_store(saved)
         return saved
 
     def request_store(self, job: Job) -> None:
         """Hands a finished generation to the store step; if this send is lost, the sweep re-sends it."""
-        assert job.provider_video_id is not None
+        if job.provider_video_id is None:
+            return
         self._services.store_queue.request_store(
             StoreVideoMessage(job_id=job.id, provider_video_id=job.provider_video_id, attempt=job.attempt)
         )

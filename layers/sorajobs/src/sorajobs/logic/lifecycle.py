@@ -130,7 +130,6 @@ def transition_to_failed(job: Job, error: JobError, now: datetime) -> Job:
             "updated_at": now,
             "next_poll_at": None,
             "lease_until": None,
-            "provider_status": job.provider_status,
         }
     )
 

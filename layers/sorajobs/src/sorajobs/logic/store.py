@@ -72,8 +72,8 @@ class VideoStorer:
         return StoreOutcome.STORED
 
     def _copy(self, job: Job, variant: ContentVariant) -> StoredObject:
-        assert job.provider_video_id is not None
-        with self._services.provider.download(job.provider_video_id, variant) as download:
+        provider_video_id = job.provider_video_id or ""  # set on every job that awaits storage
+        with self._services.provider.download(provider_video_id, variant) as download:
             return self._services.storage.upload_stream(
                 object_key(job, variant),
                 download.iter_chunks(DOWNLOAD_CHUNK_BYTES),

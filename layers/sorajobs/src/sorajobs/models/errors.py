@@ -54,11 +54,6 @@ class InvalidCursor(DomainError):
     code = "invalid_cursor"
 
 
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 class UnsupportedModel(DomainError):
     status_code = 422
     code = "unsupported_model"

@@ -26,7 +26,7 @@ class VideoStorage:
     def upload_stream(
         self, key: str, chunks: Iterable[bytes], *, content_type: str, expected_bytes: int | None = None
     ) -> StoredObject:
-        """Streams chunks into S3 as a multipart upload, hashing as it goes; at most one part is in memory.
+        """Streams chunks into S3 as a multipart upload, hashing as it goes; memory stays at a few parts.
 
         Any failure aborts the upload, so no orphaned parts stay behind.
         """
@@ -43,8 +43,9 @@ class VideoStorage:
                 total += len(chunk)
                 buffer += chunk
                 while len(buffer) >= self._part_size:
-                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer[: self._part_size])))
+                    part = bytes(memoryview(buffer)[: self._part_size])  # one copy, not two
                     del buffer[: self._part_size]
+                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, part))
             if buffer or not parts:
                 parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
             if expected_bytes is not None and total != expected_bytes:

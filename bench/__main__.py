@@ -1,0 +1,98 @@
+"""`python -m bench` (`make bench`): runs every benchmark, or those named with --only, and prints the figures."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Callable
+
+from bench import cold_start, store_memory
+from bench.machine import describe
+from bench.report import BenchmarkResult, format_table, summary_table
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kib|mib|gib)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """A byte count: 1073741824, 512MiB, 1GiB, 1.5GiB."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 1GiB, 256MiB or a byte count)")
+    return int(float(match[1]) * _UNITS[(match[2] or "b").lower()])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=(cold_start.NAME, store_memory.NAME),
+        help="run this benchmark only (repeatable)",
+    )
+    parser.add_argument("--runs", type=int, default=cold_start.DEFAULT_RUNS, help="cold start: runs per function")
+    parser.add_argument(
+        "--source-runs",
+        type=int,
+        default=cold_start.DEFAULT_SOURCE_RUNS,
+        help="cold start: runs per function without .pyc, as the layer ships (0 skips them)",
+    )
+    parser.add_argument(
+        "--video-size",
+        type=parse_size,
+        default=store_memory.DEFAULT_VIDEO_BYTES,
+        help="store memory: size of the video (default 1GiB; accepts 256MiB, 2GiB, a byte count)",
+    )
+    parser.add_argument("--skip-naive", action="store_true", help="store memory: skip the read-it-all comparison")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed, not only on errors")
+    return parser.parse_args(argv)
+
+
+def print_result(result: BenchmarkResult, *, markdown: bool) -> None:
+    print(f"\n## {result.name} ({result.seconds:.0f} s)\n")
+    if result.detail_rows:
+        print(format_table(result.detail_headers, result.detail_rows, markdown=markdown))
+    for note in result.notes:
+        print(f"- {note}")
+    for failure in result.failures:
+        print(f"- FAILED: {failure}")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    benchmarks: dict[str, Callable[[], BenchmarkResult]] = {
+        cold_start.NAME: lambda: cold_start.run(runs=args.runs, source_runs=args.source_runs),
+        store_memory.NAME: lambda: store_memory.run(video_bytes=args.video_size, with_naive=not args.skip_naive),
+    }
+    selected = list(dict.fromkeys(args.only or benchmarks))
+    print(f"Machine: {describe()}")
+    started = time.monotonic()
+    results: list[BenchmarkResult] = []
+    for name in selected:
+        print(f"Running {name} …", file=sys.stderr, flush=True)
+        began = time.monotonic()
+        try:
+            result = benchmarks[name]()
+        except Exception as error:  # one broken benchmark should not hide the others' figures
+            result = BenchmarkResult(name, failures=[f"{type(error).__name__}: {error}"])
+        result.seconds = time.monotonic() - began
+        results.append(result)
+        print_result(result, markdown=args.markdown)
+    print("\n## Summary\n")
+    print(summary_table(results, markdown=args.markdown))
+    print(f"\nTotal: {time.monotonic() - started:.0f} s")
+    failed = any(result.failures for result in results)
+    missed = any(row.missed for result in results for row in result.rows)
+    return 1 if failed or (args.strict and missed) else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the servers and children are already stopped by their `with` blocks
+        print("Interrupted.", file=sys.stderr)
+        sys.exit(130)

@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from local.emulator.controls import from_control_json
+
 Operation = Literal["create", "retrieve", "list", "delete", "download", "remix", "any"]
 FaultKind = Literal["http_error", "timeout", "reset", "latency"]
 OPERATIONS: tuple[str, ...] = ("create", "retrieve", "list", "delete", "download", "remix", "any")
@@ -63,11 +65,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(unknown)}")
-        return cls(**data)
+        return from_control_json(cls, data, "fault")
 
 
 @dataclass

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from local.emulator.controls import from_control_json
+
 Outcome = Literal["completed", "failed", "stuck"]
 OUTCOMES: tuple[str, ...] = ("completed", "failed", "stuck")
 
@@ -66,9 +68,4 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scenario:
-        """Build from JSON, refusing unknown keys so typos in HTTP controls surface."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown scenario field(s): {', '.join(unknown)}")
-        return cls(**data)
+        return from_control_json(cls, data, "scenario")

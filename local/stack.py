@@ -174,7 +174,8 @@ class LocalStack:
         self._emulator_clock = emulator_clock
         self.external_provider = external_provider
         self._backend_clock = backend_clock
-        self.parameters = dict(parameters or {})
+        # The local scheduler fires the sweep every few seconds, so each run is a single pass.
+        self.parameters = {"SweepMode": "one-shot", **dict(parameters or {})}
         self.schedule_interval_seconds = schedule_interval_seconds
         self.background = background
         self.tokens = DevTokens(secret=jwt_secret) if jwt_secret else DevTokens.from_env()

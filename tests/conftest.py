@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -183,6 +183,7 @@ class World:
             store_video_queue_url=resources.queue_url,
             openai_api_key_secret_name=resources.secret_name,
             sweep_concurrency=4,
+            sweep_mode="one-shot",  # tests that exercise the continuous sweep opt in
         )
         self.services = self.make_services(self.settings)
         use_services(self.services)
@@ -198,6 +199,7 @@ class World:
                 api_key=API_KEY, base_url=self.emulator.base_url, timeout_seconds=5.0, max_retries=0
             ),
             boto3_session=SerializedSession(self.session),
+            sleep=self.advance,
         )
 
     def use_settings(self, **changes: Any) -> None:
@@ -231,7 +233,14 @@ class World:
     def get_job(self, job_id: str, owner: str = OWNER) -> ApiResponse:
         return self.call("read_api", http_event("read_api_get", job_id=job_id, owner=owner))
 
-    def sweep(self, remaining_seconds: Any = lambda: 60.0) -> dict[str, Any]:
+    def sweep(self, remaining_seconds: Any = None, timeout_seconds: float = 70.0) -> dict[str, Any]:
+        """Runs the sweep handler; its remaining time follows the test's clock (the function's Timeout)."""
+        if remaining_seconds is None:
+            deadline = self.clock.now() + timedelta(seconds=timeout_seconds)
+
+            def remaining_seconds() -> float:
+                return (deadline - self.clock.now()).total_seconds()
+
         handler = load_handler("poll_sora_status")
         result: dict[str, Any] = handler.lambda_handler(
             load_event("poll_sora_status"), LambdaContext(remaining_seconds=remaining_seconds)

@@ -12,4 +12,4 @@ from sorajobs.services import get_services
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     report = Sweeper(get_services()).run(lambda: context.get_remaining_time_in_millis() / 1000)
-    return {"outcomes": dict(report.outcomes), "stopped_early": report.stopped_early}
+    return {"outcomes": dict(report.outcomes), "passes": report.passes, "stopped_early": report.stopped_early}

@@ -33,7 +33,7 @@ def test_each_http_event_file_reaches_its_route(world, function_dir, event_name,
 def test_the_schedule_event_file_runs_the_sweep(world):
     result = load_handler("poll_sora_status").lambda_handler(load_event("poll_sora_status"), LambdaContext())
 
-    assert result == {"outcomes": {}, "stopped_early": False}
+    assert result == {"outcomes": {}, "passes": 1, "stopped_early": False}
 
 
 def _modules_after_import(function_dir: str) -> set[str]:

@@ -91,15 +91,23 @@ def test_a_lost_store_request_is_sent_again_by_the_sweep(world):
 
 
 def test_the_sweep_stops_before_its_time_runs_out(world):
+    world.use_settings(sweep_concurrency=1, sweep_stop_margin_seconds=10)
     for n in range(5):
         world.submit(prompt=f"clip {n}")
     world.advance(20)
-    remaining = iter([60.0, 60.0, 5.0, 5.0, 5.0, 5.0])
+    provider = world.services.provider
+    real_retrieve = provider.retrieve
 
-    result = world.sweep(remaining_seconds=lambda: next(remaining))
+    def slow_retrieve(video_id):
+        world.clock.advance(10)  # each poll takes 10 s of the invocation's time
+        return real_retrieve(video_id)
+
+    provider.retrieve = slow_retrieve
+
+    result = world.sweep(timeout_seconds=35)
 
     assert result["stopped_early"] is True
-    assert sum(result["outcomes"].values()) == 2
+    assert result["outcomes"] == {"polled": 3}  # 35 s → 25 → 15 → 5 s left: under the 10 s margin
 
 
 def test_the_sweep_polls_with_bounded_concurrency(world):
@@ -154,3 +162,66 @@ def test_two_racing_sweeps_poll_each_job_once(world):
     polled = sum(report.outcomes["polled"] for report in reports)
     assert polled == 8
     assert provider_calls(world, "GET", "/v1/videos/") == 8
+
+
+def test_the_continuous_sweep_keeps_polling_through_its_minute_and_sees_completion_within_seconds(world):
+    world.use_settings(sweep_mode="continuous", sweep_continuous_seconds=50, sweep_pass_interval_seconds=2)
+    world.emulator.script_next(Scenario(queue_seconds=2, render_seconds=30))
+    job_id = world.submit().body["id"]
+    started = world.clock.now()
+
+    result = world.sweep()
+
+    job = world.stored_job(job_id)
+    assert job.awaiting_storage
+    detected_after = (job.store_requested_at - started).total_seconds()
+    assert 32 <= detected_after <= 32 + 10  # the provider finished at 32 s
+    assert result["passes"] >= 20
+    assert (world.clock.now() - started).total_seconds() <= 50
+
+
+def test_the_continuous_sweep_stops_before_the_invocation_times_out(world):
+    world.use_settings(sweep_mode="continuous", sweep_continuous_seconds=50, sweep_stop_margin_seconds=10)
+    started = world.clock.now()
+
+    result = world.sweep(timeout_seconds=30)
+
+    assert (world.clock.now() - started).total_seconds() <= 20
+    assert result["passes"] >= 5
+
+
+def test_the_one_shot_sweep_makes_a_single_pass(world):
+    world.submit()
+    started = world.clock.now()
+
+    result = world.sweep()
+
+    assert result["passes"] == 1
+    assert world.clock.now() == started
+
+
+def test_more_due_jobs_than_one_invocation_can_take_are_left_for_the_next_oldest_first(world):
+    world.use_settings(sweep_concurrency=1, sweep_stop_margin_seconds=10)
+    job_ids = []
+    for n in range(6):
+        job_ids.append(world.submit(prompt=f"clip {n}").body["id"])
+        world.advance(1)
+    world.advance(20)
+    provider = world.services.provider
+    real_retrieve = provider.retrieve
+    polled = []
+
+    def slow_retrieve(video_id):
+        polled.append(video_id)
+        world.clock.advance(10)
+        return real_retrieve(video_id)
+
+    provider.retrieve = slow_retrieve
+    by_due_time = sorted((world.stored_job(job_id) for job_id in job_ids), key=lambda job: job.next_poll_at)
+
+    first = world.sweep(timeout_seconds=35)
+    second = world.sweep(timeout_seconds=35)
+
+    assert first["outcomes"] == {"polled": 3} and second["outcomes"]["polled"] >= 3
+    # Oldest due first; the rest waited one invocation, and none starved.
+    assert polled[:6] == [job.provider_video_id for job in by_due_time]

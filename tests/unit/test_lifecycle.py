@@ -8,18 +8,15 @@ import pytest
 
 from sorajobs.config import Settings
 from sorajobs.logic.lifecycle import (
-    MAX_POLL_DELAY,
-    MIN_POLL_DELAY,
     IllegalTransition,
     apply_provider_video,
-    estimated_seconds_remaining,
     new_pending_job,
-    next_poll_delay,
     timeout_error,
     transition_to_completed,
     transition_to_reset,
     transition_to_submitted,
 )
+from sorajobs.logic.schedule import PollSchedule, estimated_seconds_remaining
 from sorajobs.models.job import Job, JobStatus, StoredObject
 from sorajobs.providers.base import ProviderVideo
 
@@ -106,23 +103,67 @@ def test_the_remaining_time_follows_the_observed_rate_of_progress():
         job, ProviderVideo(id="video_1", status="in_progress", progress=50), NOW + timedelta(seconds=30)
     ).job
 
-    assert estimated_seconds_remaining(job, NOW + timedelta(seconds=30)) == 30
+    assert estimated_seconds_remaining(job, NOW + timedelta(seconds=30)) == 60
+
+
+SCHEDULE = PollSchedule(min_seconds=5, max_seconds=120, jitter_fraction=0.1)
 
 
 @pytest.mark.parametrize("progress", [0, 5, 50, 95, 99])
-def test_the_poll_interval_stays_within_its_bounds(progress):
+def test_the_poll_interval_stays_within_its_configured_bounds(progress):
     job = running(progress)
+    bounded = PollSchedule(min_seconds=7, max_seconds=30)
 
     for later in (0, 10, 300, 3000):
-        delay = next_poll_delay(job, NOW + timedelta(seconds=later), provider_hint_seconds=None)
-        assert MIN_POLL_DELAY <= delay <= MAX_POLL_DELAY
+        delay = bounded.delay(job, NOW + timedelta(seconds=later))
+        assert timedelta(seconds=7) <= delay <= timedelta(seconds=30)
 
 
-def test_the_provider_poll_hint_is_honoured_up_to_the_bound():
+def test_a_job_is_polled_rarely_far_from_the_end_and_often_near_it():
+    submitted = transition_to_submitted(pending(), ProviderVideo(id="video_1", status="queued"), NOW).job
+    early = apply_provider_video(
+        submitted, ProviderVideo(id="video_1", status="in_progress", progress=10), NOW + timedelta(seconds=10)
+    ).job
+    early = apply_provider_video(
+        early, ProviderVideo(id="video_1", status="in_progress", progress=20), NOW + timedelta(seconds=20)
+    ).job
+    late = apply_provider_video(
+        early, ProviderVideo(id="video_1", status="in_progress", progress=95), NOW + timedelta(seconds=95)
+    ).job
+
+    far = SCHEDULE.delay(early, NOW + timedelta(seconds=20))
+    near = SCHEDULE.delay(late, NOW + timedelta(seconds=95))
+
+    assert far >= timedelta(seconds=40)  # about 80 s to go
+    assert near == timedelta(seconds=5)
+
+
+def test_a_freshly_submitted_job_is_polled_soon():
+    job = transition_to_submitted(pending(), ProviderVideo(id="video_1", status="queued"), NOW).job
+
+    assert job.next_poll_at - NOW <= timedelta(seconds=10)
+
+
+def test_a_larger_or_longer_clip_is_expected_to_take_longer():
+    short = pending()
+    long = short.model_copy(update={"seconds": "12", "size": "1792x1024", "model": "sora-2-pro"})
+
+    assert estimated_seconds_remaining(long, NOW) > 5 * estimated_seconds_remaining(short, NOW)
+
+
+def test_the_provider_poll_hint_is_a_floor_within_the_bounds():
     job = running(98)
 
-    assert next_poll_delay(job, NOW, provider_hint_seconds=20) == timedelta(seconds=20)
-    assert next_poll_delay(job, NOW, provider_hint_seconds=500) == MAX_POLL_DELAY
+    assert SCHEDULE.delay(job, NOW, provider_hint_seconds=20) == timedelta(seconds=20)
+    assert SCHEDULE.delay(job, NOW, provider_hint_seconds=500) == timedelta(seconds=120)
+
+
+def test_jitter_spreads_the_polls_of_identical_jobs():
+    job = running(40)
+
+    delays = {SCHEDULE.delay(job, NOW + timedelta(seconds=30)) for _ in range(20)}
+
+    assert len(delays) > 1
 
 
 def test_a_job_without_progress_for_the_stuck_limit_times_out():

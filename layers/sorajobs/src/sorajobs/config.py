@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_MODELS = ("sora-2", "sora-2-pro")
+# US dollars per generated second, by model and size ("*" = any other size; model "*" = any other model).
+DEFAULT_PRICE_TABLE: dict[str, dict[str, float]] = {
+    "sora-2": {"*": 0.10},
+    "sora-2-pro": {"*": 0.30, "1024x1792": 0.50, "1792x1024": 0.50},
+}
 
 
 class Settings(BaseModel):
@@ -34,11 +40,23 @@ class Settings(BaseModel):
     sweep_lease_seconds: Annotated[int, Field(ge=5)] = 60
     sweep_stop_margin_seconds: Annotated[float, Field(ge=0)] = 10.0
     sweep_batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    # "continuous": the invocation started each minute keeps polling what becomes due every few seconds.
+    # Bounds of the adaptive poll interval of one job.
+    poll_min_seconds: Annotated[float, Field(gt=0)] = 5.0
+    poll_max_seconds: Annotated[float, Field(gt=0)] = 120.0
+    sweep_mode: Literal["continuous", "one-shot"] = "continuous"
+    sweep_continuous_seconds: Annotated[float, Field(gt=0)] = 50.0
+    sweep_pass_interval_seconds: Annotated[float, Field(gt=0)] = 2.0
     admin_group: str = "admins"
     content_url_ttl_seconds: Annotated[int, Field(ge=1, le=900)] = 300
     provider_timeout_seconds: Annotated[float, Field(gt=0)] = 8.0
     provider_max_retries: Annotated[int, Field(ge=0, le=5)] = 2
     max_request_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
+    # Admission: 0 turns a limit off.
+    max_jobs_in_flight: Annotated[int, Field(ge=0)] = 0
+    max_active_jobs_per_owner: Annotated[int, Field(ge=0)] = 0
+    daily_spend_limit_usd: Annotated[float, Field(ge=0)] = 0.0
+    price_table: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICE_TABLE))
 
     @field_validator("allowed_models", mode="before")
     @classmethod
@@ -46,6 +64,11 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
+
+    @field_validator("price_table", mode="before")
+    @classmethod
+    def parse_price_table(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("allowed_models")
     @classmethod

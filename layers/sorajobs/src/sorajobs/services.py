@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 from sorajobs.clock import Clock, SystemClock, new_job_id
 from sorajobs.config import Settings, get_settings
-from sorajobs.dal.jobs import JobRepository
+from sorajobs.dal.jobs import AdmissionLimits, JobRepository
 from sorajobs.dal.queue import StoreVideoQueue
 from sorajobs.dal.storage import VideoStorage
+from sorajobs.logic.schedule import PollSchedule
 from sorajobs.providers.base import VideoProvider
 
 
@@ -35,12 +37,14 @@ class Services:
         new_id: Callable[[], str] = new_job_id,
         provider_factory: Callable[[], VideoProvider] | None = None,
         boto3_session: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.new_id = new_id
         self._provider_factory = provider_factory or _default_provider_factory(settings)
         self._boto3_session = boto3_session
+        self.sleep = sleep
 
     def _client(self, service: str) -> Any:
         import boto3
@@ -60,7 +64,13 @@ class Services:
 
     @cached_property
     def jobs(self) -> JobRepository:
-        return JobRepository(self.dynamodb, self.settings.jobs_table_name)
+        settings = self.settings
+        limits = AdmissionLimits(
+            max_in_flight=settings.max_jobs_in_flight or None,
+            max_active_per_owner=settings.max_active_jobs_per_owner or None,
+            daily_spend_cents=round(settings.daily_spend_limit_usd * 100) or None,
+        )
+        return JobRepository(self.dynamodb, settings.jobs_table_name, limits)
 
     @cached_property
     def storage(self) -> VideoStorage:
@@ -78,6 +88,10 @@ class Services:
         return DynamoDBPersistenceLayer(
             table_name=self.settings.jobs_table_name, key_attr="pk", boto3_client=self.dynamodb
         )
+
+    @cached_property
+    def poll_schedule(self) -> PollSchedule:
+        return PollSchedule(min_seconds=self.settings.poll_min_seconds, max_seconds=self.settings.poll_max_seconds)
 
     @cached_property
     def provider(self) -> VideoProvider:

@@ -9,11 +9,14 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from sorajobs.models.job import Job
+from sorajobs.models.job import Job, JobStatus
 from sorajobs.timeutil import from_epoch_ms, to_epoch_ms
 
 JOB_KEY_PREFIX = "JOB#"
-DUE_SHARD = "0"
+# The sparse `due` index has two partitions: pending jobs waiting to be submitted (FIFO by their due
+# time) and submitted jobs waiting for their next poll.
+SUBMIT_SHARD = "submit"
+POLL_SHARD = "poll"
 # Stored as epoch milliseconds (numbers) because the sweep compares them in a key condition.
 _EPOCH_FIELDS = ("next_poll_at", "lease_until")
 _serializer = TypeSerializer()
@@ -64,7 +67,7 @@ def job_to_attributes(job: Job) -> dict[str, Any]:
     data["created_key"] = created_key(job)
     data["owner_status"] = f"{job.owner}#{job.status.value}"
     if job.next_poll_at is not None:
-        data["due_shard"] = DUE_SHARD
+        data["due_shard"] = SUBMIT_SHARD if job.status is JobStatus.PENDING else POLL_SHARD
     return data
 
 

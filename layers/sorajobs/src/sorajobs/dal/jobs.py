@@ -6,7 +6,8 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,16 +15,23 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sorajobs.dal.job_items import (
-    DUE_SHARD,
     JOB_KEY_PREFIX,
+    POLL_SHARD,
     deserialize,
     job_from_item,
     job_key,
     job_to_attributes,
     serialize,
 )
-from sorajobs.models.errors import InvalidCursor, JobNotFound, TransitionConflict
-from sorajobs.models.job import Job, JobStatus
+from sorajobs.models.errors import (
+    DailySpendLimitReached,
+    InvalidCursor,
+    JobNotFound,
+    ProviderSlotsFull,
+    TooManyActiveJobs,
+    TransitionConflict,
+)
+from sorajobs.models.job import UNFINISHED_STATUSES, Job, JobStatus
 from sorajobs.timeutil import to_epoch_ms
 
 ALL_OWNERS_STATS_KEY = "STATS#all"
@@ -34,14 +42,63 @@ DUE_INDEX = "due"
 TRANSACTION_CONFLICT_RETRIES = 8
 
 
+SPEND_RECORD_DAYS = 2
+
+
 def owner_stats_key(owner: str) -> str:
     return f"STATS#owner#{owner}"
+
+
+def daily_spend_key(owner: str, moment: datetime) -> str:
+    return f"SPEND#{owner}#{moment.date().isoformat()}"
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """Limits enforced atomically with each job write; None turns one off."""
+
+    max_in_flight: int | None = None
+    max_active_per_owner: int | None = None
+    daily_spend_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class JobTotals:
+    """What the counter items hold for one owner, or for everyone."""
+
+    counts: dict[JobStatus, int]
+    estimated_cost_cents: int
+    in_flight: int
 
 
 @dataclass(frozen=True)
 class JobPage:
     jobs: list[Job]
     next_cursor: str | None
+
+
+def _footprint(job: Job | None) -> Counter[str]:
+    """What one job adds to the counters: its status, whether it is active or holds a provider slot, its cost."""
+    if job is None:
+        return Counter()
+    return Counter(
+        {
+            job.status.value: 1,
+            "active": int(job.status in UNFINISHED_STATUSES),
+            "in_flight": int(job.admitted),
+            "cost_cents": job.estimated_cost_cents,
+        }
+    )
+
+
+def _counter_deltas(before: Job | None, after: Job) -> dict[str, int]:
+    deltas = _footprint(after)
+    deltas.subtract(_footprint(before))
+    return {name: delta for name, delta in deltas.items() if delta}
+
+
+# A transaction item, and the error to raise when its condition is what cancelled the transaction.
+_TransactItem = tuple[dict[str, Any], Callable[[str], Exception]]
 
 
 class _Expression:
@@ -83,9 +140,10 @@ def _transaction_conflict(error: ClientError) -> bool:
 
 
 class JobRepository:
-    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+    def __init__(self, dynamodb_client: Any, table_name: str, limits: AdmissionLimits | None = None) -> None:
         self._client = dynamodb_client
         self._table = table_name
+        self._limits = limits or AdmissionLimits()
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -98,7 +156,7 @@ class JobRepository:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        self._transact([put, *self._counter_updates(job.owner, None, job.status)], job.id)
+        self._transact([(put, TransitionConflict), *self._counter_updates(None, job)], job.id)
         return job
 
     def save_transition(self, before: Job, after: Job) -> Job:
@@ -131,7 +189,8 @@ class JobRepository:
             "ExpressionAttributeNames": expression.names,
             "ExpressionAttributeValues": expression.serialized_values(),
         }
-        if before.status is written.status:
+        counters = self._counter_updates(before, written)
+        if not counters:
             try:
                 self._client.update_item(**update)
             except ClientError as error:
@@ -139,10 +198,7 @@ class JobRepository:
                     raise TransitionConflict(before.id) from error
                 raise
         else:
-            self._transact(
-                [{"Update": update}, *self._counter_updates(before.owner, before.status, written.status)],
-                before.id,
-            )
+            self._transact([({"Update": update}, TransitionConflict), *counters], before.id)
         return written
 
     def claim(self, job_id: str, now: datetime, lease_seconds: float) -> Job | None:
@@ -168,30 +224,72 @@ class JobRepository:
             raise
         return job_from_item(response["Attributes"])
 
-    def _counter_updates(self, owner: str, old_status: JobStatus | None, new_status: JobStatus) -> list[dict[str, Any]]:
-        expression = _Expression()
-        parts = [f"{expression.name(new_status.value)} {expression.value(1)}"]
-        if old_status is not None:
-            parts.append(f"{expression.name(old_status.value)} {expression.value(-1)}")
-        return [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": {"pk": {"S": key}},
-                    "UpdateExpression": "ADD " + ", ".join(parts),
-                    "ExpressionAttributeNames": expression.names,
-                    "ExpressionAttributeValues": expression.serialized_values(),
-                }
-            }
-            for key in (owner_stats_key(owner), ALL_OWNERS_STATS_KEY)
+    def _counter_updates(self, before: Job | None, after: Job) -> list[_TransactItem]:
+        """Counter changes of a job write, each guarded by the admission limit it could break."""
+        deltas = _counter_deltas(before, after)
+        if not deltas:
+            return []
+        limits = self._limits
+        owner_condition = None
+        if limits.max_active_per_owner is not None and deltas.get("active", 0) > 0:
+            owner_condition = ("active", limits.max_active_per_owner - deltas["active"])
+        global_condition = None
+        if limits.max_in_flight is not None and deltas.get("in_flight", 0) > 0:
+            global_condition = ("in_flight", limits.max_in_flight - deltas["in_flight"])
+        items: list[_TransactItem] = [
+            (self._counter_update(owner_stats_key(after.owner), deltas, owner_condition), _too_many_active),
+            (self._counter_update(ALL_OWNERS_STATS_KEY, deltas, global_condition), _slots_full),
         ]
+        cost = deltas.get("cost_cents", 0)
+        if cost > 0 and limits.daily_spend_cents is not None:
+            spend = self._counter_update(
+                daily_spend_key(after.owner, after.updated_at),
+                {"cost_cents": cost},
+                ("cost_cents", limits.daily_spend_cents - cost),
+                expires_at=int((after.updated_at + timedelta(days=SPEND_RECORD_DAYS)).timestamp()),
+            )
+            items.append((spend, _spend_limit_reached))
+        return items
 
-    def _transact(self, items: list[dict[str, Any]], job_id: str) -> None:
+    def _counter_update(
+        self,
+        key: str,
+        deltas: dict[str, int],
+        at_most: tuple[str, int] | None,
+        expires_at: int | None = None,
+    ) -> dict[str, Any]:
+        """ADD the deltas to a counter item; with `at_most`, only while that counter is at most the bound."""
+        expression = _Expression()
+        parts = [f"{expression.name(name)} {expression.value(delta)}" for name, delta in deltas.items()]
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": key}},
+            "UpdateExpression": "ADD " + ", ".join(parts),
+        }
+        if expires_at is not None:
+            update["UpdateExpression"] += f" SET {expression.name('expiration')} = {expression.value(expires_at)}"
+        if at_most is not None:
+            counter, bound = at_most
+            name = expression.name(counter)
+            update["ConditionExpression"] = (
+                f"attribute_not_exists({name}) OR {name} <= {expression.value(bound)}"
+                if bound >= 0
+                else f"{name} <= {expression.value(bound)}"
+            )
+        update["ExpressionAttributeNames"] = expression.names
+        update["ExpressionAttributeValues"] = expression.serialized_values()
+        return {"Update": update}
+
+    def _transact(self, items: list[_TransactItem], job_id: str) -> None:
         for attempt in range(TRANSACTION_CONFLICT_RETRIES):
             try:
-                self._client.transact_write_items(TransactItems=items)
+                self._client.transact_write_items(TransactItems=[item for item, _ in items])
                 return
             except ClientError as error:
+                reasons = error.response.get("CancellationReasons", [])
+                for (_, error_for), reason in zip(items, reasons, strict=False):
+                    if reason.get("Code") == "ConditionalCheckFailed":
+                        raise error_for(job_id) from error
                 if _condition_failed(error):
                     raise TransitionConflict(job_id) from error
                 if not _transaction_conflict(error) or attempt == TRANSACTION_CONFLICT_RETRIES - 1:
@@ -238,13 +336,13 @@ class JobRepository:
         last_key = response.get("LastEvaluatedKey")
         return JobPage(jobs=jobs, next_cursor=_encode_cursor(last_key) if last_key else None)
 
-    def due_job_ids(self, now: datetime, *, page_size: int) -> Iterator[str]:
-        """Ids of jobs whose next poll time has come, the longest-waiting first."""
+    def due_job_ids(self, now: datetime, *, page_size: int, shard: str = POLL_SHARD) -> Iterator[str]:
+        """Ids of jobs whose due time has come, the longest-waiting first (FIFO in the submit shard)."""
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": DUE_INDEX,
             "KeyConditionExpression": "due_shard = :shard AND next_poll_at <= :now",
-            "ExpressionAttributeValues": serialize({":shard": DUE_SHARD, ":now": to_epoch_ms(now)}),
+            "ExpressionAttributeValues": serialize({":shard": shard, ":now": to_epoch_ms(now)}),
             "Limit": page_size,
         }
         while True:
@@ -255,12 +353,30 @@ class JobRepository:
                 return
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def status_counts(self, owner: str | None) -> dict[JobStatus, int]:
-        """Jobs per status for one owner, or for everyone when `owner` is None."""
+    def totals(self, owner: str | None) -> JobTotals:
+        """Jobs per status, estimated cost and provider slots in use: one owner's, or everyone's for None."""
         key = owner_stats_key(owner) if owner is not None else ALL_OWNERS_STATS_KEY
         response = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True)
         stored = deserialize(response.get("Item", {}))
-        return {status: max(0, int(stored.get(status.value, 0))) for status in JobStatus}
+        return JobTotals(
+            counts={status: max(0, int(stored.get(status.value, 0))) for status in JobStatus},
+            estimated_cost_cents=max(0, int(stored.get("cost_cents", 0))),
+            in_flight=max(0, int(stored.get("in_flight", 0))),
+        )
+
+
+def _too_many_active(job_id: str) -> Exception:
+    error = TooManyActiveJobs("You have as many unfinished jobs as allowed; wait for one to finish.")
+    error.retry_after = 30
+    return error
+
+
+def _slots_full(job_id: str) -> Exception:
+    return ProviderSlotsFull(job_id)
+
+
+def _spend_limit_reached(job_id: str) -> Exception:
+    return DailySpendLimitReached("This job would exceed your daily spending limit; try again tomorrow (UTC).")
 
 
 def _encode_cursor(last_key: dict[str, Any]) -> str:

@@ -13,14 +13,23 @@ from sorajobs.logic.lifecycle import (
     Observation,
     apply_provider_video,
     new_pending_job,
+    transition_to_admitted,
+    transition_to_awaiting_admission,
     transition_to_failed,
     transition_to_reset,
     transition_to_submit_retry,
     transition_to_submitted,
     with_retry_delay,
 )
+from sorajobs.logic.pricing import estimate_cost_cents
 from sorajobs.models.api import SubmitVideoRequest
-from sorajobs.models.errors import JobAlreadyCompleted, JobNotFound, TransitionConflict, UnsupportedModel
+from sorajobs.models.errors import (
+    JobAlreadyCompleted,
+    JobNotFound,
+    ProviderSlotsFull,
+    TransitionConflict,
+    UnsupportedModel,
+)
 from sorajobs.models.job import Job, JobError, JobStatus
 from sorajobs.models.messages import StoreVideoMessage
 from sorajobs.observability import metrics
@@ -47,6 +56,7 @@ class JobService:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._settings = services.settings
+        self._schedule = services.poll_schedule
 
     def _now(self) -> datetime:
         return self._services.clock.now()
@@ -70,13 +80,27 @@ class JobService:
             size=request.size,
             metadata=dict(request.metadata),
             now=self._now(),
+            estimated_cost_cents=self._attempt_cost(model, request.seconds, request.size),
         )
+        # Refused atomically, with nothing written, past the owner's active-job or daily spend limit.
         self._services.jobs.create(job)
         metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         return self.submit_pending(job)
 
+    def _attempt_cost(self, model: str, seconds: str, size: str) -> int:
+        return estimate_cost_cents(self._settings.price_table, model=model, seconds=seconds, size=size)
+
     def submit_pending(self, job: Job) -> Job:
-        """Sends a pending job to the provider. The caller holds the job's lease."""
+        """Takes a provider slot for a pending job and sends it. The caller holds the job's lease.
+
+        With every slot taken the job waits, due at once in first-come order, for the sweep.
+        """
+        if not job.admitted:
+            try:
+                job = self._services.jobs.save_transition(job, transition_to_admitted(job))
+            except ProviderSlotsFull:
+                logger.info("Every provider slot is taken; the job waits its turn", extra={"job_id": job.id})
+                return self._save(job, transition_to_awaiting_admission(job))
         request = GenerationRequest(prompt=job.prompt, model=job.model, seconds=job.seconds, size=job.size)
         try:
             video = self._services.provider.submit(request)
@@ -93,7 +117,7 @@ class JobService:
             )
             return self._save(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
         logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
-        return self._apply(job, transition_to_submitted(job, video, self._now()))
+        return self._apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
 
     # --- refresh ------------------------------------------------------------------------------
 
@@ -117,7 +141,7 @@ class JobService:
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
             )
             return self._save(job, with_retry_delay(job, now, fault.retry_after)), fault.retry_after
-        return self._apply(job, apply_provider_video(job, video, now)), None
+        return self._apply(job, apply_provider_video(job, video, now, self._schedule)), None
 
     def status(self, owner: str, job_id: str) -> StatusAnswer:
         """The job, refreshed from the provider when unfinished and not refreshed recently."""
@@ -149,7 +173,9 @@ class JobService:
             raise JobAlreadyCompleted("The job is completed; its video is kept and it cannot be reset.")
         if job.status is JobStatus.RESET and not resubmit:
             return job
-        reset = self._services.jobs.save_transition(job, transition_to_reset(job, self._now(), resubmit=resubmit))
+        cost = self._attempt_cost(job.model, job.seconds, job.size) if resubmit else 0
+        new_state = transition_to_reset(job, self._now(), resubmit=resubmit, attempt_cost_cents=cost)
+        reset = self._services.jobs.save_transition(job, new_state)
         logger.info("Job reset", extra={"job_id": job.id, "resubmit": resubmit, "attempt": reset.attempt})
         return self.submit_pending(reset) if resubmit else reset
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from sorajobs.config import Settings
+from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.job import (
     STATUS_RANK,
     UNFINISHED_STATUSES,
@@ -32,12 +33,9 @@ PROVIDER_STATUSES = {
     "completed": JobStatus.COMPLETED,
     "failed": JobStatus.FAILED,
 }
-# Typical render times (seconds) of a 4 s clip before any progress is seen; longer clips scale linearly.
-TYPICAL_RENDER_SECONDS = {"sora-2": 90.0, "sora-2-pro": 300.0}
-DEFAULT_RENDER_SECONDS = 120.0
-FIRST_POLL_DELAY = timedelta(seconds=10)
-MIN_POLL_DELAY = timedelta(seconds=5)
-MAX_POLL_DELAY = timedelta(seconds=60)
+# After a temporary provider fault without Retry-After, the job is asked about again this much later.
+FAULT_RETRY_DELAY = timedelta(seconds=15)
+DEFAULT_SCHEDULE = PollSchedule()
 SUBMIT_RETRY_DELAY = timedelta(seconds=30)
 # A finished generation not stored by then is handed to the store step again by the sweep.
 STORE_RECHECK_DELAY = timedelta(minutes=10)
@@ -73,6 +71,7 @@ def new_pending_job(
     size: str,
     metadata: dict[str, str],
     now: datetime,
+    estimated_cost_cents: int = 0,
 ) -> Job:
     return Job.model_validate(
         {
@@ -84,6 +83,7 @@ def new_pending_job(
             "seconds": seconds,
             "size": size,
             "metadata": metadata,
+            "estimated_cost_cents": estimated_cost_cents,
             "created_at": now,
             "updated_at": now,
             "attempt_started_at": now,
@@ -94,7 +94,9 @@ def new_pending_job(
     )
 
 
-def transition_to_submitted(job: Job, video: ProviderVideo, now: datetime) -> Observation:
+def transition_to_submitted(
+    job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule = DEFAULT_SCHEDULE
+) -> Observation:
     """pending → queued: the provider accepted the generation; then apply whatever else it reported."""
     _require_status(job, {JobStatus.PENDING}, "submit")
     submitted = job.model_copy(
@@ -105,19 +107,31 @@ def transition_to_submitted(job: Job, video: ProviderVideo, now: datetime) -> Ob
             "updated_at": now,
             "last_progress_at": now,
             "last_refreshed_at": now,
-            "next_poll_at": now + FIRST_POLL_DELAY,
+            "next_poll_at": None,
             "lease_until": None,
         }
     )
-    observed = apply_provider_video(submitted, video, now)
+    observed = apply_provider_video(submitted, video, now, schedule)
     return Observation(job=observed.job, request_store=observed.request_store, changed=True)
+
+
+def transition_to_admitted(job: Job) -> Job:
+    """pending → pending holding a provider slot: the admission step before the paid create."""
+    _require_status(job, {JobStatus.PENDING}, "admit")
+    return job.model_copy(update={"admitted": True})
+
+
+def transition_to_awaiting_admission(job: Job) -> Job:
+    """pending stays pending without a slot, due at once in first-come order, for the sweep to submit."""
+    _require_status(job, {JobStatus.PENDING}, "queue")
+    return job.model_copy(update={"admitted": False, "next_poll_at": job.attempt_started_at, "lease_until": None})
 
 
 def transition_to_submit_retry(job: Job, now: datetime, retry_after: float | None) -> Job:
     """pending stays pending: the provider was unreachable or rate-limited; the sweep submits later."""
     _require_status(job, {JobStatus.PENDING}, "retry the submission of")
     delay = max(SUBMIT_RETRY_DELAY, timedelta(seconds=retry_after or 0))
-    return job.model_copy(update={"next_poll_at": now + delay, "lease_until": None})
+    return job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "admitted": False})
 
 
 def transition_to_failed(job: Job, error: JobError, now: datetime) -> Job:
@@ -130,6 +144,7 @@ def transition_to_failed(job: Job, error: JobError, now: datetime) -> Job:
             "updated_at": now,
             "next_poll_at": None,
             "lease_until": None,
+            "admitted": False,
         }
     )
 
@@ -155,10 +170,11 @@ def transition_to_completed(job: Job, video: StoredObject, thumbnail: StoredObje
     )
 
 
-def transition_to_reset(job: Job, now: datetime, *, resubmit: bool) -> Job:
+def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost_cents: int = 0) -> Job:
     """Any status but completed → reset (or straight to pending for a new attempt).
 
-    The abandoned attempt is kept in the job's history and the provider link is cleared.
+    The abandoned attempt is kept in the job's history and the provider link is cleared; a new attempt
+    adds its estimated cost to the job's.
     """
     _require_status(job, set(JobStatus) - {JobStatus.COMPLETED}, "reset")
     history = job.history
@@ -186,6 +202,7 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool) -> Job:
         "store_requested_at": None,
         "rendering_since": None,
         "last_refreshed_at": None,
+        "admitted": False,
     }
     if not resubmit:
         return job.model_copy(update={**base, "status": JobStatus.RESET, "next_poll_at": None})
@@ -198,11 +215,14 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool) -> Job:
             "last_progress_at": now,
             "next_poll_at": now + SUBMIT_RETRY_DELAY,
             "lease_until": now + SUBMIT_LEASE,
+            "estimated_cost_cents": job.estimated_cost_cents + attempt_cost_cents,
         }
     )
 
 
-def apply_provider_video(job: Job, video: ProviderVideo, now: datetime) -> Observation:
+def apply_provider_video(
+    job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule = DEFAULT_SCHEDULE
+) -> Observation:
     """Folds one provider report into the job. It never moves a job backwards.
 
     An unknown provider status is logged and ignored; only the poll schedule moves on.
@@ -216,9 +236,9 @@ def apply_provider_video(job: Job, video: ProviderVideo, now: datetime) -> Obser
             "Ignoring unknown provider status",
             extra={"job_id": job.id, "provider_video_id": video.id, "provider_status": video.status},
         )
-        return Observation(job=_with_next_poll(refreshed, now, video.poll_after_seconds))
+        return Observation(job=_with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
     if job.awaiting_storage or STATUS_RANK[reported] < STATUS_RANK[job.status]:
-        return Observation(job=_with_next_poll(refreshed, now, video.poll_after_seconds))
+        return Observation(job=_with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
 
     if reported is JobStatus.FAILED:
         error = video.error or JobError(code="generation_failed", message="The provider failed the generation.")
@@ -236,6 +256,7 @@ def apply_provider_video(job: Job, video: ProviderVideo, now: datetime) -> Obser
                 "store_requested_at": now,
                 "rendering_since": job.rendering_since or now,
                 "next_poll_at": now + STORE_RECHECK_DELAY,
+                "admitted": False,  # the provider is done with it: its slot is free
             }
         )
         return Observation(job=awaiting, request_store=True, changed=True)
@@ -244,48 +265,22 @@ def apply_provider_video(job: Job, video: ProviderVideo, now: datetime) -> Obser
     moved = reported is not job.status or progress > job.progress
     updates: dict[str, object] = {"status": reported, "progress": progress, "provider_status": video.status}
     if reported is JobStatus.IN_PROGRESS and job.rendering_since is None:
-        updates["rendering_since"] = now
+        updates.update(rendering_since=now, progress_baseline=progress)
     if moved:
         updates.update(updated_at=now, last_progress_at=now)
     advanced = refreshed.model_copy(update=updates)
-    return Observation(job=_with_next_poll(advanced, now, video.poll_after_seconds), changed=moved)
+    return Observation(job=_with_next_poll(advanced, now, video.poll_after_seconds, schedule), changed=moved)
 
 
-def estimated_seconds_remaining(job: Job, now: datetime) -> int | None:
-    """From the observed rate of progress, or the model's typical render time before any progress."""
-    if not job.is_unfinished:
-        return None
-    if job.awaiting_storage:
-        return 0
-    if job.rendering_since is not None and job.progress > 0:
-        elapsed = (now - job.rendering_since).total_seconds()
-        if elapsed > 0:
-            return max(0, round(elapsed * (100 - job.progress) / job.progress))
-    typical = TYPICAL_RENDER_SECONDS.get(job.model, DEFAULT_RENDER_SECONDS) * int(job.seconds) / 4
-    return round(typical * (100 - job.progress) / 100)
-
-
-def next_poll_delay(job: Job, now: datetime, provider_hint_seconds: float | None = None) -> timedelta:
-    """Poll soon after submit, rarely while far from done, often near the estimated end."""
-    if job.status is JobStatus.QUEUED:
-        delay = FIRST_POLL_DELAY
-    else:
-        remaining = estimated_seconds_remaining(job, now)
-        delay = timedelta(seconds=remaining / 2) if remaining is not None else MAX_POLL_DELAY
-    if provider_hint_seconds:
-        delay = max(delay, timedelta(seconds=provider_hint_seconds))
-    return min(MAX_POLL_DELAY, max(MIN_POLL_DELAY, delay))
-
-
-def _with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None) -> Job:
+def _with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None, schedule: PollSchedule) -> Job:
     if not job.is_unfinished:
         return job
-    return job.model_copy(update={"next_poll_at": now + next_poll_delay(job, now, provider_hint_seconds)})
+    return job.model_copy(update={"next_poll_at": now + schedule.delay(job, now, provider_hint_seconds)})
 
 
 def with_retry_delay(job: Job, now: datetime, retry_after: float | None) -> Job:
     """After a temporary provider fault: keep the status, try again later (honouring Retry-After)."""
-    delay = max(MIN_POLL_DELAY * 3, timedelta(seconds=retry_after or 0))
+    delay = max(FAULT_RETRY_DELAY, timedelta(seconds=retry_after or 0))
     return job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "last_refreshed_at": now})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sorajobs.dal.jobs import JobPage
-from sorajobs.logic.lifecycle import estimated_seconds_remaining
+from sorajobs.logic.schedule import estimated_seconds_remaining
 from sorajobs.models.api import StatsResponse, VideoJobResponse
 from sorajobs.models.errors import VariantNotStored, VideoNotReady
 from sorajobs.models.job import Job, JobStatus, VideoVariant
@@ -34,8 +34,13 @@ class JobQueries:
         return self._services.jobs.list_for_owner(caller.owner, status=status, limit=limit, cursor=cursor)
 
     def stats(self, caller: Caller) -> StatsResponse:
-        counts = self._services.jobs.status_counts(None if caller.is_admin else caller.owner)
-        return StatsResponse(scope="all" if caller.is_admin else "owner", counts=counts, total=sum(counts.values()))
+        totals = self._services.jobs.totals(None if caller.is_admin else caller.owner)
+        return StatsResponse(
+            scope="all" if caller.is_admin else "owner",
+            counts=totals.counts,
+            total=sum(totals.counts.values()),
+            estimated_cost_usd=totals.estimated_cost_cents / 100,
+        )
 
     def content_url(self, caller: Caller, job_id: str, variant: VideoVariant) -> str:
         """A short-lived presigned URL of the stored video or thumbnail."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import STORE_RECHECK_DELAY, timeout_error, transition_to_failed
 from sorajobs.models.errors import TransitionConflict
@@ -24,6 +27,7 @@ logger = Logger(child=True)
 class SweepOutcome(StrEnum):
     POLLED = "polled"
     SUBMITTED = "submitted"
+    AWAITING_ADMISSION = "awaiting_admission"
     TIMED_OUT = "timed_out"
     STORE_REQUESTED = "store_requested"
     UNSCHEDULED = "unscheduled"
@@ -35,6 +39,7 @@ class SweepOutcome(StrEnum):
 class SweepReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     stopped_early: bool = False
+    passes: int = 0
 
     @property
     def handled(self) -> int:
@@ -50,27 +55,86 @@ class Sweeper:
         self._jobs = jobs or JobService(services)
 
     def run(self, remaining_seconds: Callable[[], float]) -> SweepReport:
+        """One invocation: a single pass ("one-shot"), or ("continuous") a pass every few seconds until
+        about `sweep_continuous_seconds` have gone by, so that jobs are seen within seconds of being due.
+
+        It never starts a job with less than `sweep_stop_margin_seconds` of the invocation left.
+        """
         report = SweepReport()
-        margin = self._settings.sweep_stop_margin_seconds
-        concurrency = self._settings.sweep_concurrency
-        in_flight: set[Future[SweepOutcome]] = set()
-        due = self._services.jobs.due_job_ids(self._services.clock.now(), page_size=self._settings.sweep_batch_size)
+        settings = self._settings
+        started_with = remaining_seconds()
         _ = self._services.provider  # built once here, shared by the worker threads
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep") as pool:
-            for job_id in due:
-                if remaining_seconds() <= margin:
-                    report.stopped_early = True
+        with ThreadPoolExecutor(max_workers=settings.sweep_concurrency, thread_name_prefix="sweep") as pool:
+            while True:
+                self._sweep_pass(pool, report, remaining_seconds)
+                report.passes += 1
+                elapsed = started_with - remaining_seconds()
+                next_pass_at = elapsed + settings.sweep_pass_interval_seconds
+                if (
+                    settings.sweep_mode == "one-shot"
+                    or report.stopped_early
+                    or next_pass_at > settings.sweep_continuous_seconds
+                    or started_with - next_pass_at <= settings.sweep_stop_margin_seconds
+                ):
                     break
-                if len(in_flight) >= concurrency:
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    self._collect(done, report)
-                in_flight.add(pool.submit(self.sweep_job, job_id))
-            done, _ = wait(in_flight)
-            self._collect(done, report)
+                self._services.sleep(settings.sweep_pass_interval_seconds)
         for outcome, count in report.outcomes.items():
             metrics.add_metric(name=f"Sweep_{outcome}", unit=MetricUnit.Count, value=count)
-        logger.info("Sweep finished", extra={"outcomes": dict(report.outcomes), "stopped_early": report.stopped_early})
+        logger.info(
+            "Sweep finished",
+            extra={"outcomes": dict(report.outcomes), "passes": report.passes, "stopped_early": report.stopped_early},
+        )
         return report
+
+    def _sweep_pass(
+        self, pool: ThreadPoolExecutor, report: SweepReport, remaining_seconds: Callable[[], float]
+    ) -> None:
+        """Due polls first (oldest due first), which frees provider slots; then pending jobs, first come
+        first served, as far as slots are free. Pending jobs past the maximum age come with the polls,
+        slot or not, so that they time out."""
+        jobs, page_size = self._services.jobs, self._settings.sweep_batch_size
+        now = self._services.clock.now()
+        too_old = now - timedelta(seconds=self._settings.max_job_age_seconds)
+        seen: set[str] = set()
+        polls = itertools.chain(
+            jobs.due_job_ids(too_old, page_size=page_size, shard=SUBMIT_SHARD),
+            jobs.due_job_ids(now, page_size=page_size, shard=POLL_SHARD),
+        )
+        if not self._drain(pool, polls, seen, report, remaining_seconds):
+            return
+        pending: Iterator[str] = jobs.due_job_ids(now, page_size=page_size, shard=SUBMIT_SHARD)
+        if self._settings.max_jobs_in_flight:
+            free = max(0, self._settings.max_jobs_in_flight - jobs.totals(None).in_flight)
+            pending = itertools.islice(pending, free)
+        self._drain(pool, pending, seen, report, remaining_seconds)
+
+    def _drain(
+        self,
+        pool: ThreadPoolExecutor,
+        job_ids: Iterator[str],
+        seen: set[str],
+        report: SweepReport,
+        remaining_seconds: Callable[[], float],
+    ) -> bool:
+        """Sweeps the jobs with bounded concurrency; False when it stopped because time ran short."""
+        concurrency = self._settings.sweep_concurrency
+        in_flight: set[Future[SweepOutcome]] = set()
+        finished = True
+        for job_id in job_ids:
+            if job_id in seen:
+                continue
+            if len(in_flight) >= concurrency:
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                self._collect(done, report)
+            if remaining_seconds() <= self._settings.sweep_stop_margin_seconds:
+                report.stopped_early = True
+                finished = False
+                break
+            seen.add(job_id)
+            in_flight.add(pool.submit(self.sweep_job, job_id))
+        done, _ = wait(in_flight)
+        self._collect(done, report)
+        return finished
 
     @staticmethod
     def _collect(done: set[Future[SweepOutcome]], report: SweepReport) -> None:
@@ -100,7 +164,9 @@ class Sweeper:
             self._services.jobs.save_transition(job, transition_to_failed(job, error, now))
             return SweepOutcome.TIMED_OUT
         if job.status is JobStatus.PENDING:
-            self._jobs.submit_pending(job)
+            submitted = self._jobs.submit_pending(job)
+            if submitted.status is JobStatus.PENDING and not submitted.admitted:
+                return SweepOutcome.AWAITING_ADMISSION
             return SweepOutcome.SUBMITTED
         if job.awaiting_storage:
             requeued = job.model_copy(

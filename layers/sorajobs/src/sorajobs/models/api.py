@@ -88,6 +88,7 @@ class VideoJobResponse(BaseModel):
     error: JobErrorResponse | None
     video: VideoContentResponse | None
     estimated_seconds_remaining: int | None
+    estimated_cost_usd: Annotated[float, Field(description="Estimated from the price table, all attempts.")]
     metadata: dict[str, str]
 
     @classmethod
@@ -117,6 +118,7 @@ class VideoJobResponse(BaseModel):
             error=JobErrorResponse(code=job.error.code, message=job.error.message) if job.error else None,
             video=video,
             estimated_seconds_remaining=estimated_seconds_remaining,
+            estimated_cost_usd=job.estimated_cost_cents / 100,
             metadata=dict(job.metadata),
         )
 
@@ -130,6 +132,7 @@ class StatsResponse(BaseModel):
     scope: Literal["owner", "all"]
     counts: dict[JobStatus, int]
     total: int
+    estimated_cost_usd: Annotated[float, Field(description="Sum of the jobs' estimated costs (every attempt).")]
 
 
 class ErrorBody(BaseModel):

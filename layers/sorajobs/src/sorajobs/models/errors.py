@@ -64,6 +64,16 @@ class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
 
 
+class TooManyActiveJobs(DomainError):
+    status_code = 429
+    code = "too_many_active_jobs"
+
+
+class DailySpendLimitReached(DomainError):
+    status_code = 429
+    code = "daily_spend_limit_reached"
+
+
 class GenerationRejected(DomainError):
     """The provider refused the generation synchronously (invalid or moderated prompt)."""
 
@@ -72,6 +82,10 @@ class GenerationRejected(DomainError):
     def __init__(self, code: str, message: str, *, job_id: str) -> None:
         super().__init__(message, details=[{"job_id": job_id, "status": "failed"}])
         self.code = code
+
+
+class ProviderSlotsFull(Exception):
+    """Every in-flight slot at the provider is taken; the job waits as pending (FIFO)."""
 
 
 class TransitionConflict(Exception):

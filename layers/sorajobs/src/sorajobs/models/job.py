@@ -95,13 +95,18 @@ class Job(BaseModel):
     last_progress_at: datetime
     # When the provider was last asked about the job.
     last_refreshed_at: datetime | None = None
-    # When progress first rose above zero in this attempt, to estimate the remaining time.
+    # The first progress report of this attempt (when, and how far), to estimate the rate of progress.
     rendering_since: datetime | None = None
+    progress_baseline: Annotated[int, Field(ge=0, le=100)] = 0
     # Set while the job needs the sweep; absent once it is finished (the sparse `due` index).
     next_poll_at: datetime | None = None
     # A sweep that claimed the job owns it until then.
     lease_until: datetime | None = None
     store_requested_at: datetime | None = None
+    # Holds one of the provider's in-flight slots (admission); counted in the global `in_flight` counter.
+    admitted: bool = False
+    # What the attempts of this job are estimated to cost, in US cents (model, seconds and size).
+    estimated_cost_cents: Annotated[int, Field(ge=0)] = 0
     # Optimistic lock: every state write requires the version it read.
     version: Annotated[int, Field(ge=0)] = 0
 

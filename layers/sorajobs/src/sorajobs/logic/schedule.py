@@ -1,0 +1,66 @@
+"""When to ask the provider about a job next: adaptive, from what is known about the generation.
+
+Soon after submit; rarely while the end is far; often near the estimated end. The estimate comes from
+the observed rate of progress, or before any progress from the model's typical render time for the
+clip's length and size. The provider's `openai-poll-after-ms` is a floor, jitter spreads the polls of
+jobs submitted together, and the result is clamped to configurable bounds.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sorajobs.models.job import Job, JobStatus
+
+# Typical render time (seconds) of a 4 s clip at the smaller sizes; longer clips and larger sizes scale it.
+TYPICAL_RENDER_SECONDS = {"sora-2": 90.0, "sora-2-pro": 300.0}
+DEFAULT_RENDER_SECONDS = 120.0
+LARGE_SIZES = frozenset({"1024x1792", "1792x1024"})
+LARGE_SIZE_FACTOR = 1.5
+
+
+def typical_render_seconds(job: Job) -> float:
+    base = TYPICAL_RENDER_SECONDS.get(job.model, DEFAULT_RENDER_SECONDS) * int(job.seconds) / 4
+    return base * (LARGE_SIZE_FACTOR if job.size in LARGE_SIZES else 1.0)
+
+
+def estimated_seconds_remaining(job: Job, now: datetime) -> int | None:
+    """From the rate of progress seen since the first progress report, else since submission, else typical."""
+    if not job.is_unfinished:
+        return None
+    if job.awaiting_storage:
+        return 0
+    if job.status is JobStatus.IN_PROGRESS and job.progress > 0:
+        if job.rendering_since is not None and job.progress > job.progress_baseline:
+            elapsed = (now - job.rendering_since).total_seconds()
+            gained = job.progress - job.progress_baseline
+        else:
+            elapsed = (now - job.attempt_started_at).total_seconds()
+            gained = job.progress
+        if elapsed > 0:
+            return max(0, round(elapsed * (100 - job.progress) / gained))
+    return round(typical_render_seconds(job) * (100 - job.progress) / 100)
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    min_seconds: float = 5.0
+    max_seconds: float = 120.0
+    # A queued job is polled after this share of its typical render time (within the bounds).
+    queued_fraction: float = 0.1
+    # An in-progress job is polled after this share of its estimated remaining time: often near the end.
+    remaining_fraction: float = 0.6
+    jitter_fraction: float = 0.1
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, job: Job, now: datetime, provider_hint_seconds: float | None = None) -> timedelta:
+        if job.status is JobStatus.QUEUED or job.status is JobStatus.PENDING:
+            seconds = typical_render_seconds(job) * self.queued_fraction
+        else:
+            remaining = estimated_seconds_remaining(job, now) or 0
+            seconds = remaining * self.remaining_fraction
+        seconds *= 1 + self.rng.uniform(-self.jitter_fraction, self.jitter_fraction)
+        seconds = max(seconds, provider_hint_seconds or 0.0)
+        return timedelta(seconds=min(self.max_seconds, max(self.min_seconds, seconds)))

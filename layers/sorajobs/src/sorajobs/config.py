@@ -52,6 +52,9 @@ class Settings(BaseModel):
     provider_timeout_seconds: Annotated[float, Field(gt=0)] = 8.0
     provider_max_retries: Annotated[int, Field(ge=0, le=5)] = 2
     max_request_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
+    # The provider's request budget, shared by every function, in requests per minute (0 = no budget).
+    provider_create_rpm: Annotated[int, Field(ge=0)] = 0
+    provider_retrieve_rpm: Annotated[int, Field(ge=0)] = 0
     # Admission: 0 turns a limit off.
     max_jobs_in_flight: Annotated[int, Field(ge=0)] = 0
     max_active_jobs_per_owner: Annotated[int, Field(ge=0)] = 0

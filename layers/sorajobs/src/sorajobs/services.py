@@ -12,6 +12,7 @@ from sorajobs.clock import Clock, SystemClock, new_job_id
 from sorajobs.config import Settings, get_settings
 from sorajobs.dal.jobs import AdmissionLimits, JobRepository
 from sorajobs.dal.queue import StoreVideoQueue
+from sorajobs.dal.rate_budget import RateBudget
 from sorajobs.dal.storage import VideoStorage
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.providers.base import VideoProvider
@@ -88,6 +89,11 @@ class Services:
         return DynamoDBPersistenceLayer(
             table_name=self.settings.jobs_table_name, key_attr="pk", boto3_client=self.dynamodb
         )
+
+    @cached_property
+    def rate_budget(self) -> RateBudget:
+        limits = {"create": self.settings.provider_create_rpm, "retrieve": self.settings.provider_retrieve_rpm}
+        return RateBudget(self.dynamodb, self.settings.jobs_table_name, self.clock, limits)
 
     @cached_property
     def poll_schedule(self) -> PollSchedule:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from sorajobs.dal.rate_budget import Bucket
 from sorajobs.logic.lifecycle import (
     Observation,
     apply_provider_video,
@@ -36,12 +37,16 @@ from sorajobs.observability import metrics
 from sorajobs.providers.base import (
     GenerationRejectedError,
     GenerationRequest,
+    ProviderRateLimitedError,
     ProviderTemporaryError,
     ProviderVideoNotFoundError,
 )
 from sorajobs.services import Services
 
 logger = Logger(child=True)
+
+# How long a 429 without Retry-After holds back every function's calls of that kind.
+RATE_LIMIT_PAUSE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -90,10 +95,11 @@ class JobService:
     def _attempt_cost(self, model: str, seconds: str, size: str) -> int:
         return estimate_cost_cents(self._settings.price_table, model=model, seconds=seconds, size=size)
 
-    def submit_pending(self, job: Job) -> Job:
-        """Takes a provider slot for a pending job and sends it. The caller holds the job's lease.
+    def submit_pending(self, job: Job, *, budget_reserved: bool = False) -> Job:
+        """Takes a provider slot and a create request from the budget for a pending job, and sends it.
 
-        With every slot taken the job waits, due at once in first-come order, for the sweep.
+        The caller holds the job's lease. Without a free slot or budget the job waits, due at once in
+        first-come order, for the sweep.
         """
         if not job.admitted:
             try:
@@ -101,6 +107,10 @@ class JobService:
             except ProviderSlotsFull:
                 logger.info("Every provider slot is taken; the job waits its turn", extra={"job_id": job.id})
                 return self._save(job, transition_to_awaiting_admission(job))
+        if not budget_reserved and not self._services.rate_budget.take("create").granted:
+            metrics.add_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
+            logger.info("The provider's create budget is spent; the job waits its turn", extra={"job_id": job.id})
+            return self._save(job, transition_to_awaiting_admission(job))
         request = GenerationRequest(prompt=job.prompt, model=job.model, seconds=job.seconds, size=job.size)
         try:
             video = self._services.provider.submit(request)
@@ -110,7 +120,7 @@ class JobService:
             failed = transition_to_failed(job, JobError(code=rejection.code, message=rejection.message), self._now())
             return self._save(job, failed)
         except ProviderTemporaryError as fault:
-            metrics.add_metric(name="ProviderErrors", unit=MetricUnit.Count, value=1)
+            self._provider_fault(fault, "create")
             logger.warning(
                 "Provider unavailable at submit; the sweep will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
@@ -121,21 +131,28 @@ class JobService:
 
     # --- refresh ------------------------------------------------------------------------------
 
-    def refresh(self, job: Job) -> tuple[Job, float | None]:
+    def refresh(self, job: Job, *, budget_reserved: bool = False) -> tuple[Job, float | None]:
         """Asks the provider about a submitted job and applies the answer.
 
-        Returns the job and, after a temporary provider fault, the provider's Retry-After.
+        Returns the job and, when the provider could not be asked (a spent budget, a temporary fault),
+        the seconds until it is worth asking again. A spent budget changes nothing.
         """
         if job.provider_video_id is None:
             return job, None
+        if not budget_reserved:
+            grant = self._services.rate_budget.take("retrieve")
+            if not grant.granted:
+                metrics.add_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
+                return job, grant.retry_after_seconds
         now = self._now()
+        metrics.add_metric(name="ProviderPolls", unit=MetricUnit.Count, value=1)
         try:
             video = self._services.provider.retrieve(job.provider_video_id)
         except ProviderVideoNotFoundError as missing:
             error = JobError(code="not_found", message=f"The provider no longer knows the video: {missing.message}")
             return self._save(job, transition_to_failed(job, error, now)), None
         except ProviderTemporaryError as fault:
-            metrics.add_metric(name="ProviderErrors", unit=MetricUnit.Count, value=1)
+            self._provider_fault(fault, "retrieve")
             logger.warning(
                 "Provider fault while refreshing; will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
@@ -157,6 +174,13 @@ class JobService:
         since = (self._now() - (job.last_refreshed_at or job.created_at)).total_seconds()
         wait = max(minimum - since, provider_retry_after or 0.0, 1.0)
         return StatusAnswer(job=job, retry_after_seconds=math.ceil(wait))
+
+    def _provider_fault(self, fault: ProviderTemporaryError, bucket: Bucket) -> None:
+        """Counts the fault by code; a 429 pauses that kind of call for every function."""
+        with single_metric(name="ProviderErrors", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="code", value=fault.code)
+        if isinstance(fault, ProviderRateLimitedError):
+            self._services.rate_budget.pause(bucket, fault.retry_after or RATE_LIMIT_PAUSE_SECONDS)
 
     def _refresh_due(self, job: Job) -> bool:
         if job.last_refreshed_at is None:
@@ -195,6 +219,10 @@ class JobService:
             return self._current(before)
         if observation.request_store:
             self.request_store(saved)
+        if observation.detection_delay_seconds is not None:
+            metrics.add_metric(
+                name="DetectionDelay", unit=MetricUnit.Seconds, value=max(0.0, observation.detection_delay_seconds)
+            )
         return saved
 
     def request_store(self, job: Job) -> None:

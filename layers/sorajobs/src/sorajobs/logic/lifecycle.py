@@ -59,6 +59,8 @@ class Observation:
     job: Job
     request_store: bool = False
     changed: bool = False
+    # Seconds from the provider finishing to this observation of it, when the provider said when.
+    detection_delay_seconds: float | None = None
 
 
 def new_pending_job(
@@ -259,7 +261,8 @@ def apply_provider_video(
                 "admitted": False,  # the provider is done with it: its slot is free
             }
         )
-        return Observation(job=awaiting, request_store=True, changed=True)
+        delay = now.timestamp() - video.completed_at if video.completed_at else None
+        return Observation(job=awaiting, request_store=True, changed=True, detection_delay_seconds=delay)
 
     progress = max(job.progress, min(video.progress, 99))
     moved = reported is not job.status or progress > job.progress

@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD
+from sorajobs.dal.rate_budget import Bucket, RateBudget
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import STORE_RECHECK_DELAY, timeout_error, transition_to_failed
 from sorajobs.models.errors import TransitionConflict
@@ -40,10 +41,30 @@ class SweepReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     stopped_early: bool = False
     passes: int = 0
+    # Passes that left due work because the provider's budget for that kind of call was spent.
+    budget_waits: Counter[str] = field(default_factory=Counter)
 
     @property
     def handled(self) -> int:
         return sum(self.outcomes.values())
+
+
+class _ReservedRequests:
+    """Requests taken from the shared budget in small blocks, so the workers need not ask one by one."""
+
+    def __init__(self, budget: RateBudget, bucket: Bucket, block: int) -> None:
+        self._budget, self._bucket, self._block = budget, bucket, block
+        self._left = 0
+
+    def take_one(self) -> bool:
+        if not self._budget.limited(self._bucket):
+            return True
+        if self._left == 0:
+            self._left = self._budget.take(self._bucket, self._block).granted
+            if self._left == 0:
+                return False
+        self._left -= 1
+        return True
 
 
 class Sweeper:
@@ -80,6 +101,8 @@ class Sweeper:
                 self._services.sleep(settings.sweep_pass_interval_seconds)
         for outcome, count in report.outcomes.items():
             metrics.add_metric(name=f"Sweep_{outcome}", unit=MetricUnit.Count, value=count)
+        pending = self._services.jobs.totals(None).counts[JobStatus.PENDING]
+        metrics.add_metric(name="PendingJobs", unit=MetricUnit.Count, value=pending)
         logger.info(
             "Sweep finished",
             extra={"outcomes": dict(report.outcomes), "passes": report.passes, "stopped_early": report.stopped_early},
@@ -100,13 +123,13 @@ class Sweeper:
             jobs.due_job_ids(too_old, page_size=page_size, shard=SUBMIT_SHARD),
             jobs.due_job_ids(now, page_size=page_size, shard=POLL_SHARD),
         )
-        if not self._drain(pool, polls, seen, report, remaining_seconds):
+        if not self._drain(pool, polls, seen, report, remaining_seconds, bucket="retrieve"):
             return
         pending: Iterator[str] = jobs.due_job_ids(now, page_size=page_size, shard=SUBMIT_SHARD)
         if self._settings.max_jobs_in_flight:
             free = max(0, self._settings.max_jobs_in_flight - jobs.totals(None).in_flight)
             pending = itertools.islice(pending, free)
-        self._drain(pool, pending, seen, report, remaining_seconds)
+        self._drain(pool, pending, seen, report, remaining_seconds, bucket="create")
 
     def _drain(
         self,
@@ -115,9 +138,16 @@ class Sweeper:
         seen: set[str],
         report: SweepReport,
         remaining_seconds: Callable[[], float],
+        *,
+        bucket: Bucket,
     ) -> bool:
-        """Sweeps the jobs with bounded concurrency; False when it stopped because time ran short."""
+        """Sweeps the jobs with bounded concurrency, each with a request reserved from the budget.
+
+        Jobs left over when the budget is spent stay due for the next pass. False when it stopped
+        because time ran short.
+        """
         concurrency = self._settings.sweep_concurrency
+        requests = _ReservedRequests(self._services.rate_budget, bucket, block=concurrency)
         in_flight: set[Future[SweepOutcome]] = set()
         finished = True
         for job_id in job_ids:
@@ -130,8 +160,12 @@ class Sweeper:
                 report.stopped_early = True
                 finished = False
                 break
+            if not requests.take_one():
+                report.budget_waits[bucket] += 1
+                metrics.add_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
+                break
             seen.add(job_id)
-            in_flight.add(pool.submit(self.sweep_job, job_id))
+            in_flight.add(pool.submit(self.sweep_job, job_id, budget_reserved=True))
         done, _ = wait(in_flight)
         self._collect(done, report)
         return finished
@@ -141,17 +175,17 @@ class Sweeper:
         for future in done:
             report.outcomes[future.result().value] += 1
 
-    def sweep_job(self, job_id: str) -> SweepOutcome:
+    def sweep_job(self, job_id: str, *, budget_reserved: bool = False) -> SweepOutcome:
         """Claims one due job and moves it on. Any failure leaves it for the next sweep, never lost."""
         try:
-            return self._sweep_claimed(job_id)
+            return self._sweep_claimed(job_id, budget_reserved)
         except TransitionConflict:
             return SweepOutcome.SKIPPED
         except Exception:
             logger.exception("Sweep could not handle a job; it stays due", extra={"job_id": job_id})
             return SweepOutcome.ERROR
 
-    def _sweep_claimed(self, job_id: str) -> SweepOutcome:
+    def _sweep_claimed(self, job_id: str, budget_reserved: bool) -> SweepOutcome:
         now = self._services.clock.now()
         job = self._services.jobs.claim(job_id, now, self._settings.sweep_lease_seconds)
         if job is None:
@@ -164,7 +198,7 @@ class Sweeper:
             self._services.jobs.save_transition(job, transition_to_failed(job, error, now))
             return SweepOutcome.TIMED_OUT
         if job.status is JobStatus.PENDING:
-            submitted = self._jobs.submit_pending(job)
+            submitted = self._jobs.submit_pending(job, budget_reserved=budget_reserved)
             if submitted.status is JobStatus.PENDING and not submitted.admitted:
                 return SweepOutcome.AWAITING_ADMISSION
             return SweepOutcome.SUBMITTED
@@ -179,5 +213,5 @@ class Sweeper:
             saved = self._services.jobs.save_transition(job, requeued)
             self._jobs.request_store(saved)
             return SweepOutcome.STORE_REQUESTED
-        self._jobs.refresh(job)
+        self._jobs.refresh(job, budget_reserved=budget_reserved)
         return SweepOutcome.POLLED

@@ -32,6 +32,7 @@ class ProviderVideo(BaseModel):
     progress: Annotated[int, Field(ge=0, le=100)] = 0
     error: JobError | None = None
     expires_at: int | None = None
+    completed_at: int | None = None
     # The provider's hint (openai-poll-after-ms) for when to ask again.
     poll_after_seconds: float | None = None
 
@@ -60,6 +61,10 @@ class ContentUnavailableError(ProviderError):
 
 class ProviderTemporaryError(ProviderError):
     """Rate limits, 5xx, network faults and misconfiguration: keep the job and try again later."""
+
+
+class ProviderRateLimitedError(ProviderTemporaryError):
+    """The provider answered 429: every function should hold back until `retry_after` has passed."""
 
 
 class VideoDownload(Protocol):

@@ -18,6 +18,7 @@ from sorajobs.providers.base import (
     GenerationRejectedError,
     GenerationRequest,
     ProviderError,
+    ProviderRateLimitedError,
     ProviderTemporaryError,
     ProviderVideo,
     ProviderVideoNotFoundError,
@@ -70,7 +71,7 @@ def translate_sdk_error(error: Exception, *, on_create: bool = False) -> Provide
         if on_create and isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):
             return GenerationRejectedError(_error_code(error, "invalid_request"), message)
         if isinstance(error, openai.RateLimitError):
-            return ProviderTemporaryError(_error_code(error, "rate_limited"), message, retry_after=retry_after)
+            return ProviderRateLimitedError(_error_code(error, "rate_limited"), message, retry_after=retry_after)
         if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
             return ProviderTemporaryError("provider_auth_failed", message)
         return ProviderTemporaryError(
@@ -95,6 +96,7 @@ def _video_from_sdk(video: Any, poll_after_ms: str | None = None) -> ProviderVid
         if error
         else None,
         expires_at=getattr(video, "expires_at", None),
+        completed_at=getattr(video, "completed_at", None),
         poll_after_seconds=poll_after,
     )
 

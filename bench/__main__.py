@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import cold_start, store_memory
+from bench import cold_start, detection, rate_burst, store_memory, sweep_throughput
 from bench.machine import describe
 from bench.report import BenchmarkResult, format_table, summary_table
 
@@ -24,12 +24,23 @@ def parse_size(text: str) -> int:
     return int(float(match[1]) * _UNITS[(match[2] or "b").lower()])
 
 
+def parse_counts(text: str) -> tuple[int, ...]:
+    """A comma-separated list of positive integers: 100,1000,5000."""
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"not a list of positive integers: {text!r} (try 100,1000,5000)")
+    return counts
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--only",
         action="append",
-        choices=(cold_start.NAME, store_memory.NAME),
+        choices=(cold_start.NAME, store_memory.NAME, sweep_throughput.NAME, detection.NAME, rate_burst.NAME),
         help="run this benchmark only (repeatable)",
     )
     parser.add_argument("--runs", type=int, default=cold_start.DEFAULT_RUNS, help="cold start: runs per function")
@@ -46,6 +57,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="store memory: size of the video (default 1GiB; accepts 256MiB, 2GiB, a byte count)",
     )
     parser.add_argument("--skip-naive", action="store_true", help="store memory: skip the read-it-all comparison")
+    parser.add_argument(
+        "--sweep-sizes",
+        type=parse_counts,
+        default=sweep_throughput.DEFAULT_SIZES,
+        help="sweep throughput: numbers of due jobs (default 100,1000,5000)",
+    )
+    parser.add_argument(
+        "--sweep-concurrency",
+        type=parse_counts,
+        default=sweep_throughput.DEFAULT_CONCURRENCIES,
+        help="sweep throughput: sweep_concurrency values to time (default 32,64; at most 64)",
+    )
+    parser.add_argument(
+        "--sweep-sequential-max",
+        type=int,
+        default=sweep_throughput.DEFAULT_SEQUENTIAL_MAX_JOBS,
+        help="sweep throughput: time the sequential poller on sizes up to this many jobs (default 100; 0 skips it)",
+    )
+    parser.add_argument(
+        "--detection-jobs", type=int, default=detection.DEFAULT_JOBS, help="detection: simulated jobs (default 1000)"
+    )
+    parser.add_argument(
+        "--burst-clients", type=int, default=rate_burst.DEFAULT_CLIENTS, help="rate burst: clients (default 500)"
+    )
+    parser.add_argument(
+        "--burst-seconds",
+        type=int,
+        default=rate_burst.DEFAULT_SECONDS,
+        help="rate burst: virtual seconds of hammering (default 60)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed, not only on errors")
     return parser.parse_args(argv)
@@ -67,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     benchmarks: dict[str, Callable[[], BenchmarkResult]] = {
         cold_start.NAME: lambda: cold_start.run(runs=args.runs, source_runs=args.source_runs),
         store_memory.NAME: lambda: store_memory.run(video_bytes=args.video_size, with_naive=not args.skip_naive),
+        sweep_throughput.NAME: lambda: sweep_throughput.run(
+            sizes=args.sweep_sizes,
+            concurrencies=args.sweep_concurrency,
+            sequential_max_jobs=args.sweep_sequential_max,
+        ),
+        detection.NAME: lambda: detection.run(jobs=args.detection_jobs),
+        rate_burst.NAME: lambda: rate_burst.run(clients=args.burst_clients, seconds=args.burst_seconds),
     }
     selected = list(dict.fromkeys(args.only or benchmarks))
     print(f"Machine: {describe()}")

@@ -98,3 +98,24 @@ def test_the_sweep_leaves_due_jobs_for_later_when_the_retrieve_budget_is_spent(w
     assert provider_calls(world, "GET", "/v1/videos/") == 2
     statuses = sorted(world.stored_job(job_id).status for job_id in job_ids)
     assert statuses == ["in_progress", "in_progress", "queued", "queued", "queued"]  # 3 left due for later
+
+
+def test_two_callers_that_read_the_same_bucket_state_cannot_both_spend_it(world):
+    world.use_settings(provider_retrieve_rpm=12)  # a bucket of one request
+    budget = world.services.rate_budget
+    now = world.clock.now()
+    seen_by_first = budget._read("retrieve")
+    seen_by_second = budget._read("retrieve")  # both read before either writes, in the same millisecond
+
+    assert budget._write("retrieve", seen_by_first, 0.0, now) is True
+    assert budget._write("retrieve", seen_by_second, 0.0, now) is False
+
+
+def test_a_sweep_takes_from_the_budget_only_what_it_polls(world):
+    world.use_settings(provider_retrieve_rpm=120, sweep_concurrency=8)  # a bucket of 12
+    world.submit()
+    world.advance(20)
+
+    world.sweep()
+
+    assert world.services.rate_budget.take("retrieve", 20).granted == 11

@@ -97,15 +97,20 @@ class RateBudget:
 
     def _write(self, bucket: str, state: _State, tokens: float, now: datetime) -> bool:
         """Stores the new level only if nobody else drew on the bucket since it was read."""
-        condition = "attribute_not_exists(refilled_at)" if state.refilled_at_ms is None else "refilled_at = :seen"
-        values: dict[str, Any] = {":tokens": Decimal(str(round(tokens, 6))), ":now": to_epoch_ms(now)}
-        if state.refilled_at_ms is not None:
-            values[":seen"] = state.refilled_at_ms
+        # Every write bumps `revision`, so two callers that read the same state never both spend it.
+        condition = "attribute_not_exists(revision)" if state.revision is None else "revision = :seen"
+        values: dict[str, Any] = {
+            ":tokens": Decimal(str(round(tokens, 6))),
+            ":now": to_epoch_ms(now),
+            ":next": (state.revision or 0) + 1,
+        }
+        if state.revision is not None:
+            values[":seen"] = state.revision
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": _key(bucket)}},
-                UpdateExpression="SET tokens = :tokens, refilled_at = :now",
+                UpdateExpression="SET tokens = :tokens, refilled_at = :now, revision = :next",
                 ConditionExpression=condition,
                 ExpressionAttributeValues=serialize(values),
             )
@@ -121,6 +126,7 @@ class _State:
     tokens: float | None
     refilled_at_ms: int | None
     paused_until: datetime | None
+    revision: int | None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> _State:
@@ -129,6 +135,7 @@ class _State:
             tokens=float(item["tokens"]) if "tokens" in item else None,
             refilled_at_ms=int(item["refilled_at"]) if "refilled_at" in item else None,
             paused_until=from_epoch_ms(int(paused)) if paused is not None else None,
+            revision=int(item["revision"]) if "revision" in item else None,
         )
 
     def tokens_at(self, now: datetime, shape: _BucketShape) -> float:

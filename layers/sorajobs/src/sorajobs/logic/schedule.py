@@ -32,15 +32,12 @@ def estimated_seconds_remaining(job: Job, now: datetime) -> int | None:
         return None
     if job.awaiting_storage:
         return 0
-    if job.status is JobStatus.IN_PROGRESS and job.progress > 0:
-        if job.rendering_since is not None and job.progress > job.progress_baseline:
-            elapsed = (now - job.rendering_since).total_seconds()
-            gained = job.progress - job.progress_baseline
-        else:
-            elapsed = (now - job.attempt_started_at).total_seconds()
-            gained = job.progress
+    # With two progress reports the rate is known; before that, the time since submission would count
+    # the provider's queue as rendering time and overshoot, so the model's typical time is used.
+    if job.rendering_since is not None and job.progress > job.progress_baseline:
+        elapsed = (now - job.rendering_since).total_seconds()
         if elapsed > 0:
-            return max(0, round(elapsed * (100 - job.progress) / gained))
+            return max(0, round(elapsed * (100 - job.progress) / (job.progress - job.progress_baseline)))
     return round(typical_render_seconds(job) * (100 - job.progress) / 100)
 
 

@@ -50,21 +50,16 @@ class SweepReport:
 
 
 class _ReservedRequests:
-    """Requests taken from the shared budget in small blocks, so the workers need not ask one by one."""
+    """Takes each job's request from the shared budget before the job goes to a worker.
 
-    def __init__(self, budget: RateBudget, bucket: Bucket, block: int) -> None:
-        self._budget, self._bucket, self._block = budget, bucket, block
-        self._left = 0
+    One at a time: a block taken ahead would be lost to the other functions when the pass ends early.
+    """
+
+    def __init__(self, budget: RateBudget, bucket: Bucket) -> None:
+        self._budget, self._bucket = budget, bucket
 
     def take_one(self) -> bool:
-        if not self._budget.limited(self._bucket):
-            return True
-        if self._left == 0:
-            self._left = self._budget.take(self._bucket, self._block).granted
-            if self._left == 0:
-                return False
-        self._left -= 1
-        return True
+        return not self._budget.limited(self._bucket) or self._budget.take(self._bucket).granted == 1
 
 
 class Sweeper:
@@ -147,7 +142,7 @@ class Sweeper:
         because time ran short.
         """
         concurrency = self._settings.sweep_concurrency
-        requests = _ReservedRequests(self._services.rate_budget, bucket, block=concurrency)
+        requests = _ReservedRequests(self._services.rate_budget, bucket)
         in_flight: set[Future[SweepOutcome]] = set()
         finished = True
         for job_id in job_ids:

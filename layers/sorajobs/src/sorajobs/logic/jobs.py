@@ -33,7 +33,7 @@ from sorajobs.models.errors import (
 )
 from sorajobs.models.job import Job, JobError, JobStatus
 from sorajobs.models.messages import StoreVideoMessage
-from sorajobs.observability import metrics
+from sorajobs.observability import record_metric
 from sorajobs.providers.base import (
     GenerationRejectedError,
     GenerationRequest,
@@ -89,7 +89,7 @@ class JobService:
         )
         # Refused atomically, with nothing written, past the owner's active-job or daily spend limit.
         self._services.jobs.create(job)
-        metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+        record_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         return self.submit_pending(job)
 
     def _attempt_cost(self, model: str, seconds: str, size: str) -> int:
@@ -108,7 +108,7 @@ class JobService:
                 logger.info("Every provider slot is taken; the job waits its turn", extra={"job_id": job.id})
                 return self._save(job, transition_to_awaiting_admission(job))
         if not budget_reserved and not self._services.rate_budget.take("create").granted:
-            metrics.add_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
+            record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
             logger.info("The provider's create budget is spent; the job waits its turn", extra={"job_id": job.id})
             return self._save(job, transition_to_awaiting_admission(job))
         request = GenerationRequest(prompt=job.prompt, model=job.model, seconds=job.seconds, size=job.size)
@@ -116,7 +116,7 @@ class JobService:
             video = self._services.provider.submit(request)
         except GenerationRejectedError as rejection:
             logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
-            metrics.add_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
+            record_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
             failed = transition_to_failed(job, JobError(code=rejection.code, message=rejection.message), self._now())
             return self._save(job, failed)
         except ProviderTemporaryError as fault:
@@ -142,10 +142,10 @@ class JobService:
         if not budget_reserved:
             grant = self._services.rate_budget.take("retrieve")
             if not grant.granted:
-                metrics.add_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
+                record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
                 return job, grant.retry_after_seconds
         now = self._now()
-        metrics.add_metric(name="ProviderPolls", unit=MetricUnit.Count, value=1)
+        record_metric(name="ProviderPolls", unit=MetricUnit.Count, value=1)
         try:
             video = self._services.provider.retrieve(job.provider_video_id)
         except ProviderVideoNotFoundError as missing:
@@ -220,7 +220,7 @@ class JobService:
         if observation.request_store:
             self.request_store(saved)
         if observation.detection_delay_seconds is not None:
-            metrics.add_metric(
+            record_metric(
                 name="DetectionDelay", unit=MetricUnit.Seconds, value=max(0.0, observation.detection_delay_seconds)
             )
         return saved

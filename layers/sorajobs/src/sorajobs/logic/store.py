@@ -11,7 +11,7 @@ from sorajobs.logic.lifecycle import transition_to_completed, transition_to_fail
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import Job, JobError, JobStatus, StoredObject
 from sorajobs.models.messages import StoreVideoMessage
-from sorajobs.observability import metrics
+from sorajobs.observability import record_metric
 from sorajobs.providers.base import ContentUnavailableError, ContentVariant
 from sorajobs.services import Services
 
@@ -66,8 +66,8 @@ class VideoStorer:
         except ContentUnavailableError:
             thumbnail = None  # a thumbnail is a nicety; the video is what was paid for
         self._save(job, transition_to_completed(job, video, thumbnail, self._services.clock.now()))
-        metrics.add_metric(name="VideosStored", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="StoredVideoBytes", unit=MetricUnit.Bytes, value=video.bytes)
+        record_metric(name="VideosStored", unit=MetricUnit.Count, value=1)
+        record_metric(name="StoredVideoBytes", unit=MetricUnit.Bytes, value=video.bytes)
         logger.info("Video stored", extra={"job_id": job.id, "bytes": video.bytes, "sha256": video.sha256})
         return StoreOutcome.STORED
 

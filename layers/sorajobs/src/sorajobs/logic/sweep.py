@@ -19,7 +19,7 @@ from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import STORE_RECHECK_DELAY, timeout_error, transition_to_failed
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import JobStatus
-from sorajobs.observability import metrics
+from sorajobs.observability import record_metric
 from sorajobs.services import Services
 
 logger = Logger(child=True)
@@ -95,9 +95,9 @@ class Sweeper:
                     break
                 self._services.sleep(settings.sweep_pass_interval_seconds)
         for outcome, count in report.outcomes.items():
-            metrics.add_metric(name=f"Sweep_{outcome}", unit=MetricUnit.Count, value=count)
+            record_metric(name=f"Sweep_{outcome}", unit=MetricUnit.Count, value=count)
         pending = self._services.jobs.totals(None).counts[JobStatus.PENDING]
-        metrics.add_metric(name="PendingJobs", unit=MetricUnit.Count, value=pending)
+        record_metric(name="PendingJobs", unit=MetricUnit.Count, value=pending)
         logger.info(
             "Sweep finished",
             extra={"outcomes": dict(report.outcomes), "passes": report.passes, "stopped_early": report.stopped_early},
@@ -157,7 +157,7 @@ class Sweeper:
                 break
             if not requests.take_one():
                 report.budget_waits[bucket] += 1
-                metrics.add_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
+                record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
                 break
             seen.add(job_id)
             in_flight.add(pool.submit(self.sweep_job, job_id, budget_reserved=True))

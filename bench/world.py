@@ -33,6 +33,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from bench import servers
+from local.serialized_boto3 import SerializedSession
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 API_KEY = "sk-bench-emulator"
@@ -224,36 +225,6 @@ class TimedProvider:
 
 
 # --- moto in-process and the emulator in a thread, on virtual time ----------------------------------
-
-
-class _SerializedClient:
-    """A boto3 client whose calls take a lock: in-process moto is not thread-safe, real AWS is."""
-
-    def __init__(self, client: Any, lock: threading.RLock) -> None:
-        self._client = client
-        self._lock = lock
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return locked
-
-
-class SerializedSession:
-    """Hands out serialized clients, so the sweep's worker threads can share in-process moto."""
-
-    def __init__(self, session: Any) -> None:
-        self._session = session
-        self._lock = threading.RLock()
-
-    def client(self, *args: Any, **kwargs: Any) -> Any:
-        return _SerializedClient(self._session.client(*args, **kwargs), self._lock)
 
 
 class _ModuleCopyWithoutTables:

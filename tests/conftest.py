@@ -9,7 +9,7 @@ import copy
 import importlib.util
 import json
 import os
-import threading
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,7 @@ from moto import mock_aws
 from local.emulator import EmulatorConfig, EmulatorServer
 from local.emulator import ManualClock as EmulatorClock
 from local.resources import StackResources, create_stack_resources
+from local.serialized_boto3 import SerializedSession
 from sorajobs.clock import ManualClock
 from sorajobs.config import Settings
 from sorajobs.providers.openai_videos import build_openai_provider
@@ -129,36 +130,6 @@ def http_event(
     return event
 
 
-class _SerializedClient:
-    """A boto3 client whose calls take a lock: in-process moto is not thread-safe, real AWS is."""
-
-    def __init__(self, client: Any, lock: threading.RLock) -> None:
-        self._client = client
-        self._lock = lock
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return locked
-
-
-class SerializedSession:
-    """Hands out serialized clients, so the sweep's worker threads can share in-process moto."""
-
-    def __init__(self, session: Any) -> None:
-        self._session = session
-        self._lock = threading.RLock()
-
-    def client(self, *args: Any, **kwargs: Any) -> Any:
-        return _SerializedClient(self._session.client(*args, **kwargs), self._lock)
-
-
 @dataclass
 class ApiResponse:
     status: int
@@ -200,6 +171,7 @@ class World:
             ),
             boto3_session=SerializedSession(self.session),
             sleep=self.advance,
+            random_source=random.Random(20261121),
         )
 
     def use_settings(self, **changes: Any) -> None:

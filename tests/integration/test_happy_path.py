@@ -17,7 +17,7 @@ def test_submitted_job_completes_with_the_video_verified_in_s3(world):
     world.sweep()
     assert world.get_job(job_id).body["status"] == "in_progress"
 
-    world.advance(60)
+    world.advance(120)  # well past the end of the render (95 s) and the next poll it scheduled
     world.sweep()
     waiting = world.get_job(job_id).body
     assert waiting["status"] == "in_progress" and waiting["progress"] == 100 and waiting["ready"] is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable
 from functools import cached_property
@@ -39,6 +40,7 @@ class Services:
         provider_factory: Callable[[], VideoProvider] | None = None,
         boto3_session: Any = None,
         sleep: Callable[[float], None] = time.sleep,
+        random_source: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -46,6 +48,8 @@ class Services:
         self._provider_factory = provider_factory or _default_provider_factory(settings)
         self._boto3_session = boto3_session
         self.sleep = sleep
+        # Jitter of the poll schedule; tests pass a seeded one so that runs repeat exactly.
+        self.random_source = random_source or random.Random()  # noqa: S311 - jitter, not security
 
     def _client(self, service: str) -> Any:
         import boto3
@@ -97,7 +101,11 @@ class Services:
 
     @cached_property
     def poll_schedule(self) -> PollSchedule:
-        return PollSchedule(min_seconds=self.settings.poll_min_seconds, max_seconds=self.settings.poll_max_seconds)
+        return PollSchedule(
+            min_seconds=self.settings.poll_min_seconds,
+            max_seconds=self.settings.poll_max_seconds,
+            rng=self.random_source,
+        )
 
     @cached_property
     def provider(self) -> VideoProvider:

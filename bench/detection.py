@@ -43,7 +43,8 @@ from urllib.parse import urlsplit
 
 from bench import servers
 from bench.report import BenchmarkResult, Row, verdict_at_most
-from bench.world import API_KEY, START, VirtualWorld, quiet_backend, stop_children_on_sigterm
+from bench.servers import stop_children_on_sigterm
+from bench.world import API_KEY, START, VirtualWorld, quiet_backend
 
 NAME = "detection"
 DEFAULT_JOBS = 1000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,8 +12,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,3 +125,17 @@ def emulator(api_key: str) -> ServerProcess:
     argv = [sys.executable, "-m", "local.emulator", "--port", str(port), "--api-key", api_key]
     argv += ["--queue-seconds", "0", "--render-seconds", "0", "--manual-clock", "--quiet"]
     return ServerProcess("emulator", argv, port=port, ready_path="/_emulator/stats", env=quiet_environment())
+
+
+@contextmanager
+def stop_children_on_sigterm() -> Iterator[None]:
+    """SIGTERM becomes SystemExit, so the `with` blocks that own servers and children still stop them."""
+
+    def exit_cleanly(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_cleanly)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from bench import servers
@@ -33,20 +29,6 @@ STORE_FUNCTION_MEMORY_MB = 1024  # StoreVideoFunction's MemorySize in template.y
 API_KEY = "sk-bench-emulator"
 CHILD_TIMEOUT_SECONDS = 900
 VERIFY_CHUNK_BYTES = 8 * MIB
-
-
-@contextmanager
-def _stop_children_on_sigterm() -> Iterator[None]:
-    """SIGTERM becomes SystemExit, so the servers' `with` blocks still stop them."""
-
-    def exit_cleanly(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, exit_cleanly)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _size_label(size: int) -> str:
@@ -129,7 +111,7 @@ def run(*, video_bytes: int = DEFAULT_VIDEO_BYTES, with_naive: bool = True) -> B
         "throughput",
         "sha256 check",
     )
-    with _stop_children_on_sigterm(), servers.moto_server() as moto, servers.emulator(API_KEY) as emulator:
+    with servers.stop_children_on_sigterm(), servers.moto_server() as moto, servers.emulator(API_KEY) as emulator:
         streamed = _run_child("streamed", moto, emulator, video_bytes)
         expected = servers.http_json("GET", f"{emulator.url}/_emulator/videos/{streamed['provider_video_id']}")
         recorded_ok = streamed["sha256"] == expected["content_sha256"] and streamed["bytes"] == video_bytes

@@ -19,7 +19,6 @@ import copy
 import heapq
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from bench import servers
@@ -98,20 +97,6 @@ def quiet_backend() -> Iterator[LoggedErrors]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-@contextmanager
-def stop_children_on_sigterm() -> Iterator[None]:
-    """SIGTERM becomes SystemExit, so the `with` blocks that own servers and children still stop them."""
-
-    def exit_cleanly(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, exit_cleanly)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def provider_factory(base_url: str) -> Callable[[], Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,15 @@ BUCKET_NAME = "sora-jobs-videos"
 QUEUE_NAME = "sora-jobs-store-video"
 DEAD_LETTER_QUEUE_NAME = "sora-jobs-store-video-dlq"
 SECRET_NAME = "sora-jobs/openai-api-key"  # noqa: S105 - the name of the secret, not its value
+WEBHOOK_QUEUE_NAME = "sora-jobs-webhook-delivery"
+WEBHOOK_DEAD_LETTER_QUEUE_NAME = "sora-jobs-webhook-dlq"
+WEBHOOK_SIGNING_SECRET_NAME = "sora-jobs/webhook-signing-secret"  # noqa: S105 - a name
+PROVIDER_WEBHOOK_SECRET_NAME = "sora-jobs/provider-webhook-secret"  # noqa: S105 - a name
+
+
+def new_whsec() -> str:
+    """A fresh Standard Webhooks secret."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,11 @@ class StackResources:
     queue_url: str
     dead_letter_queue_url: str
     secret_name: str
+    webhook_queue_url: str
+    webhook_dead_letter_queue_url: str
+    # The secrets' values too, for the receivers and the provider emulator of local runs and tests.
+    webhook_signing_secret: str
+    provider_webhook_secret: str
 
     def environment(self) -> dict[str, str]:
         """The function environment variables that point at these resources."""
@@ -30,6 +46,10 @@ class StackResources:
             "VIDEOS_BUCKET_NAME": self.bucket_name,
             "STORE_VIDEO_QUEUE_URL": self.queue_url,
             "OPENAI_API_KEY_SECRET_NAME": self.secret_name,
+            "WEBHOOK_DELIVERY_QUEUE_URL": self.webhook_queue_url,
+            "WEBHOOK_DEAD_LETTER_QUEUE_URL": self.webhook_dead_letter_queue_url,
+            "WEBHOOK_SIGNING_SECRET_NAME": WEBHOOK_SIGNING_SECRET_NAME,
+            "PROVIDER_WEBHOOK_SECRET_NAME": PROVIDER_WEBHOOK_SECRET_NAME,
         }
 
 
@@ -47,8 +67,30 @@ def _table_definition() -> dict[str, Any]:
     return definition
 
 
-def create_stack_resources(session: Any, *, openai_api_key: str = "sk-local-emulator") -> StackResources:
-    """Creates the table, bucket, queues and secret the functions use; returns their names."""
+def _queue_with_dead_letter(sqs: Any, name: str, dead_letter_name: str, logical_id: str) -> tuple[str, str]:
+    """A queue and its dead-letter queue, with the template's visibility timeout and receive count."""
+    dlq_url = sqs.create_queue(QueueName=dead_letter_name)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    properties = resource(logical_id)["Properties"]
+    max_receives = properties["RedrivePolicy"]["maxReceiveCount"]
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(properties.get("VisibilityTimeout", 30)),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}),
+        },
+    )["QueueUrl"]
+    return queue_url, dlq_url
+
+
+def create_stack_resources(
+    session: Any,
+    *,
+    openai_api_key: str = "sk-local-emulator",
+    webhook_signing_secret: str | None = None,
+    provider_webhook_secret: str | None = None,
+) -> StackResources:
+    """Creates the table, bucket, queues and secrets the functions use; returns their names."""
     dynamodb = session.client("dynamodb")
     dynamodb.create_table(**_table_definition())
     ttl = resource("JobsTable")["Properties"]["TimeToLiveSpecification"]
@@ -60,24 +102,25 @@ def create_stack_resources(session: Any, *, openai_api_key: str = "sk-local-emul
     s3.create_bucket(Bucket=BUCKET_NAME)
 
     sqs = session.client("sqs")
-    dlq_url = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_properties = resource("StoreVideoQueue")["Properties"]
-    max_receives = queue_properties["RedrivePolicy"]["maxReceiveCount"]
-    queue_url = sqs.create_queue(
-        QueueName=QUEUE_NAME,
-        Attributes={
-            "VisibilityTimeout": str(queue_properties.get("VisibilityTimeout", 30)),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}),
-        },
-    )["QueueUrl"]
+    queue_url, dlq_url = _queue_with_dead_letter(sqs, QUEUE_NAME, DEAD_LETTER_QUEUE_NAME, "StoreVideoQueue")
+    webhook_queue_url, webhook_dlq_url = _queue_with_dead_letter(
+        sqs, WEBHOOK_QUEUE_NAME, WEBHOOK_DEAD_LETTER_QUEUE_NAME, "WebhookDeliveryQueue"
+    )
 
-    secrets = session.client("secretsmanager")
-    secrets.create_secret(Name=SECRET_NAME, SecretString=openai_api_key)
+    signing_secret = webhook_signing_secret or new_whsec()
+    provider_secret = provider_webhook_secret or new_whsec()
+    secrets_manager = session.client("secretsmanager")
+    secrets_manager.create_secret(Name=SECRET_NAME, SecretString=openai_api_key)
+    secrets_manager.create_secret(Name=WEBHOOK_SIGNING_SECRET_NAME, SecretString=signing_secret)
+    secrets_manager.create_secret(Name=PROVIDER_WEBHOOK_SECRET_NAME, SecretString=provider_secret)
     return StackResources(
         table_name=TABLE_NAME,
         bucket_name=BUCKET_NAME,
         queue_url=queue_url,
         dead_letter_queue_url=dlq_url,
         secret_name=SECRET_NAME,
+        webhook_queue_url=webhook_queue_url,
+        webhook_dead_letter_queue_url=webhook_dlq_url,
+        webhook_signing_secret=signing_secret,
+        provider_webhook_secret=provider_secret,
     )

@@ -33,7 +33,12 @@ from local.emulator.clock import Clock as EmulatorClock
 from local.gateway import LocalHttpGateway
 from local.lambda_runtime import REGION, ROOT, STACK_NAME, LocalFunctions
 from local.moto_server import MotoServer
-from local.resources import StackResources, create_stack_resources
+from local.resources import (
+    PROVIDER_WEBHOOK_SECRET_NAME,
+    WEBHOOK_SIGNING_SECRET_NAME,
+    StackResources,
+    create_stack_resources,
+)
 from local.scheduler import PollSoraStatusScheduler
 from local.store_poller import StoreVideoPoller
 from local.template import load_template
@@ -118,6 +123,10 @@ def function_environment(resources: StackResources, parameters: Mapping[str, str
         "StoreVideoQueue": resources.queue_url,
         # Ref gives the secret's ARN in AWS; its name finds it just the same.
         "OpenAIApiKeySecret": resources.secret_name,
+        "WebhookDeliveryQueue": resources.webhook_queue_url,
+        "WebhookDeadLetterQueue": resources.webhook_dead_letter_queue_url,
+        "WebhookSigningSecret": WEBHOOK_SIGNING_SECRET_NAME,
+        "ProviderWebhookSecret": PROVIDER_WEBHOOK_SECRET_NAME,
     }
     environment = {}
     for name, declared_value in template["Globals"]["Function"]["Environment"]["Variables"].items():

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto import mock_aws
 
@@ -137,6 +138,45 @@ class ApiResponse:
     body: Any
 
 
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+@dataclass
+class ReceivedWebhook:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class WebhookReceivers:
+    """Client webhook endpoints, behind an httpx mock transport: they record every request and
+    answer from a script per URL (200 when the script is used up)."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedWebhook] = []
+        self._scripts: dict[str, list[httpx.Response | Exception]] = {}
+
+    def script(self, url: str, *answers: int | httpx.Response | Exception) -> None:
+        self._scripts[url] = [httpx.Response(a) if isinstance(a, int) else a for a in answers]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        self.received.append(ReceivedWebhook(url=url, headers=dict(request.headers), body=request.content))
+        script = self._scripts.get(url)
+        if script:
+            answer = script.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        return httpx.Response(200)
+
+    def at(self, url: str) -> list[ReceivedWebhook]:
+        return [hook for hook in self.received if hook.url == url]
+
+
 class World:
     """One test's whole system: AWS (moto), the provider emulator and the clocks of both."""
 
@@ -155,7 +195,17 @@ class World:
             openai_api_key_secret_name=resources.secret_name,
             sweep_concurrency=4,
             sweep_mode="one-shot",  # tests that exercise the continuous sweep opt in
+            webhook_delivery_queue_url=resources.webhook_queue_url,
+            webhook_dead_letter_queue_url=resources.webhook_dead_letter_queue_url,
+            webhook_signing_secret_name=resources.environment()["WEBHOOK_SIGNING_SECRET_NAME"],
+            provider_webhook_secret_name=resources.environment()["PROVIDER_WEBHOOK_SECRET_NAME"],
+            webhook_max_queue_delay_seconds=0,  # the tests' clock is manual: early messages come straight back
+            secret_cache_seconds=0,
         )
+        self.receivers = WebhookReceivers()
+        # Host names the fake DNS knows; any other resolves to a public address.
+        self.dns: dict[str, list[str]] = {}
+        self._stream_iterator: str | None = None
         self.services = self.make_services(self.settings)
         use_services(self.services)
         self.dynamodb = session.client("dynamodb")
@@ -172,6 +222,8 @@ class World:
             boto3_session=SerializedSession(self.session),
             sleep=self.advance,
             random_source=random.Random(20261121),
+            webhook_http=httpx.Client(transport=httpx.MockTransport(self.receivers.handle)),
+            resolve_host=lambda host: self.dns.get(host, [PUBLIC_ADDRESS]),
         )
 
     def use_settings(self, **changes: Any) -> None:
@@ -243,6 +295,65 @@ class World:
             results.append(result)
             if failed:
                 return results
+
+    def drain_stream(self) -> list[dict[str, Any]]:
+        """Runs the webhook-events handler on the table's new stream records, as the event source would."""
+        streams = self.session.client("dynamodbstreams")
+        if self._stream_iterator is None:
+            arn = self.dynamodb.describe_table(TableName=self.resources.table_name)["Table"]["LatestStreamArn"]
+            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+            self._stream_iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        response = streams.get_records(ShardIterator=self._stream_iterator)
+        self._stream_iterator = response["NextShardIterator"]
+        records = response["Records"]
+        if not records:
+            return []
+        result = load_handler("webhook_events").lambda_handler({"Records": records}, LambdaContext())
+        assert result == {"batchItemFailures": []}, result
+        return records
+
+    def deliver_webhooks(self) -> int:
+        """Runs the stream, then the delivery worker on every queued attempt that is due by the test's
+        clock, until none is left; attempts that are not due yet stay queued. Returns how many ran."""
+        ran = 0
+        while True:
+            self.drain_stream()
+            due, early = [], []
+            while received := self.sqs.receive_message(
+                QueueUrl=self.resources.webhook_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300
+            ).get("Messages", []):
+                for message in received:
+                    not_before = datetime.fromisoformat(json.loads(message["Body"])["not_before"])
+                    (due if not_before <= self.clock.now() else early).append(message)
+            for message in early:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.resources.webhook_queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=0,
+                )
+            if not due:
+                return ran
+            event = copy.deepcopy(load_event("deliver_webhook"))
+            template = event["Records"][0]
+            event["Records"] = [
+                {**template, "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]}
+                for m in due
+            ]
+            result = load_handler("deliver_webhook").lambda_handler(event, LambdaContext())
+            assert result == {"batchItemFailures": []}, result
+            for message in due:
+                self.sqs.delete_message(
+                    QueueUrl=self.resources.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+            ran += len(due)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        received = self.sqs.receive_message(
+            QueueUrl=self.resources.webhook_dead_letter_queue_url, MaxNumberOfMessages=10
+        ).get("Messages", [])
+        return [json.loads(message["Body"]) for message in received]
 
     # --- inspecting state ---------------------------------------------------------------------
 

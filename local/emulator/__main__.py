@@ -12,6 +12,7 @@ from types import FrameType
 
 from local.emulator import EmulatorConfig, EmulatorServer, ManualClock, SystemClock
 from local.emulator.clock import Clock
+from local.emulator.webhooks import WebhookEndpoint
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,8 +28,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="freeze time; advance it with POST /_emulator/clock/advance",
     )
+    parser.add_argument("--webhook-url", default=None, help="POST video.completed / video.failed events here")
+    parser.add_argument(
+        "--webhook-secret",
+        default=None,
+        help="Standard Webhooks secret 'whsec_<base64 key>' that signs the events (needs --webhook-url too)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.webhook_url is None) != (args.webhook_secret is None):
+        parser.error("--webhook-url and --webhook-secret go together")
+    try:
+        WebhookEndpoint.from_settings(args.webhook_url, args.webhook_secret)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         queue_seconds=args.queue_seconds,
         render_seconds=args.render_seconds,
         seed=args.seed,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
     )
     clock: Clock = ManualClock(start=time.time()) if args.manual_clock else SystemClock()
     stop = threading.Event()

@@ -204,6 +204,7 @@ class EmulatorApp:
             _raise_if_rejected(scenario)
             record = self._new_record(params, scenario, now)
             state.created_count += 1
+        self.server._webhook_scheduler.poke()
         return _json_response(self._video(record, now))
 
     def _remix(self, request: Request, video_id: str | None, _fault: Fault | None) -> Response:
@@ -228,6 +229,7 @@ class EmulatorApp:
             params = {"prompt": prompt, "model": source.model, "size": source.size, "seconds": source.seconds}
             record = self._new_record(params, scenario, now, remixed_from=source.id)
             state.remix_count += 1
+        self.server._webhook_scheduler.poke()
         return _json_response(self._video(record, now))
 
     def _new_record(
@@ -420,6 +422,10 @@ class EmulatorApp:
             return _json_response(server.stats())
         if path == "/_emulator/requests" and method == "GET":
             return _json_response({"requests": [list(entry) for entry in server.request_log]})
+        if path == "/_emulator/webhooks" and method == "GET":
+            return _json_response(server.webhook_log())
+        if path == "/_emulator/webhooks/config" and method == "POST":
+            return self._configure_webhooks(request)
         if path == "/_emulator/reset" and method == "POST":
             server.reset()
             return _json_response(server.stats())
@@ -430,6 +436,15 @@ class EmulatorApp:
             except KeyError:
                 raise errors.video_not_found(match["video_id"]) from None
         raise errors.invalid_url(method, path)
+
+    def _configure_webhooks(self, request: Request) -> Response:
+        body = _json_object(request)
+        unknown = sorted(set(body) - {"url", "secret"})
+        url, secret = body.get("url"), body.get("secret")
+        if unknown or not all(value is None or isinstance(value, str) for value in (url, secret)):
+            raise ApiError(400, 'Expected {"url": str | null, "secret": "whsec_..." | null}.')
+        self.server.configure_webhooks(url, secret)
+        return _json_response({"url": url, "enabled": url is not None and secret is not None})
 
     def _advance_clock(self, request: Request) -> Response:
         clock = self.server.clock

@@ -15,7 +15,8 @@ from local.emulator.app import EmulatorApp
 from local.emulator.clock import Clock, ManualClock, SystemClock
 from local.emulator.faults import Fault, FaultBook
 from local.emulator.scenarios import Scenario
-from local.emulator.state import EmulatorState, Rule, video_object
+from local.emulator.state import EmulatorState, Rule, lifecycle, terminal_at, video_object
+from local.emulator.webhooks import WebhookEndpoint, WebhookEvent, WebhookScheduler, WebhookSender
 
 log = logging.getLogger("local.emulator")
 
@@ -35,6 +36,10 @@ class EmulatorConfig:
     expires_after_seconds: int = 3600
     max_list_limit: int = 100
     default_scenario: Scenario = field(default_factory=Scenario)
+    # Provider webhooks are sent only when both are set; the secret is a Standard Webhooks "whsec_<base64 key>".
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_retry_delays: tuple[float, ...] = (0.5, 2.0, 5.0)
 
 
 class _RequestHandler(WSGIRequestHandler):
@@ -58,6 +63,9 @@ class EmulatorServer:
         self._httpd: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._webhook_endpoint = WebhookEndpoint.from_settings(self.config.webhook_url, self.config.webhook_secret)
+        self._webhook_sender = WebhookSender(self.config.webhook_retry_delays)
+        self._webhook_scheduler = WebhookScheduler(self.clock, self._emit_due_webhooks)
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -77,6 +85,8 @@ class EmulatorServer:
             daemon=True,
         )
         self._thread.start()
+        self._webhook_sender.start(f"openai-videos-emulator-webhooks:{self._port}")
+        self._webhook_scheduler.start(f"openai-videos-emulator-webhook-scheduler:{self._port}")
         return self
 
     def stop(self) -> None:
@@ -89,6 +99,8 @@ class EmulatorServer:
             httpd.server_close()
         if thread is not None:
             thread.join(timeout=5)
+        self._webhook_scheduler.stop()
+        self._webhook_sender.stop()
 
     @property
     def running(self) -> bool:
@@ -149,10 +161,63 @@ class EmulatorServer:
         self._faults.clear()
 
     def reset(self) -> None:
-        """Forget videos, scenarios, rules, faults, counters and the request log."""
+        """Forget videos, scenarios, rules, faults, counters, the request log and the webhook log
+        (webhooks not yet sent are dropped; the webhook endpoint stays)."""
         self._faults.clear()
         with self._state.lock:
             self._state = EmulatorState(self.config.default_scenario)
+        self._webhook_sender.clear()
+
+    def configure_webhooks(self, url: str | None, secret: str | None) -> None:
+        """Send webhooks to ``url`` signed with ``secret`` ("whsec_<base64 key>"); either None turns them off.
+        Videos that turned terminal before the switch keep the previous setting. ValueError if invalid."""
+        endpoint = WebhookEndpoint.from_settings(url, secret)
+        with self._state.lock:
+            due, _ = self._take_due_webhooks()
+            self._webhook_endpoint = endpoint
+        self._submit_webhooks(due)
+
+    def flush_webhooks(self, timeout: float = 5.0) -> bool:
+        """Block until no webhook is queued, waiting for a retry or being sent; False if ``timeout`` ran out.
+        With a ManualClock, the events a clock move made due are queued before the move returns."""
+        return self._webhook_sender.flush(timeout)
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    def _emit_due_webhooks(self) -> float | None:
+        """Queue the events of videos that turned terminal; return the next terminal moment still ahead."""
+        with self._state.lock:
+            due, next_due = self._take_due_webhooks()
+        self._submit_webhooks(due)
+        return next_due
+
+    def _take_due_webhooks(self) -> tuple[list[tuple[WebhookEvent, WebhookEndpoint]], float | None]:
+        """Marks videos that turned terminal as handled (caller holds the state lock). Their events are
+        returned when webhooks are on and the video is not overridden to ``expired``."""
+        now = self.clock.now()
+        endpoint = self._webhook_endpoint
+        turned: list[tuple[int, int, str, str]] = []  # (moment, seq, event type, video id)
+        next_due: float | None = None
+        for record in self._state.videos.values():
+            if record.terminal_event_handled:
+                continue
+            state = lifecycle(record, now, self.config.expires_after_seconds)
+            if not state.terminal:
+                moment = terminal_at(record)
+                if moment is not None and (next_due is None or moment < next_due):
+                    next_due = moment
+                continue
+            record.terminal_event_handled = True
+            if state.completed_at is not None and record.scenario.status_override != "expired":
+                turned.append((state.completed_at, record.seq, "video." + state.status, record.id))
+        if endpoint is None:
+            return [], next_due
+        events = [(WebhookEvent.new(kind, video_id, moment), endpoint) for moment, _, kind, video_id in sorted(turned)]
+        return events, next_due
+
+    def _submit_webhooks(self, due: list[tuple[WebhookEvent, WebhookEndpoint]]) -> None:
+        for event, endpoint in due:
+            self._webhook_sender.submit(event, endpoint)
 
     # -- inspection -------------------------------------------------------------------------------------
 
@@ -201,6 +266,11 @@ class EmulatorServer:
             "content_sha256": cached_sha,
             "content_bytes": media.content_length("video", video_bytes),
         }
+
+    def webhook_log(self) -> list[dict[str, Any]]:
+        """Every webhook since the last reset, oldest first: ``{event_id, type, video_id,
+        attempts: [{status, at}], delivered}``; status 0 means no response, ``at`` is wall-clock unix seconds."""
+        return self._webhook_sender.log()
 
     def stats(self) -> dict[str, Any]:
         with self._state.lock:

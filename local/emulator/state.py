@@ -30,6 +30,8 @@ class VideoRecord:
     deleted_at: float | None = None
     downloads: dict[str, int] = field(default_factory=dict)
     content_sha256: str | None = None
+    # Set once the video's terminal moment has been seen: its webhook was emitted or deliberately skipped.
+    terminal_event_handled: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,17 @@ def lifecycle(record: VideoRecord, now: float, expires_after_seconds: int) -> Li
         completed_at = int(record.created + queue + render)
         return Lifecycle("completed", 100, completed_at, completed_at + expires_after_seconds, None)
     return Lifecycle("in_progress", linear, None, None, None)
+
+
+def terminal_at(record: VideoRecord) -> float | None:
+    """The exact moment ``lifecycle`` turns terminal (completed or failed); None if the video never does."""
+    scenario = record.scenario
+    start = record.created + record.queue_seconds
+    if scenario.outcome == "stuck":
+        return None
+    if scenario.outcome == "failed":
+        return start + record.render_seconds * scenario.fail_at_progress / 99
+    return start + record.render_seconds
 
 
 def video_object(record: VideoRecord, now: float, expires_after_seconds: int) -> dict[str, Any]:

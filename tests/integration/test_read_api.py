@@ -158,6 +158,9 @@ def test_the_openapi_document_is_public_and_describes_every_route(world):
         "/videos/{id}/reset",
         "/videos/{id}/content",
         "/stats",
+        "/videos/{id}/webhooks",
+        "/videos/{id}/webhooks/replay",
+        "/provider-webhooks/openai",
     }
     assert set(paths["/videos"]) == {"get", "post"}
     assert "SubmitVideoRequest" in response.body["components"]["schemas"]

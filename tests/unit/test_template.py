@@ -13,7 +13,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
-PUBLIC_ROUTES = {("GET", "/openapi.json")}
+# The provider's webhooks are authenticated by their Standard Webhooks signature instead of a JWT.
+PUBLIC_ROUTES = {("GET", "/openapi.json"), ("POST", "/provider-webhooks/openai")}
 EXPECTED_ROUTES = {
     ("POST", "/videos"),
     ("GET", "/videos/{id}/sora-status"),
@@ -23,13 +24,19 @@ EXPECTED_ROUTES = {
     ("GET", "/videos/{id}/content"),
     ("GET", "/stats"),
     ("GET", "/openapi.json"),
+    ("GET", "/videos/{id}/webhooks"),
+    ("POST", "/videos/{id}/webhooks/replay"),
+    ("POST", "/provider-webhooks/openai"),
 }
-PROVIDER_CALLING_FUNCTIONS = {
-    "SubmitFunction",
-    "SoraStatusFunction",
-    "ResetFunction",
-    "PollSoraStatusFunction",
-    "StoreVideoFunction",
+# The secrets each function may read; every other function reads none.
+SECRETS_READ_BY = {
+    "SubmitFunction": ["OpenAIApiKeySecret"],
+    "SoraStatusFunction": ["OpenAIApiKeySecret"],
+    "ResetFunction": ["OpenAIApiKeySecret"],
+    "PollSoraStatusFunction": ["OpenAIApiKeySecret"],
+    "StoreVideoFunction": ["OpenAIApiKeySecret"],
+    "ProviderWebhookFunction": ["ProviderWebhookSecret", "OpenAIApiKeySecret"],
+    "DeliverWebhookFunction": ["WebhookSigningSecret"],
 }
 
 
@@ -143,10 +150,12 @@ def test_jwt_authorizer_is_the_api_default(template: dict[str, Any]) -> None:
     assert set(authorizer["JwtConfiguration"]) == {"issuer", "audience"}
 
 
-def test_every_route_except_openapi_uses_the_default_jwt_authorizer(template: dict[str, Any]) -> None:
+def test_every_route_except_the_public_ones_uses_the_default_jwt_authorizer(template: dict[str, Any]) -> None:
     public = {f"{method} {path}" for method, path in PUBLIC_ROUTES}
     for name, route, props in http_routes(template):
-        if route not in public:
+        if route in public:
+            assert props.get("Auth") == {"Authorizer": "NONE"}, route
+        else:
             assert "Auth" not in props, f"{name} {route} overrides the default authorizer"
 
 
@@ -165,16 +174,14 @@ def test_read_api_policies_are_read_only(template: dict[str, Any]) -> None:
     assert policy_template_names(read_api) == ["DynamoDBReadPolicy", "S3ReadPolicy"]
 
 
-def test_only_provider_calling_functions_can_read_the_api_key_secret(template: dict[str, Any]) -> None:
+def test_each_function_reads_only_the_secrets_it_uses(template: dict[str, Any]) -> None:
     for name, function in functions(template).items():
         policies = function["Properties"].get("Policies", [])
         secret_policies = [p for p in policies if "AWSSecretsManagerGetSecretValuePolicy" in p]
-        if name in PROVIDER_CALLING_FUNCTIONS:
-            assert secret_policies == [
-                {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "OpenAIApiKeySecret"}}}
-            ], name
-        else:
-            assert secret_policies == [], name
+        assert secret_policies == [
+            {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": secret}}}
+            for secret in SECRETS_READ_BY.get(name, [])
+        ], name
 
 
 def test_no_policy_statement_has_a_wildcard_resource(template: dict[str, Any]) -> None:
@@ -192,7 +199,7 @@ def test_no_allow_statement_has_a_wildcard_action(template: dict[str, Any]) -> N
                 assert "*" not in action, statement
 
 
-def test_jobs_table_has_the_three_indexes_with_their_keys(template: dict[str, Any]) -> None:
+def test_jobs_table_has_its_indexes_with_their_keys(template: dict[str, Any]) -> None:
     table = template["Resources"]["JobsTable"]["Properties"]
     indexes = {
         index["IndexName"]: (
@@ -205,6 +212,8 @@ def test_jobs_table_has_the_three_indexes_with_their_keys(template: dict[str, An
         "by_owner": ([("owner", "HASH"), ("created_key", "RANGE")], "ALL"),
         "by_owner_status": ([("owner_status", "HASH"), ("created_key", "RANGE")], "ALL"),
         "due": ([("due_shard", "HASH"), ("next_poll_at", "RANGE")], "KEYS_ONLY"),
+        "by_provider_video": ([("provider_video_id", "HASH")], "KEYS_ONLY"),
+        "webhooks_by_job": ([("webhook_job", "HASH"), ("webhook_key", "RANGE")], "ALL"),
     }
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
 

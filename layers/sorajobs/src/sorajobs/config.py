@@ -59,6 +59,19 @@ class Settings(BaseModel):
     max_jobs_in_flight: Annotated[int, Field(ge=0)] = 0
     max_active_jobs_per_owner: Annotated[int, Field(ge=0)] = 0
     daily_spend_limit_usd: Annotated[float, Field(ge=0)] = 0.0
+    # Webhooks. Outbound events go to `webhook_url` (deployment-wide) and to each job's own URL,
+    # signed with the secret(s) in `webhook_signing_secret_name`; inbound provider events are checked
+    # against `provider_webhook_secret_name`. Both secrets live in Secrets Manager.
+    webhook_url: str = ""
+    webhook_delivery_queue_url: str = ""
+    webhook_dead_letter_queue_url: str = ""
+    webhook_signing_secret_name: str = ""
+    provider_webhook_secret_name: str = ""
+    # Local runs only: lets a job's webhook_url be http://127.0.0.1 (and skips the address check).
+    webhook_allow_local_http: bool = False
+    # Longest SQS delay of one hop of a delivery's wait (tests set 0 and drive a manual clock).
+    webhook_max_queue_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 900
+    secret_cache_seconds: Annotated[int, Field(ge=0)] = 300
     price_table: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICE_TABLE))
 
     @field_validator("allowed_models", mode="before")

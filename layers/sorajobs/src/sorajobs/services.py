@@ -5,18 +5,27 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sorajobs.clock import Clock, SystemClock, new_job_id
 from sorajobs.config import Settings, get_settings
 from sorajobs.dal.jobs import AdmissionLimits, JobRepository
-from sorajobs.dal.queue import StoreVideoQueue
+from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
 from sorajobs.dal.rate_budget import RateBudget
 from sorajobs.dal.storage import VideoStorage
+from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.providers.base import VideoProvider
+
+if TYPE_CHECKING:
+    import httpx
+
+    from sorajobs.webhooks.signing import WebhookSecret
+
+# Outbound webhook requests get this long to answer.
+WEBHOOK_TIMEOUT_SECONDS = 15.0
 
 
 def _default_provider_factory(settings: Settings) -> Callable[[], VideoProvider]:
@@ -41,6 +50,8 @@ class Services:
         boto3_session: Any = None,
         sleep: Callable[[float], None] = time.sleep,
         random_source: random.Random | None = None,
+        webhook_http: httpx.Client | None = None,
+        resolve_host: Callable[[str], Sequence[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -50,6 +61,8 @@ class Services:
         self.sleep = sleep
         # Jitter of the poll schedule; tests pass a seeded one so that runs repeat exactly.
         self.random_source = random_source or random.Random()  # noqa: S311 - jitter, not security
+        self._webhook_http = webhook_http
+        self._resolve_host = resolve_host
 
     def _client(self, service: str) -> Any:
         import boto3
@@ -110,6 +123,62 @@ class Services:
     @cached_property
     def provider(self) -> VideoProvider:
         return self._provider_factory()
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    @cached_property
+    def webhooks(self) -> WebhookRepository:
+        return WebhookRepository(self.dynamodb, self.settings.jobs_table_name)
+
+    @cached_property
+    def webhook_queue(self) -> WebhookDeliveryQueue:
+        settings = self.settings
+        return WebhookDeliveryQueue(
+            self._client("sqs"),
+            settings.webhook_delivery_queue_url,
+            settings.webhook_dead_letter_queue_url,
+            settings.webhook_max_queue_delay_seconds,
+        )
+
+    @cached_property
+    def webhook_http(self) -> httpx.Client:
+        """The client that posts to webhook endpoints; tests pass one with a mock transport."""
+        if self._webhook_http is not None:
+            return self._webhook_http
+        import httpx
+
+        return httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False)
+
+    def resolve_host(self, host: str) -> Sequence[str]:
+        """DNS for the webhook URL checks (injected in tests)."""
+        if self._resolve_host is not None:
+            return self._resolve_host(host)
+        from sorajobs.webhooks.url_guard import resolve_host
+
+        return resolve_host(host)
+
+    @cached_property
+    def _secrets_provider(self) -> Any:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        return SecretsProvider(boto3_client=self._client("secretsmanager"))
+
+    def secret(self, name: str) -> str:
+        """A Secrets Manager secret's string, cached for `secret_cache_seconds` by Powertools."""
+        if not name:
+            raise RuntimeError("No secret is configured for this")
+        value = self._secrets_provider.get(name, max_age=self.settings.secret_cache_seconds)
+        return str(value).strip()
+
+    def webhook_signing_secrets(self) -> tuple[WebhookSecret, ...]:
+        from sorajobs.webhooks.signing import parse_webhook_secrets
+
+        return parse_webhook_secrets(self.secret(self.settings.webhook_signing_secret_name))
+
+    def provider_webhook_secrets(self) -> tuple[WebhookSecret, ...]:
+        from sorajobs.webhooks.signing import parse_webhook_secrets
+
+        return parse_webhook_secrets(self.secret(self.settings.provider_webhook_secret_name))
 
 
 _current: Services | None = None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -14,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sorajobs.dal.cursors import decode_cursor, encode_cursor
 from sorajobs.dal.job_items import (
     JOB_KEY_PREFIX,
     POLL_SHARD,
@@ -25,7 +23,6 @@ from sorajobs.dal.job_items import (
 )
 from sorajobs.models.errors import (
     DailySpendLimitReached,
-    InvalidCursor,
     JobNotFound,
     ProviderSlotsFull,
     TooManyActiveJobs,
@@ -33,11 +30,13 @@ from sorajobs.models.errors import (
 )
 from sorajobs.models.job import UNFINISHED_STATUSES, Job, JobStatus
 from sorajobs.timeutil import to_epoch_ms
+from sorajobs.webhooks.events import stamp_event
 
 ALL_OWNERS_STATS_KEY = "STATS#all"
 BY_OWNER_INDEX = "by_owner"
 BY_OWNER_STATUS_INDEX = "by_owner_status"
 DUE_INDEX = "due"
+BY_PROVIDER_VIDEO_INDEX = "by_provider_video"
 # Counter items are shared by every job of an owner, so concurrent transactions can collide.
 TRANSACTION_CONFLICT_RETRIES = 8
 
@@ -149,6 +148,7 @@ class JobRepository:
 
     def create(self, job: Job) -> Job:
         """Stores a new job; its first status is counted in the owner's and the global counters."""
+        job = stamp_event(None, job)
         put = {
             "Put": {
                 "TableName": self._table,
@@ -164,7 +164,8 @@ class JobRepository:
 
         Raises TransitionConflict when another writer got there first.
         """
-        written = after.model_copy(update={"version": before.version + 1})
+        # The event bookkeeping rides in the same conditional write (the stream is the outbox).
+        written = stamp_event(before, after).model_copy(update={"version": before.version + 1})
         old = job_to_attributes(before)
         new = job_to_attributes(written)
         expression = _Expression()
@@ -330,11 +331,25 @@ class JobRepository:
             "Limit": limit,
         }
         if cursor:
-            query["ExclusiveStartKey"] = _decode_cursor(cursor, partition_attr, partition_value)
+            query["ExclusiveStartKey"] = decode_cursor(cursor, partition_attr, partition_value, sort_attr="created_key")
         response = self._client.query(**query)
         jobs = [job_from_item(item) for item in response.get("Items", [])]
         last_key = response.get("LastEvaluatedKey")
-        return JobPage(jobs=jobs, next_cursor=_encode_cursor(last_key) if last_key else None)
+        return JobPage(jobs=jobs, next_cursor=encode_cursor(last_key) if last_key else None)
+
+    def find_by_provider_video_id(self, provider_video_id: str) -> Job | None:
+        """The job whose current attempt is this provider video (the `by_provider_video` index)."""
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=BY_PROVIDER_VIDEO_INDEX,
+            KeyConditionExpression="provider_video_id = :video",
+            ExpressionAttributeValues={":video": {"S": provider_video_id}},
+        )
+        for item in response.get("Items", []):
+            job = self.get(item["pk"]["S"].removeprefix(JOB_KEY_PREFIX))
+            if job is not None and job.provider_video_id == provider_video_id:
+                return job
+        return None
 
     def due_job_ids(self, now: datetime, *, page_size: int, shard: str = POLL_SHARD) -> Iterator[str]:
         """Ids of jobs whose due time has come, the longest-waiting first (FIFO in the submit shard)."""
@@ -377,24 +392,3 @@ def _slots_full(job_id: str) -> Exception:
 
 def _spend_limit_reached(job_id: str) -> Exception:
     return DailySpendLimitReached("This job would exceed your daily spending limit; try again tomorrow (UTC).")
-
-
-def _encode_cursor(last_key: dict[str, Any]) -> str:
-    raw = json.dumps(deserialize(last_key), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, partition_attr: str, partition_value: str) -> dict[str, Any]:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error) as error:
-        raise InvalidCursor("The cursor is not one this API returned.") from error
-    expected = {"pk", "created_key", partition_attr}
-    if (
-        not isinstance(decoded, dict)
-        or not expected <= decoded.keys()
-        or not all(isinstance(value, str) for value in decoded.values())
-        or decoded[partition_attr] != partition_value
-    ):
-        raise InvalidCursor("The cursor is not one this API returned for this listing.")
-    return serialize({name: decoded[name] for name in expected | ({"owner"} & decoded.keys())})

@@ -30,6 +30,7 @@ from sorajobs.models.errors import (
     ProviderSlotsFull,
     TransitionConflict,
     UnsupportedModel,
+    WebhookUrlNotAllowed,
 )
 from sorajobs.models.job import Job, JobError, JobStatus
 from sorajobs.models.messages import StoreVideoMessage
@@ -42,6 +43,7 @@ from sorajobs.providers.base import (
     ProviderVideoNotFoundError,
 )
 from sorajobs.services import Services
+from sorajobs.webhooks.url_guard import WebhookUrlRefused, check_webhook_url
 
 logger = Logger(child=True)
 
@@ -86,11 +88,25 @@ class JobService:
             metadata=dict(request.metadata),
             now=self._now(),
             estimated_cost_cents=self._attempt_cost(model, request.seconds, request.size),
+            webhook_url=self._checked_webhook_url(request.webhook_url),
         )
         # Refused atomically, with nothing written, past the owner's active-job or daily spend limit.
         self._services.jobs.create(job)
         record_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         return self.submit_pending(job)
+
+    def _checked_webhook_url(self, url: str | None) -> str | None:
+        """https on a public address only (an SSRF guard); local runs may use http://127.0.0.1."""
+        if url is None:
+            return None
+        try:
+            return check_webhook_url(
+                url,
+                resolve=self._services.resolve_host,
+                allow_local_http=self._settings.webhook_allow_local_http,
+            )
+        except WebhookUrlRefused as refused:
+            raise WebhookUrlNotAllowed(str(refused), details=[{"loc": ["body", "webhook_url"]}]) from refused
 
     def _attempt_cost(self, model: str, seconds: str, size: str) -> int:
         return estimate_cost_cents(self._settings.price_table, model=model, seconds=seconds, size=size)

@@ -74,10 +74,12 @@ def new_pending_job(
     metadata: dict[str, str],
     now: datetime,
     estimated_cost_cents: int = 0,
+    webhook_url: str | None = None,
 ) -> Job:
     return Job.model_validate(
         {
             "id": job_id,
+            "webhook_url": webhook_url,
             "owner": owner,
             "status": JobStatus.PENDING,
             "prompt": prompt,

@@ -16,6 +16,7 @@ MetadataValue = Annotated[str, Field(max_length=512)]
 
 MAX_PROMPT_CHARS = 32000
 MAX_METADATA_KEYS = 16
+MAX_WEBHOOK_URL_CHARS = 2048
 
 
 class SubmitVideoRequest(BaseModel):
@@ -33,6 +34,15 @@ class SubmitVideoRequest(BaseModel):
         dict[MetadataKey, MetadataValue],
         Field(max_length=MAX_METADATA_KEYS, description="Small string map stored with the job."),
     ] = Field(default_factory=dict)
+    webhook_url: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=MAX_WEBHOOK_URL_CHARS,
+            description="https URL on a public address that receives this job's signed webhook events.",
+        ),
+    ] = None
 
     @field_validator("seconds", mode="before")
     @classmethod
@@ -90,6 +100,7 @@ class VideoJobResponse(BaseModel):
     estimated_seconds_remaining: int | None
     estimated_cost_usd: Annotated[float, Field(description="Estimated from the price table, all attempts.")]
     metadata: dict[str, str]
+    webhook_url: str | None
 
     @classmethod
     def from_job(cls, job: Job, estimated_seconds_remaining: int | None) -> VideoJobResponse:
@@ -120,6 +131,7 @@ class VideoJobResponse(BaseModel):
             estimated_seconds_remaining=estimated_seconds_remaining,
             estimated_cost_usd=job.estimated_cost_cents / 100,
             metadata=dict(job.metadata),
+            webhook_url=job.webhook_url,
         )
 
 

@@ -84,6 +84,21 @@ class GenerationRejected(DomainError):
         self.code = code
 
 
+class WebhookUrlNotAllowed(DomainError):
+    status_code = 422
+    code = "webhook_url_not_allowed"
+
+
+class WebhookSignatureInvalid(DomainError):
+    status_code = 401
+    code = "invalid_signature"
+
+
+class WebhookEventNotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
 class ProviderSlotsFull(Exception):
     """Every in-flight slot at the provider is taken; the job waits as pending (FIFO)."""
 

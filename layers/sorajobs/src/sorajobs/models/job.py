@@ -107,6 +107,14 @@ class Job(BaseModel):
     admitted: bool = False
     # What the attempts of this job are estimated to cost, in US cents (model, seconds and size).
     estimated_cost_cents: Annotated[int, Field(ge=0)] = 0
+    # The client's own webhook destination, checked at submit (https, public address).
+    webhook_url: str | None = None
+    # Webhook events, stamped by every job write (the table's stream carries them out): how many the
+    # job has produced, the latest one's type, and when and at what progress it was produced.
+    event_sequence: Annotated[int, Field(ge=0)] = 0
+    last_event_type: str | None = None
+    last_event_at: datetime | None = None
+    last_event_progress: Annotated[int, Field(ge=0, le=100)] = 0
     # Optimistic lock: every state write requires the version it read.
     version: Annotated[int, Field(ge=0)] = 0
 

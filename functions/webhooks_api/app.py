@@ -1,0 +1,17 @@
+"""GET /videos/{id}/webhooks and POST /videos/{id}/webhooks/replay: the job's delivery log and replays."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sorajobs.api.http import HttpFunction
+from sorajobs.api.routes.webhooks import router
+from sorajobs.observability import logger, metrics, tracer
+
+http_function = HttpFunction(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return http_function.handle(event, context)

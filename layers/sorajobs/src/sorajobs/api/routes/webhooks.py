@@ -1,0 +1,59 @@
+"""The job's webhook delivery log, and replays: GET /videos/{id}/webhooks, POST /videos/{id}/webhooks/replay."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from sorajobs.api.caller import current_caller
+from sorajobs.api.routes.common import JobIdPath
+from sorajobs.models.webhooks import (
+    ReplayWebhookRequest,
+    ReplayWebhookResponse,
+    WebhookDeliveryListResponse,
+    WebhookDeliveryResponse,
+)
+from sorajobs.services import get_services
+from sorajobs.webhooks.log import WebhookLog
+
+router = APIGatewayHttpRouter()
+
+
+@router.get(
+    "/videos/<id>/webhooks",
+    summary="List the job's webhook deliveries, newest event first",
+    description="One entry per event and destination, with every attempt: status code, duration and next retry.",
+)
+def list_webhook_deliveries(
+    id: JobIdPath,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
+) -> WebhookDeliveryListResponse:
+    page = WebhookLog(get_services()).deliveries(current_caller(router), id, limit=limit, cursor=cursor)
+    return WebhookDeliveryListResponse(
+        data=[WebhookDeliveryResponse.from_delivery(delivery) for delivery in page.deliveries],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.post(
+    "/videos/<id>/webhooks/replay",
+    summary="Send a webhook event again",
+    description=(
+        "Re-sends the event (the latest by default) to each of its destinations with the same `webhook-id`, "
+        "through a fresh run of the retry schedule. Answers 202; follow it in the delivery log."
+    ),
+    responses={202: {"description": "The event is queued again."}},
+)
+def replay_webhook(
+    id: JobIdPath,
+    request: Annotated[ReplayWebhookRequest, Body()] = ReplayWebhookRequest(),  # noqa: B008 - an immutable default
+) -> Response[str]:
+    event_id, deliveries = WebhookLog(get_services()).replay(current_caller(router), id, request.event_id)
+    body = ReplayWebhookResponse(
+        event_id=event_id, deliveries=[WebhookDeliveryResponse.from_delivery(delivery) for delivery in deliveries]
+    )
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body.model_dump_json())

@@ -1,0 +1,236 @@
+"""One delivery attempt per queue message: sign, POST, record, and queue the next attempt or give up.
+
+The retry schedule (Standard Webhooks style): immediately, then after 5 s, 5 min, 30 min, 2 h, 5 h,
+10 h and 10 h. SQS holds a message back for 15 minutes at most, so a longer wait is several hops: a
+message that arrives before its `not_before` goes back on the queue with the time that is left.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+
+import httpx
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sorajobs.models.errors import TransitionConflict
+from sorajobs.models.webhooks import (
+    DeliveryAttempt,
+    DeliveryState,
+    WebhookDelivery,
+    WebhookDeliveryMessage,
+    WebhookDestination,
+)
+from sorajobs.observability import record_metric
+from sorajobs.services import Services
+from sorajobs.webhooks.signing import sign
+from sorajobs.webhooks.url_guard import WebhookUrlRefused, check_delivery_address
+
+logger = Logger(child=True)
+
+# Waits before attempts 2..8; attempt 1 goes out at once.
+RETRY_DELAYS_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 36000)
+MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
+# Longer than a whole attempt (15 s timeout), shorter than the queue's visibility timeout: a worker
+# that dies mid-attempt loses its claim before SQS hands the message out again.
+CLAIM_HOLD = timedelta(seconds=45)
+# Retry-After is honoured up to this long.
+MAX_RETRY_AFTER = timedelta(hours=10)
+MAX_STORED_ATTEMPTS = 50
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRY_SCHEDULED = "retry_scheduled"
+    EXHAUSTED = "exhausted"
+    ENDPOINT_DISABLED = "endpoint_disabled"
+    WAITING = "waiting"  # arrived early; back on the queue for the time that is left
+    NOT_NEXT = "not_next"  # a duplicate message, an attempt another worker holds, or one a replay replaced
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+    retry_after: timedelta | None
+
+
+def retry_after_delay(header: str | None, now: datetime) -> timedelta | None:
+    """A Retry-After header (seconds or an HTTP date) as a wait, capped; None when absent or malformed."""
+    if not header:
+        return None
+    value = header.strip()
+    wait: timedelta
+    if value.isdigit():
+        wait = timedelta(seconds=int(value))
+    else:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        wait = moment - now
+    return max(timedelta(0), min(wait, MAX_RETRY_AFTER))
+
+
+def next_attempt_delay(attempt: int, result: AttemptResult) -> timedelta | None:
+    """The wait before the attempt after `attempt`, or None when the schedule is used up."""
+    if attempt >= MAX_ATTEMPTS:
+        return None
+    scheduled = timedelta(seconds=RETRY_DELAYS_SECONDS[attempt - 1])
+    if result.retry_after is not None and result.status_code in RETRY_AFTER_STATUSES:
+        return max(scheduled, result.retry_after)
+    return scheduled
+
+
+class WebhookDeliverer:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def deliver(self, message: WebhookDeliveryMessage) -> DeliveryOutcome:
+        services = self._services
+        now = services.clock.now()
+        if message.not_before > now:
+            services.webhook_queue.send(message, (message.not_before - now).total_seconds())
+            return DeliveryOutcome.WAITING
+        delivery = services.webhooks.claim(
+            message.delivery_id, run=message.run, tries=message.attempt - 1, now=now, hold=CLAIM_HOLD
+        )
+        if delivery is None:
+            return DeliveryOutcome.NOT_NEXT
+        if services.webhooks.endpoint_disabled(delivery.url):
+            self._save(delivery, delivery.model_copy(update={"state": DeliveryState.ENDPOINT_DISABLED}))
+            logger.info("Webhook endpoint is disabled (410); not sent", extra=self._log_fields(delivery))
+            return DeliveryOutcome.ENDPOINT_DISABLED
+        result = self._attempt(delivery, now)
+        return self._settle(delivery, message.attempt, now, result)
+
+    def _attempt(self, delivery: WebhookDelivery, now: datetime) -> AttemptResult:
+        services = self._services
+        if delivery.destination is WebhookDestination.JOB:
+            try:
+                check_delivery_address(
+                    delivery.url,
+                    resolve=services.resolve_host,
+                    allow_local_http=services.settings.webhook_allow_local_http,
+                )
+            except WebhookUrlRefused as refused:  # DNS changed since submit (rebinding)
+                return AttemptResult(status_code=None, duration_ms=0, error=str(refused), retry_after=None)
+        body = delivery.body.encode()
+        headers = sign(
+            services.webhook_signing_secrets(), msg_id=delivery.event_id, timestamp=int(now.timestamp()), body=body
+        )
+        headers["content-type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            response = services.webhook_http.post(delivery.url, content=body, headers=headers)
+        except httpx.HTTPError as failure:
+            elapsed = round((time.perf_counter() - started) * 1000)
+            return AttemptResult(
+                status_code=None,
+                duration_ms=elapsed,
+                error=f"{type(failure).__name__}: {failure}"[:300],
+                retry_after=None,
+            )
+        elapsed = round((time.perf_counter() - started) * 1000)
+        ok = 200 <= response.status_code < 300
+        return AttemptResult(
+            status_code=response.status_code,
+            duration_ms=elapsed,
+            error=None if ok else f"HTTP {response.status_code}",
+            retry_after=retry_after_delay(response.headers.get("retry-after"), now),
+        )
+
+    def _settle(self, delivery: WebhookDelivery, attempt: int, now: datetime, result: AttemptResult) -> DeliveryOutcome:
+        services = self._services
+        ok = result.status_code is not None and 200 <= result.status_code < 300
+        delay = None if ok or result.status_code == 410 else next_attempt_delay(attempt, result)
+        next_retry_at = now + delay if delay is not None else None
+        record = DeliveryAttempt(
+            attempt=attempt,
+            run=delivery.run,
+            at=now,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            error=result.error,
+            next_retry_at=next_retry_at,
+        )
+        update: dict[str, object] = {
+            "tries": attempt,
+            "attempts": (*delivery.attempts, record)[-MAX_STORED_ATTEMPTS:],
+            "claim_until": None,
+            "next_retry_at": next_retry_at,
+        }
+        fields = {**self._log_fields(delivery), "attempt": attempt, "status_code": result.status_code}
+        if ok:
+            self._save(delivery, delivery.model_copy(update={**update, "state": DeliveryState.DELIVERED}))
+            record_metric(name="WebhooksDelivered", unit=MetricUnit.Count, value=1)
+            logger.info("Webhook delivered", extra={**fields, "duration_ms": result.duration_ms})
+            return DeliveryOutcome.DELIVERED
+        record_metric(name="WebhookAttemptsFailed", unit=MetricUnit.Count, value=1)
+        if result.status_code == 410:
+            services.webhooks.disable_endpoint(delivery.url, now, reason="410 Gone")
+            self._save(delivery, delivery.model_copy(update={**update, "state": DeliveryState.ENDPOINT_DISABLED}))
+            logger.warning("Webhook endpoint answered 410 Gone; it is disabled", extra=fields)
+            return DeliveryOutcome.ENDPOINT_DISABLED
+        if delay is None:
+            exhausted = delivery.model_copy(update={**update, "state": DeliveryState.EXHAUSTED})
+            services.webhook_queue.send_to_dead_letter(self._dead_letter_body(exhausted))
+            self._save(delivery, exhausted)
+            schedule = [a.model_dump(mode="json") for a in exhausted.attempts if a.run == delivery.run]
+            logger.error(
+                "Webhook delivery exhausted its retry schedule; sent to the dead-letter queue",
+                extra={**fields, "schedule": schedule},
+            )
+            return DeliveryOutcome.EXHAUSTED
+        # The next attempt is queued before this one is recorded: if the record is lost, SQS redelivers
+        # this message, whose attempt is still the next, rather than the chain ending.
+        services.webhook_queue.send(
+            WebhookDeliveryMessage(
+                delivery_id=delivery.id, run=delivery.run, attempt=attempt + 1, not_before=next_retry_at or now
+            ),
+            delay.total_seconds(),
+        )
+        self._save(delivery, delivery.model_copy(update=update))
+        logger.info(
+            "Webhook attempt failed; retry scheduled",
+            extra={**fields, "error": result.error, "retry_in_seconds": math.ceil(delay.total_seconds())},
+        )
+        return DeliveryOutcome.RETRY_SCHEDULED
+
+    def _save(self, before: WebhookDelivery, after: WebhookDelivery) -> None:
+        try:
+            self._services.webhooks.save(before, after)
+        except TransitionConflict:
+            logger.info("Webhook delivery changed meanwhile (a replay); its record stands", extra={"id": before.id})
+
+    @staticmethod
+    def _dead_letter_body(delivery: WebhookDelivery) -> str:
+        return json.dumps(
+            {
+                "delivery_id": delivery.id,
+                "job_id": delivery.job_id,
+                "event_id": delivery.event_id,
+                "type": delivery.event_type,
+                "url": delivery.url,
+                "attempts": [a.model_dump(mode="json") for a in delivery.attempts if a.run == delivery.run],
+            }
+        )
+
+    @staticmethod
+    def _log_fields(delivery: WebhookDelivery) -> dict[str, object]:
+        return {
+            "job_id": delivery.job_id,
+            "event_id": delivery.event_id,
+            "destination": delivery.destination.value,
+            "run": delivery.run,
+        }

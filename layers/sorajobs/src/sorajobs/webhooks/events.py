@@ -1,0 +1,115 @@
+"""Which job writes produce a webhook event, and the event itself.
+
+Every job write goes through `stamp_event`, which bumps the job's `event_sequence` in the same
+conditional write. The table's change stream then carries the event out (an outbox): a crash right
+after the write still delivers, because the stream record exists once the write does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sorajobs.logic.schedule import estimated_seconds_remaining
+from sorajobs.models.api import UtcTimestamp, VideoJobResponse
+from sorajobs.models.job import Job, JobStatus
+
+# video.progress goes out at most this often per job, unless progress moved this many points.
+PROGRESS_EVENT_MIN_INTERVAL = timedelta(seconds=10)
+PROGRESS_EVENT_MIN_POINTS = 10
+
+
+class WebhookEventType(StrEnum):
+    QUEUED = "video.queued"
+    IN_PROGRESS = "video.in_progress"
+    PROGRESS = "video.progress"
+    COMPLETED = "video.completed"
+    FAILED = "video.failed"
+    RESET = "video.reset"
+
+
+_STATUS_EVENTS = {
+    JobStatus.QUEUED: WebhookEventType.QUEUED,
+    JobStatus.IN_PROGRESS: WebhookEventType.IN_PROGRESS,
+    JobStatus.COMPLETED: WebhookEventType.COMPLETED,
+    JobStatus.FAILED: WebhookEventType.FAILED,
+    JobStatus.RESET: WebhookEventType.RESET,
+}
+
+
+def event_type_for_change(before: Job | None, after: Job) -> WebhookEventType | None:
+    """The event a write from `before` to `after` produces, if any."""
+    if before is not None and after.attempt > before.attempt:
+        return WebhookEventType.RESET  # a reset that started a new attempt at once
+    if before is None or after.status is not before.status:
+        return _STATUS_EVENTS.get(after.status)
+    if after.status is JobStatus.IN_PROGRESS and after.progress != before.progress:
+        moved = abs(after.progress - before.last_event_progress)
+        since = after.updated_at - (before.last_event_at or before.created_at)
+        if moved >= PROGRESS_EVENT_MIN_POINTS or since >= PROGRESS_EVENT_MIN_INTERVAL:
+            return WebhookEventType.PROGRESS
+    return None
+
+
+def stamp_event(before: Job | None, after: Job) -> Job:
+    """`after` with its event bookkeeping: the next sequence number when the write produces an event."""
+    kind = event_type_for_change(before, after)
+    carried = before or after
+    if kind is None:
+        return after.model_copy(
+            update={
+                "event_sequence": carried.event_sequence if before else 0,
+                "last_event_type": carried.last_event_type if before else None,
+                "last_event_at": carried.last_event_at if before else None,
+                "last_event_progress": carried.last_event_progress if before else 0,
+            }
+        )
+    return after.model_copy(
+        update={
+            "event_sequence": (before.event_sequence if before else 0) + 1,
+            "last_event_type": kind.value,
+            "last_event_at": after.updated_at,
+            "last_event_progress": after.progress,
+        }
+    )
+
+
+def webhook_event_id(job_id: str, sequence: int) -> str:
+    """Derived, not random: a stream record handled twice yields the same event."""
+    digest = hashlib.sha256(f"{job_id}#{sequence}".encode()).hexdigest()
+    return f"evt_{digest[:32]}"
+
+
+class WebhookEvent(BaseModel):
+    """What a client endpoint receives. `sequence` rises by one per job, so a stale event can be dropped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: Annotated[str, Field(description="Event id; also the `webhook-id` header, stable across retries.")]
+    type: WebhookEventType
+    created_at: UtcTimestamp
+    sequence: Annotated[int, Field(ge=1)]
+    data: VideoJobResponse
+
+
+def produced_event(before: Job | None, after: Job) -> WebhookEvent | None:
+    """The event a stored change carries (from the stream's old and new images), if it produced one."""
+    produced = after.event_sequence > (before.event_sequence if before else 0)
+    if not produced or after.last_event_type is None:
+        return None
+    return WebhookEvent(
+        id=webhook_event_id(after.id, after.event_sequence),
+        type=WebhookEventType(after.last_event_type),
+        created_at=after.last_event_at or after.updated_at,
+        sequence=after.event_sequence,
+        data=VideoJobResponse.from_job(after, estimated_seconds_remaining(after, after.updated_at)),
+    )
+
+
+def event_body(event: WebhookEvent) -> str:
+    """The exact bytes sent (and signed); stored once, so every retry sends the same body."""
+    return event.model_dump_json()

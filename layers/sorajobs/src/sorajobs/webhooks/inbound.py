@@ -1,0 +1,117 @@
+"""The provider's own webhooks (`video.completed`, `video.failed`): verified, deduplicated, and turned
+into an immediate refresh of the job, so that it finishes without waiting for the sweep.
+
+The sweep stays on as the safety net; both write through the same conditional job writes, so
+neither can undo what the other did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sorajobs.logic.jobs import JobService
+from sorajobs.models.errors import DomainError, TransitionConflict, WebhookSignatureInvalid
+from sorajobs.observability import record_metric
+from sorajobs.services import Services
+from sorajobs.webhooks.signing import WebhookSignatureError, verify
+
+logger = Logger(child=True)
+
+# The provider retries for up to 72 h; its event ids are remembered a day longer.
+PROVIDER_EVENT_MEMORY = timedelta(hours=96)
+HANDLED_TYPES = frozenset({"video.completed", "video.failed"})
+
+
+class ProviderEventData(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class ProviderEvent(BaseModel):
+    """`{"id": "evt_…", "object": "event", "created_at": …, "type": "video.completed", "data": {"id": "video_…"}}`"""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    type: Annotated[str, Field(min_length=1, max_length=128)]
+    created_at: int | None = None
+    data: ProviderEventData
+
+
+class InvalidProviderEvent(DomainError):
+    status_code = 400
+    code = "invalid_event"
+
+
+class InboundOutcome(StrEnum):
+    REFRESHED = "refreshed"
+    DUE_NOW = "due_now"  # the provider budget was spent: the sweep takes the job on its next pass
+    PROVIDER_FAULT = "provider_fault"  # the refresh failed; the sweep retries after the provider's delay
+    ALREADY_FINISHED = "already_finished"
+    UNKNOWN_VIDEO = "unknown_video"
+    DUPLICATE = "duplicate"
+    IGNORED_TYPE = "ignored_type"
+
+
+class ProviderWebhookReceiver:
+    def __init__(self, services: Services, jobs: JobService | None = None) -> None:
+        self._services = services
+        self._jobs = jobs or JobService(services)
+
+    def receive(self, body: bytes, headers: Mapping[str, str]) -> InboundOutcome:
+        """Verifies the signature (else 401, nothing changes), then handles each event id once."""
+        services = self._services
+        now = services.clock.now()
+        try:
+            webhook_id = verify(services.provider_webhook_secrets(), body=body, headers=headers, now=now.timestamp())
+        except WebhookSignatureError as failure:
+            record_metric(name="ProviderWebhooksRejected", unit=MetricUnit.Count, value=1)
+            logger.warning("Provider webhook refused", extra={"reason": failure.reason})
+            raise WebhookSignatureInvalid(f"The webhook signature is not valid ({failure.reason}).") from failure
+        try:
+            event = ProviderEvent.model_validate_json(body)
+        except ValidationError as invalid:
+            raise InvalidProviderEvent("The webhook body is not a provider event.") from invalid
+        if not services.webhooks.remember_provider_event(webhook_id, now, PROVIDER_EVENT_MEMORY):
+            logger.info("Provider webhook seen before; ignored", extra={"webhook_id": webhook_id})
+            return InboundOutcome.DUPLICATE
+        try:
+            outcome = self._handle(event)
+        except Exception:
+            services.webhooks.forget_provider_event(webhook_id)  # the provider's retry gets another go
+            raise
+        record_metric(name=f"ProviderWebhooks_{outcome.value}", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "Provider webhook handled",
+            extra={"webhook_id": webhook_id, "type": event.type, "video_id": event.data.id, "outcome": outcome.value},
+        )
+        return outcome
+
+    def _handle(self, event: ProviderEvent) -> InboundOutcome:
+        if event.type not in HANDLED_TYPES:
+            return InboundOutcome.IGNORED_TYPE
+        job = self._services.jobs.find_by_provider_video_id(event.data.id)
+        if job is None:
+            logger.warning("Provider webhook for a video no job knows", extra={"video_id": event.data.id})
+            return InboundOutcome.UNKNOWN_VIDEO
+        if not job.is_unfinished or job.awaiting_storage:
+            return InboundOutcome.ALREADY_FINISHED
+        refreshed, retry_after = self._jobs.refresh(job)
+        if retry_after is None:
+            return InboundOutcome.REFRESHED
+        if refreshed.version != job.version:
+            return InboundOutcome.PROVIDER_FAULT  # recorded on the job with its retry delay
+        # The provider budget is spent: make the job due at once, for the sweep's next pass.
+        now = self._services.clock.now()
+        with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
+            self._services.jobs.save_transition(refreshed, refreshed.model_copy(update={"next_poll_at": now}))
+        return InboundOutcome.DUE_NOW

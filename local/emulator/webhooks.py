@@ -1,0 +1,315 @@
+"""Provider webhooks: Standard Webhooks signing, delivery with retries, and when to look for due events."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from local.emulator.clock import Clock, ManualClock
+
+log = logging.getLogger("local.emulator")
+
+WHSEC_PREFIX = "whsec_"
+SEND_TIMEOUT_SECONDS = 5.0
+# Added to the wait for the next terminal moment, so the scan after waking does not land a hair early.
+_WAKE_SLACK_SECONDS = 0.001
+_JOIN_SECONDS = SEND_TIMEOUT_SECONDS + 1
+
+
+def decode_secret(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret ``whsec_<base64>``; ValueError if it is not one."""
+    if not secret.startswith(WHSEC_PREFIX):
+        raise ValueError(f"a webhook secret looks like '{WHSEC_PREFIX}<base64 key>'")
+    encoded = secret[len(WHSEC_PREFIX) :]
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        raise ValueError("the part of the webhook secret after 'whsec_' is not base64") from None
+    if not key:
+        raise ValueError("the webhook secret's key is empty")
+    return key
+
+
+def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header: ``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``."""
+    digest = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """Where events go and the secret they are signed with."""
+
+    url: str
+    secret: str
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"the webhook URL must be an http(s) URL, got {self.url!r}")
+        decode_secret(self.secret)
+
+    @property
+    def key(self) -> bytes:
+        return decode_secret(self.secret)
+
+    @classmethod
+    def from_settings(cls, url: str | None, secret: str | None) -> WebhookEndpoint | None:
+        """An endpoint when both are set; None (webhooks off) when either is missing."""
+        if url is None or secret is None:
+            return None
+        return cls(url, secret)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One provider event; ``id`` doubles as the ``webhook-id`` of every delivery attempt."""
+
+    id: str
+    type: str
+    video_id: str
+    created_at: int
+
+    @classmethod
+    def new(cls, type: str, video_id: str, created_at: int) -> WebhookEvent:
+        return cls("evt_" + secrets.token_hex(16), type, video_id, created_at)
+
+    def body(self) -> bytes:
+        payload = {
+            "id": self.id,
+            "object": "event",
+            "created_at": self.created_at,
+            "type": self.type,
+            "data": {"id": self.video_id},
+        }
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+
+@dataclass
+class _Delivery:
+    event: WebhookEvent
+    endpoint: WebhookEndpoint
+    generation: int
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    delivered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event.id,
+            "type": self.event.type,
+            "video_id": self.event.video_id,
+            "attempts": [dict(attempt) for attempt in self.attempts],
+            "delivered": self.delivered,
+        }
+
+
+class WebhookSender:
+    """Delivers events on one worker thread, so a slow receiver never holds up the API.
+
+    A non-2xx answer or a network error is retried after each of ``retry_delays`` (real seconds), then given up.
+    Deliveries waiting when the sender stops are kept and resume when it starts again.
+    """
+
+    def __init__(self, retry_delays: Sequence[float]) -> None:
+        if any(delay < 0 for delay in retry_delays):
+            raise ValueError(f"webhook retry delays must not be negative, got {tuple(retry_delays)!r}")
+        self._retry_delays = tuple(retry_delays)
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int, _Delivery]] = []  # a heap on time.monotonic()
+        self._order = itertools.count()
+        self._in_flight = 0
+        self._generation = 0
+        self._log: list[_Delivery] = []
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, name: str) -> None:
+        stop = threading.Event()
+        self._stop = stop
+        self._thread = threading.Thread(target=self._run, args=(stop,), name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        stop, thread = self._stop, self._thread
+        self._stop = self._thread = None
+        if stop is not None:
+            stop.set()
+            with self._cond:
+                self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout=_JOIN_SECONDS)
+
+    def submit(self, event: WebhookEvent, endpoint: WebhookEndpoint) -> None:
+        with self._cond:
+            delivery = _Delivery(event, endpoint, self._generation)
+            self._log.append(delivery)
+            self._schedule(delivery, 0.0)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until nothing is queued, waiting for a retry or being sent; False if ``timeout`` ran out first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._due and not self._in_flight, timeout)
+
+    def log(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [delivery.to_dict() for delivery in self._log]
+
+    def clear(self) -> None:
+        """Forget the log and every delivery not yet sent (one being sent finishes, but is not retried)."""
+        with self._cond:
+            self._generation += 1
+            self._due.clear()
+            self._log.clear()
+            self._cond.notify_all()
+
+    def _schedule(self, delivery: _Delivery, delay: float) -> None:
+        heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), delivery))
+        self._cond.notify_all()
+
+    def _run(self, stop: threading.Event) -> None:
+        with httpx.Client(timeout=SEND_TIMEOUT_SECONDS) as client:
+            while (delivery := self._next_due(stop)) is not None:
+                at = time.time()
+                try:
+                    status = self._attempt(client, delivery)
+                except Exception:
+                    log.exception("emulator failed to send webhook %s", delivery.event.id)
+                    status = 0
+                self._settle(delivery, status, at)
+
+    def _next_due(self, stop: threading.Event) -> _Delivery | None:
+        """Block until a delivery is due and mark it in flight; None once the sender stops."""
+        with self._cond:
+            while not stop.is_set():
+                wait = None
+                if self._due:
+                    wait = self._due[0][0] - time.monotonic()
+                    if wait <= 0:
+                        self._in_flight += 1
+                        return heapq.heappop(self._due)[2]
+                self._cond.wait(wait)
+            return None
+
+    def _attempt(self, client: httpx.Client, delivery: _Delivery) -> int:
+        """POST the signed event once; the HTTP status, or 0 when no response came back."""
+        event, endpoint = delivery.event, delivery.endpoint
+        body = event.body()
+        # The wall clock, not the emulator's: receivers check the timestamp against their own clock (±300 s).
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": event.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(endpoint.key, event.id, timestamp, body),
+        }
+        try:
+            return client.post(endpoint.url, content=body, headers=headers).status_code
+        except httpx.HTTPError as error:
+            log.info("webhook %s to %s: %s", event.id, endpoint.url, error)
+            return 0
+
+    def _settle(self, delivery: _Delivery, status: int, at: float) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            delivery.attempts.append({"status": status, "at": at})
+            delivery.delivered = 200 <= status < 300
+            tries = len(delivery.attempts)
+            if delivery.delivered or delivery.generation != self._generation:
+                pass
+            elif tries <= len(self._retry_delays):
+                self._schedule(delivery, self._retry_delays[tries - 1])
+            else:
+                log.warning(
+                    "webhook %s (%s for %s) not delivered to %s after %d attempts; giving up",
+                    delivery.event.id,
+                    delivery.event.type,
+                    delivery.event.video_id,
+                    delivery.endpoint.url,
+                    tries,
+                )
+            self._cond.notify_all()
+
+
+class WebhookScheduler:
+    """Runs ``scan`` whenever events may have become due.
+
+    A ManualClock is scanned on every move, synchronously on the thread that moved it. Any other clock is
+    assumed to follow real time: a daemon thread sleeps until the next terminal moment ``scan`` returns
+    (or until ``poke``), then scans again.
+    """
+
+    def __init__(self, clock: Clock, scan: Callable[[], float | None]) -> None:
+        self._clock = clock
+        self._scan = scan
+        self._cond = threading.Condition()
+        self._poked = False
+        self._listening = False
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, name: str) -> None:
+        if isinstance(self._clock, ManualClock):
+            self._clock.add_listener(self._on_clock_moved)
+            self._listening = True
+            self._scan()  # moments passed while the server was stopped
+            return
+        stop = threading.Event()
+        self._stop = stop
+        self._thread = threading.Thread(target=self._run, args=(stop,), name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if isinstance(self._clock, ManualClock):
+            self._listening = False
+            self._clock.remove_listener(self._on_clock_moved)
+        stop, thread = self._stop, self._thread
+        self._stop = self._thread = None
+        if stop is not None:
+            stop.set()
+            with self._cond:
+                self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout=_JOIN_SECONDS)
+
+    def poke(self) -> None:
+        """Something changed (a video was created): look again now."""
+        if isinstance(self._clock, ManualClock):
+            if self._listening:
+                self._scan()
+            return
+        with self._cond:
+            self._poked = True
+            self._cond.notify_all()
+
+    def _on_clock_moved(self, _now: float) -> None:
+        self._scan()
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                next_due = self._scan()
+            except Exception:
+                log.exception("emulator webhook scan failed")
+                next_due = None
+            with self._cond:
+                if self._poked or stop.is_set():
+                    self._poked = False
+                    continue
+                timeout = None if next_due is None else max(0.0, next_due - self._clock.now()) + _WAKE_SLACK_SECONDS
+                self._cond.wait(timeout)
+                self._poked = False

@@ -1,25 +1,31 @@
 """`python -m local.demo` (`make demo`): one video from prompt to verified mp4, through the local stack's HTTP API.
 
-It starts the stack (moto, the provider emulator, the gateway, the scheduler and the store poller),
-submits a prompt with a development token, follows the job on GET /videos/{id}/sora-status, downloads
-the stored video through the 302 of GET /videos/{id}/content, checks its sha256 and writes it to
-demo-output/<job id>.mp4.
+It starts the stack (moto, the provider emulator, the gateway, the scheduler, the queue and stream
+pollers) and a webhook receiver on 127.0.0.1, submits a prompt with a development token and the
+receiver as its webhook_url, follows the job on GET /videos/{id}/sora-status, downloads the stored
+video through the 302 of GET /videos/{id}/content, checks its sha256, writes it to
+demo-output/<job id>.mp4, and lists the webhooks the receiver got, each verified with the
+standardwebhooks package.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import sys
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from local.emulator import EmulatorConfig
 from local.lambda_runtime import ROOT
@@ -37,6 +43,50 @@ FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 8.0
 BAR_WIDTH = 30
 FINISHED_BAD = {"failed", "reset"}
+WEBHOOK_WAIT_SECONDS = 10.0
+
+
+class WebhookReceiver:
+    """A client's webhook endpoint: verifies each delivery's signature and keeps the events."""
+
+    def __init__(self, secret: str) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.refused = 0
+        self.changed = threading.Condition()
+        receiver = self
+        verifier = Webhook(secret)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    event = verifier.verify(body, dict(self.headers.items()))
+                except WebhookVerificationError:
+                    status = 401
+                    with receiver.changed:
+                        receiver.refused += 1
+                else:
+                    status = 204
+                    with receiver.changed:
+                        receiver.events.append(event)
+                        receiver.changed.notify_all()
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks"
+        threading.Thread(target=self._server.serve_forever, name="demo-webhook-receiver", daemon=True).start()
+
+    def wait_for(self, event_type: str, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: any(e["type"] == event_type for e in self.events), timeout)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 class DemoFailed(Exception):
@@ -160,15 +210,21 @@ def verify(content: bytes, job: dict[str, Any]) -> str:
     return digest
 
 
-def run(stack: LocalStack, deadline_seconds: float, output_dir: Path = OUTPUT_DIR) -> Path:
+def run(stack: LocalStack, receiver: WebhookReceiver, deadline_seconds: float, output_dir: Path = OUTPUT_DIR) -> Path:
     started = time.monotonic()
     token = stack.mint_token(LOCAL_USER, ["users"])
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=90, follow_redirects=False) as api:
-        step(2, f"Submitting as {LOCAL_USER!r}: {PROMPT!r}")
+        step(2, f"Submitting as {LOCAL_USER!r}: {PROMPT!r}, webhooks to {receiver.url}")
         submitted = api.post(
             "/videos",
-            json={"prompt": PROMPT, "model": "sora-2", "seconds": "4", "size": "720x1280"},
+            json={
+                "prompt": PROMPT,
+                "model": "sora-2",
+                "seconds": "4",
+                "size": "720x1280",
+                "webhook_url": receiver.url,
+            },
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         _expect(submitted, 202, "POST /videos")
@@ -187,6 +243,19 @@ def run(stack: LocalStack, deadline_seconds: float, output_dir: Path = OUTPUT_DI
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / f"{job['id']}.mp4"
     target.write_bytes(content)
+
+    step(5, f"Webhooks received at {receiver.url} (signatures verified with standardwebhooks)")
+    if not receiver.wait_for("video.completed", WEBHOOK_WAIT_SECONDS):
+        raise DemoFailed(f"no video.completed webhook within {WEBHOOK_WAIT_SECONDS:g} s of the download")
+    if receiver.refused:
+        raise DemoFailed(f"{receiver.refused} webhook(s) failed signature verification")
+    for event in receiver.events:
+        data = event["data"]
+        print(
+            f"   #{event['sequence']:<2} {event['type']:<18} {data['status']:<11} {data['progress']:3d}%  {event['id']}"
+        )
+    if [event["sequence"] for event in receiver.events] != list(range(1, len(receiver.events) + 1)):
+        raise DemoFailed("webhook sequence numbers are not 1, 2, 3, ... " + json.dumps(receiver.events)[:300])
     return target
 
 
@@ -212,18 +281,20 @@ def main(argv: list[str] | None = None) -> int:
         external_provider=external,
         parameters=DEMO_PARAMETERS,
     )
-    step(1, "Starting the local stack (moto, provider emulator, HTTP API gateway, scheduler, store poller)")
+    step(1, "Starting the local stack (moto, provider emulator, HTTP API gateway, scheduler, pollers)")
     try:
         stack.start()
     except Exception as error:
         print(f"demo failed: the local stack did not start: {error}", file=sys.stderr)
         return 1
+    assert stack.resources is not None
+    receiver = WebhookReceiver(stack.resources.webhook_signing_secret)
     try:
         provider = "emulator" if stack.emulator is not None else "provider"
         endpoints = [f"API {stack.gateway_url}", f"AWS (moto) {stack.aws_endpoint_url}"]
         print("   " + "   ".join([*endpoints, f"{provider} {stack.provider_base_url}"]))
         deadline = EXTERNAL_DEADLINE_SECONDS if external else EMULATOR_DEADLINE_SECONDS
-        target = run(stack, deadline)
+        target = run(stack, receiver, deadline)
     except DemoFailed as failure:
         print(f"\ndemo failed: {failure}", file=sys.stderr)
         return 1
@@ -234,10 +305,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\ndemo interrupted", file=sys.stderr)
         return 130
     finally:
+        receiver.stop()
         stack.stop()
     size = target.stat().st_size
     elapsed = time.monotonic() - began
-    step(5, f"Saved {target.relative_to(ROOT)} ({size:,} bytes). Stack stopped; {elapsed:.1f} s in all.")
+    step(6, f"Saved {target.relative_to(ROOT)} ({size:,} bytes). Stack stopped; {elapsed:.1f} s in all.")
     return 0
 
 

@@ -4,7 +4,8 @@
 - Provider: the OpenAI Videos emulator, its key kept in the moto secret so the functions read it the
   deployed way; or a real compatible endpoint when OPENAI_BASE_URL and OPENAI_API_KEY are both set.
 - HTTP API: local/gateway.py, with development JWTs in place of the JWT authorizer.
-- EventBridge Scheduler and the SQS event source: local/scheduler.py and local/store_poller.py.
+- EventBridge Scheduler and the SQS and DynamoDB stream event sources: local/scheduler.py,
+  local/sqs_poller.py and local/stream_poller.py.
 
 Tests and the demo use `LocalStack` directly (see its docstring).
 """
@@ -40,7 +41,8 @@ from local.resources import (
     create_stack_resources,
 )
 from local.scheduler import PollSoraStatusScheduler
-from local.store_poller import StoreVideoPoller
+from local.sqs_poller import SqsPoller
+from local.stream_poller import StreamPoller
 from local.template import load_template
 
 if TYPE_CHECKING:
@@ -58,7 +60,12 @@ LOCAL_ADMIN = "local-admin"
 ENV_FILE = ROOT / ".local-stack" / "env"
 
 # Locally there is no X-Ray daemon and no CloudWatch; set them in the shell to see traces or EMF lines.
-_LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
+_LOCAL_DEFAULTS = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    # Local receivers listen on http://127.0.0.1, which deployed stacks refuse.
+    "WEBHOOK_ALLOW_LOCAL_HTTP": "true",
+}
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -158,7 +165,7 @@ class LocalStack:
 
     `parameters` overrides template parameters (like `sam deploy --parameter-overrides`).
     `backend_clock` (a sorajobs clock) replaces the functions' clock; `emulator_clock` the provider's.
-    `background=False` leaves the scheduler and the store poller to be driven by hand.
+    `background=False` leaves the scheduler and the pollers (store, stream, webhook) to be driven by hand.
     """
 
     def __init__(
@@ -174,6 +181,7 @@ class LocalStack:
         schedule_interval_seconds: float = LOCAL_SCHEDULE_SECONDS,
         background: bool = True,
         jwt_secret: str | None = None,
+        provider_webhooks: bool = True,
     ) -> None:
         self._gateway_host = gateway_host
         self._gateway_port = gateway_port
@@ -187,6 +195,8 @@ class LocalStack:
         self.parameters = {"SweepMode": "one-shot", **dict(parameters or {})}
         self.schedule_interval_seconds = schedule_interval_seconds
         self.background = background
+        # The emulator posts signed video.completed / video.failed to the gateway (off: sweep only).
+        self.provider_webhooks = provider_webhooks
         self.tokens = DevTokens(secret=jwt_secret) if jwt_secret else DevTokens.from_env()
         self._environment = _EnvironmentPatch()
         self._moto: MotoServer | None = None
@@ -196,7 +206,9 @@ class LocalStack:
         self.functions: LocalFunctions | None = None
         self._gateway: LocalHttpGateway | None = None
         self._scheduler: PollSoraStatusScheduler | None = None
-        self._store_poller: StoreVideoPoller | None = None
+        self._store_poller: SqsPoller | None = None
+        self._webhook_poller: SqsPoller | None = None
+        self._stream_poller: StreamPoller | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -252,17 +264,35 @@ class LocalStack:
             self.functions, tokens=self.tokens, host=self._gateway_host, port=self._gateway_port
         ).start()
         self._scheduler = PollSoraStatusScheduler(self.functions, interval_seconds=self.schedule_interval_seconds)
-        self._store_poller = StoreVideoPoller(self.functions, self.client("sqs"), self.resources.queue_url)
+        sqs = self.client("sqs")
+        self._store_poller = SqsPoller(self.functions, sqs, self.resources.queue_url, "StoreVideoFunction")
+        self._webhook_poller = SqsPoller(
+            self.functions, sqs, self.resources.webhook_queue_url, "DeliverWebhookFunction"
+        )
+        table = self.client("dynamodb").describe_table(TableName=self.resources.table_name)["Table"]
+        self._stream_poller = StreamPoller(self.functions, self.client("dynamodbstreams"), table["LatestStreamArn"])
+        if self.emulator is not None and self.provider_webhooks:
+            # The provider tells the backend when a video finishes, as a registered webhook would.
+            self.emulator.configure_webhooks(
+                f"{self.gateway_url}/provider-webhooks/openai", self.resources.provider_webhook_secret
+            )
         if self.background:
-            self._scheduler.start()
-            self._store_poller.start()
+            for component in (self._scheduler, self._store_poller, self._stream_poller, self._webhook_poller):
+                component.start()
 
     def stop(self) -> None:
         """Stops everything that started, in reverse order, and restores os.environ."""
         global _running  # noqa: PLW0603
         if _running is not self:
             return
-        for component in (self._scheduler, self._store_poller, self._gateway, self.emulator):
+        for component in (
+            self._scheduler,
+            self._store_poller,
+            self._stream_poller,
+            self._webhook_poller,
+            self._gateway,
+            self.emulator,
+        ):
             if component is not None:
                 try:
                     component.stop()
@@ -275,6 +305,7 @@ class LocalStack:
                 log.exception("resetting moto failed")
             self._moto.stop()
         self._scheduler = self._store_poller = self._gateway = self._moto = None
+        self._stream_poller = self._webhook_poller = None
         self.emulator = None
         self._environment.restore()
         _reset_shared_function_state(None)
@@ -305,8 +336,16 @@ class LocalStack:
         return _started(self._scheduler)
 
     @property
-    def store_poller(self) -> StoreVideoPoller:
+    def store_poller(self) -> SqsPoller:
         return _started(self._store_poller)
+
+    @property
+    def webhook_poller(self) -> SqsPoller:
+        return _started(self._webhook_poller)
+
+    @property
+    def stream_poller(self) -> StreamPoller:
+        return _started(self._stream_poller)
 
     @property
     def aws_endpoint_url(self) -> str:
@@ -418,7 +457,10 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             f"  AWS (moto)  {stack.aws_endpoint_url}   table {stack.resources.table_name}, "
             f"bucket {stack.resources.bucket_name}, queue {stack.resources.queue_url.rsplit('/', 1)[-1]}",
             f"  Provider    {provider}; key in secret {stack.resources.secret_name}",
-            f"  Background  sweep every {stack.schedule_interval_seconds:g} s; store_video fed from the queue",
+            f"  Background  sweep every {stack.schedule_interval_seconds:g} s; store_video and deliver_webhook fed "
+            "from their queues; the table's stream feeds webhook_events",
+            "  Webhooks    the emulator posts signed video.completed / video.failed to /provider-webhooks/openai; "
+            "jobs may name a webhook_url on http://127.0.0.1",
             "",
             f"Tokens (valid {DEFAULT_TTL_SECONDS // 3600} h; also in {env_file.relative_to(ROOT)}):",
             f"  export TOKEN={token}",

@@ -123,12 +123,14 @@ class WebhookSender:
 
     A non-2xx answer or a network error is retried after each of ``retry_delays`` (real seconds), then given up.
     Deliveries waiting when the sender stops are kept and resume when it starts again.
+    ``timestamp`` gives the ``webhook-timestamp`` of each attempt (unix seconds; the wall clock by default).
     """
 
-    def __init__(self, retry_delays: Sequence[float]) -> None:
+    def __init__(self, retry_delays: Sequence[float], *, timestamp: Callable[[], float] = time.time) -> None:
         if any(delay < 0 for delay in retry_delays):
             raise ValueError(f"webhook retry delays must not be negative, got {tuple(retry_delays)!r}")
         self._retry_delays = tuple(retry_delays)
+        self._timestamp = timestamp
         self._cond = threading.Condition()
         self._due: list[tuple[float, int, _Delivery]] = []  # a heap on time.monotonic()
         self._order = itertools.count()
@@ -209,8 +211,8 @@ class WebhookSender:
         """POST the signed event once; the HTTP status, or 0 when no response came back."""
         event, endpoint = delivery.event, delivery.endpoint
         body = event.body()
-        # The wall clock, not the emulator's: receivers check the timestamp against their own clock (±300 s).
-        timestamp = int(time.time())
+        # The wall clock by default, not the emulator's: receivers check it against their own clock (±300 s).
+        timestamp = int(self._timestamp())
         headers = {
             "content-type": "application/json",
             "webhook-id": event.id,

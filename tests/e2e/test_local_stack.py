@@ -58,6 +58,7 @@ def stack(clocks: Clocks) -> Iterator[LocalStack]:
         emulator_clock=clocks.emulator,
         backend_clock=clocks.backend,
         background=False,
+        provider_webhooks=False,  # sweep-driven here; tests/e2e/test_local_webhooks.py covers the webhooks
     ) as local:
         yield local
 

@@ -155,6 +155,26 @@ def test_completion_sends_one_signed_video_completed(
     ]
 
 
+def test_timestamps_come_from_the_emulator_clock_when_asked(clock: ManualClock, receiver: Receiver) -> None:
+    config = EmulatorConfig(
+        api_key=API_KEY,
+        queue_seconds=QUEUE_SECONDS,
+        render_seconds=RENDER_SECONDS,
+        webhook_url=receiver.url,
+        webhook_secret=SECRET,
+        webhook_timestamps_from_clock=True,
+    )
+    with EmulatorServer(config, clock=clock) as server, OpenAI(base_url=server.base_url, api_key=API_KEY) as sdk:
+        sdk.videos.create(prompt="p")
+        finish_rendering(clock, server)
+
+    (received,) = receiver.requests
+    timestamp = int(received.headers["webhook-timestamp"])
+    assert timestamp == int(clock.now())  # the manual clock, far from the wall clock
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    assert received.headers["webhook-signature"] == sign(key, received.headers["webhook-id"], timestamp, received.body)
+
+
 def test_failure_sends_video_failed_at_the_failure_moment(
     hooked: EmulatorServer, sdk: OpenAI, clock: ManualClock, receiver: Receiver
 ) -> None:

@@ -25,7 +25,7 @@ WEBHOOKS_BY_JOB_INDEX = "webhooks_by_job"
 DELIVERY_KEY_PREFIX = "WEBHOOK#"
 ENDPOINT_KEY_PREFIX = "WEBHOOK_ENDPOINT#"
 PROVIDER_EVENT_KEY_PREFIX = "PROVIDER_WEBHOOK#"
-# The delivery log outlives the longest retry schedule (about 32 h) by weeks.
+# The delivery log outlives the whole retry schedule (about 28 h) by weeks.
 DELIVERY_RETENTION = timedelta(days=30)
 
 

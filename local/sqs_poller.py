@@ -1,4 +1,5 @@
-"""The SQS event source mapping of StoreVideoFunction: receive, invoke, delete what succeeded.
+"""The SQS event source mappings (StoreVideoFunction, DeliverWebhookFunction): receive, invoke, delete
+what succeeded.
 
 Like Lambda's poller with ReportBatchItemFailures, messages listed in `batchItemFailures` (or the whole
 batch when the handler raises) are left alone and come back after the queue's visibility timeout.
@@ -13,16 +14,14 @@ from typing import Any
 from local.lambda_runtime import REGION, LocalFunctions
 from local.template import resource
 
-log = logging.getLogger("local.store_poller")
-
-FUNCTION_ID = "StoreVideoFunction"
+log = logging.getLogger("local.sqs_poller")
 
 
-def _batch_size() -> int:
-    for event in resource(FUNCTION_ID)["Properties"]["Events"].values():
+def _batch_size(function_id: str) -> int:
+    for event in resource(function_id)["Properties"]["Events"].values():
         if event["Type"] == "SQS":
             return int(event["Properties"].get("BatchSize", 10))
-    raise LookupError(f"{FUNCTION_ID} has no SQS event in template.yaml")
+    raise LookupError(f"{function_id} has no SQS event in template.yaml")
 
 
 def _lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -54,14 +53,16 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     }
 
 
-class StoreVideoPoller:
-    """`drain()` handles whatever the queue holds now; `start()` long-polls it in a thread."""
+class SqsPoller:
+    """One queue feeding one function. `drain()` handles whatever the queue holds now; `start()`
+    long-polls it in a thread."""
 
     def __init__(
         self,
         functions: LocalFunctions,
         sqs_client: Any,
         queue_url: str,
+        function_id: str,
         *,
         batch_size: int | None = None,
         wait_seconds: int = 1,
@@ -69,7 +70,8 @@ class StoreVideoPoller:
         self.functions = functions
         self.sqs = sqs_client
         self.queue_url = queue_url
-        self.batch_size = batch_size or _batch_size()
+        self.function_id = function_id
+        self.batch_size = batch_size or _batch_size(function_id)
         self.wait_seconds = wait_seconds
         self.queue_arn: str = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -95,9 +97,9 @@ class StoreVideoPoller:
             if not messages:
                 return None
             try:
-                result = self.functions.invoke(FUNCTION_ID, self.build_event(messages))
+                result = self.functions.invoke(self.function_id, self.build_event(messages))
             except Exception:
-                log.exception("%s failed; the batch returns after the visibility timeout", FUNCTION_ID)
+                log.exception("%s failed; the batch returns after the visibility timeout", self.function_id)
                 return {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
             failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures") or []}
             done = [m for m in messages if m["MessageId"] not in failed]
@@ -107,7 +109,7 @@ class StoreVideoPoller:
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
                 )
             if failed:
-                log.warning("%s reported %d failed message(s); they will be retried", FUNCTION_ID, len(failed))
+                log.warning("%s reported %d failed message(s); they will be retried", self.function_id, len(failed))
             return dict(result or {"batchItemFailures": []})
 
     def drain(self) -> list[dict[str, Any]]:
@@ -122,9 +124,9 @@ class StoreVideoPoller:
                 break
         return results
 
-    def start(self) -> StoreVideoPoller:
+    def start(self) -> SqsPoller:
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._run_forever, name="local-store-poller", daemon=True)
+        self._thread = threading.Thread(target=self._run_forever, name=f"local-{self.function_id}", daemon=True)
         self._thread.start()
         return self
 
@@ -139,5 +141,5 @@ class StoreVideoPoller:
             try:
                 self.poll_once(self.wait_seconds)
             except Exception:
-                log.exception("receiving from the store queue failed")
+                log.exception("receiving for %s failed", self.function_id)
                 self._stopping.wait(1)

@@ -1,0 +1,111 @@
+"""Webhooks end to end on the local stack: the emulator's signed provider webhook reaches the gateway,
+the job finishes without a sweep, and the client's endpoint gets every event, signed.
+
+Time is manual on both sides and the pollers are driven by hand, so nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from local.emulator import EmulatorConfig
+from local.emulator import ManualClock as EmulatorClock
+from local.stack import LocalStack
+from sorajobs.clock import ManualClock
+
+pytestmark = pytest.mark.e2e
+
+# The emulator signs with the wall clock, as a real provider does, and the backend allows ±300 s:
+# so the manual clocks start at the real time (and move at most 120 s from it).
+START = datetime.now(UTC).replace(microsecond=0)
+
+
+class Receiver:
+    """A client's webhook endpoint on 127.0.0.1 that records what it gets."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        received = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(({key.lower(): value for key, value in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def clocks() -> tuple[ManualClock, EmulatorClock]:
+    return ManualClock(START), EmulatorClock(start=START.timestamp())
+
+
+@pytest.fixture(scope="module")
+def stack(clocks: tuple[ManualClock, EmulatorClock]) -> Iterator[LocalStack]:
+    backend, emulator = clocks
+    with LocalStack(
+        emulator_config=EmulatorConfig(queue_seconds=5, render_seconds=60),
+        emulator_clock=emulator,
+        backend_clock=backend,
+        background=False,
+    ) as local:
+        yield local
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    endpoint = Receiver()
+    yield endpoint
+    endpoint.stop()
+
+
+def test_a_provider_webhook_finishes_the_job_and_the_client_gets_every_event_signed(stack, clocks, receiver):
+    backend, emulator = clocks
+    token = stack.mint_token("e2e-webhooks", ["users"])
+    with httpx.Client(base_url=stack.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
+        submitted = api.post("/videos", json={"prompt": "A kite over the dunes", "webhook_url": receiver.url})
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["id"]
+
+        backend.advance(120)
+        emulator.advance(120)  # the provider finishes and posts its signed video.completed to the gateway
+        assert stack.emulator is not None and stack.emulator.flush_webhooks(timeout=30)
+        stack.store_poller.drain()  # no sweep ran: the provider's webhook alone moved the job on
+        job = api.get(f"/videos/{job_id}").json()
+        assert job["status"] == "completed" and job["ready"] is True
+
+        stack.stream_poller.drain()
+        stack.webhook_poller.drain()
+        log = api.get(f"/videos/{job_id}/webhooks").json()["data"]
+
+    assert [entry["delivered"] for entry in stack.emulator.webhook_log()] == [True]
+    events = [httpx.Response(200, content=body).json() for _, body in receiver.requests]
+    assert events[0]["type"] == "video.queued" and events[-1]["type"] == "video.completed"
+    assert [event["sequence"] for event in events] == list(range(1, len(events) + 1))
+    assert stack.resources is not None
+    for headers, body in receiver.requests:
+        moment = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+        expected = Webhook(stack.resources.webhook_signing_secret).sign(headers["webhook-id"], moment, body.decode())
+        assert expected in headers["webhook-signature"].split(" ")
+    assert {entry["state"] for entry in log} == {"delivered"}
+    assert {entry["attempts"][0]["status_code"] for entry in log} == {204}

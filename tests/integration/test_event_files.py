@@ -22,6 +22,9 @@ from tests.conftest import FUNCTIONS, ROOT, LambdaContext, load_event, load_hand
         ("read_api", "read_api_content", 404),
         ("read_api", "read_api_stats", 200),
         ("read_api", "read_api_openapi", 200),
+        ("webhooks_api", "webhooks_api_list", 404),
+        ("webhooks_api", "webhooks_api_replay", 404),
+        ("provider_webhook", "provider_webhook", 401),  # the sample's signature is not this stack's
     ],
 )
 def test_each_http_event_file_reaches_its_route(world, function_dir, event_name, status):
@@ -34,6 +37,21 @@ def test_the_schedule_event_file_runs_the_sweep(world):
     result = load_handler("poll_sora_status").lambda_handler(load_event("poll_sora_status"), LambdaContext())
 
     assert result == {"outcomes": {}, "passes": 1, "stopped_early": False}
+
+
+def test_the_stream_event_file_queues_the_event_to_the_jobs_webhook_url(world):
+    result = load_handler("webhook_events").lambda_handler(load_event("webhook_events"), LambdaContext())
+
+    assert result == {"batchItemFailures": []}
+    [delivery] = world.services.webhooks.all_for_job("job_0123456789abcdef01234567")
+    assert (delivery.event_type, delivery.url) == ("video.queued", "https://hooks.example.com/sora")
+
+
+def test_the_delivery_event_file_is_accepted_and_its_unknown_delivery_dropped(world):
+    result = load_handler("deliver_webhook").lambda_handler(load_event("deliver_webhook"), LambdaContext())
+
+    assert result == {"batchItemFailures": []}
+    assert world.receivers.received == []
 
 
 def _modules_after_import(function_dir: str) -> set[str]:
@@ -49,7 +67,20 @@ def _modules_after_import(function_dir: str) -> set[str]:
     return set(output.split())
 
 
-@pytest.mark.parametrize("function_dir", ["read_api", "sora_status", "reset", "submit", "poll_sora_status"])
+@pytest.mark.parametrize(
+    "function_dir",
+    [
+        "read_api",
+        "sora_status",
+        "reset",
+        "submit",
+        "poll_sora_status",
+        "webhooks_api",
+        "provider_webhook",
+        "webhook_events",
+        "deliver_webhook",
+    ],
+)
 def test_importing_a_handler_does_not_import_openai(function_dir):
     # `import openai` costs about 0.8 s of cold start; only a provider call may pay it.
     assert "openai" not in _modules_after_import(function_dir)

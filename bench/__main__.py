@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import cold_start, detection, rate_burst, store_memory, sweep_throughput
+from bench import cold_start, detection, rate_burst, store_memory, sweep_throughput, webhook_latency
 from bench.machine import describe
 from bench.report import BenchmarkResult, format_table, summary_table
 
@@ -40,7 +40,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=(cold_start.NAME, store_memory.NAME, sweep_throughput.NAME, detection.NAME, rate_burst.NAME),
+        choices=(
+            cold_start.NAME,
+            store_memory.NAME,
+            sweep_throughput.NAME,
+            detection.NAME,
+            rate_burst.NAME,
+            webhook_latency.NAME,
+        ),
         help="run this benchmark only (repeatable)",
     )
     parser.add_argument("--runs", type=int, default=cold_start.DEFAULT_RUNS, help="cold start: runs per function")
@@ -87,6 +94,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=rate_burst.DEFAULT_SECONDS,
         help="rate burst: virtual seconds of hammering (default 60)",
     )
+    parser.add_argument(
+        "--webhook-jobs",
+        type=int,
+        default=webhook_latency.DEFAULT_JOBS,
+        help="webhook latency: measured jobs per mode (default 20)",
+    )
+    parser.add_argument(
+        "--webhook-interval",
+        type=float,
+        default=webhook_latency.SUBMIT_INTERVAL_SECONDS,
+        help="webhook latency: seconds between submissions (default 2)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed, not only on errors")
     return parser.parse_args(argv)
@@ -115,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         detection.NAME: lambda: detection.run(jobs=args.detection_jobs),
         rate_burst.NAME: lambda: rate_burst.run(clients=args.burst_clients, seconds=args.burst_seconds),
+        webhook_latency.NAME: lambda: webhook_latency.run(jobs=args.webhook_jobs, interval=args.webhook_interval),
     }
     selected = list(dict.fromkeys(args.only or benchmarks))
     print(f"Machine: {describe()}")

@@ -4,14 +4,17 @@ provider finishes a video the backend sees it, on virtual time.
 1,000 jobs are submitted over the first 5 virtual minutes, each with queue and render times drawn from a
 seeded RNG and scripted into the emulator (`Scenario(queue_seconds=..., render_seconds=...)`). The
 backend's and the emulator's manual clocks move together (moto in-process behind one lock, the emulator
-in a thread, no latency), so an hour of polling takes a minute or two. Three pollers see the same jobs:
+in a thread, no latency), so an hour of polling takes a minute or two. Four pollers see the same jobs:
 
 - (a) fixed 5 s polling: every 5 virtual seconds, a hand loop retrieves every unfinished job
   (`GET /v1/videos/{id}` on a keep-alive connection, no DynamoDB); a job is seen at the tick that reads
   it completed;
 - (b) the one-shot sweep: one `Sweeper.run` pass per virtual minute, as the scheduler invokes it;
 - (c) the continuous sweep: one invocation per virtual minute, passes every 2 s for about 50 s
-  (`services.sleep` moves both clocks, and submissions due meanwhile happen at their time).
+  (`services.sleep` moves both clocks, and submissions due meanwhile happen at their time);
+- (d) the continuous sweep with inbound webhooks: (c), and the emulator posts its signed
+  `video.completed` to an in-process endpoint that runs `ProviderWebhookReceiver.receive`; the clocks
+  stop at each video's completion moment and the webhook is handled there, before time moves on.
 
 The scheduler is already running when the first job arrives: invocations start at 0 s. Retrieves are
 counted from the emulator's request log. The detection delay of a job is its `store_requested_at`
@@ -24,6 +27,7 @@ all at once: time is virtual, so sharing the cores changes only the wall time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -32,11 +36,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,10 +71,21 @@ TARGET_RETRIEVES_MEDIAN = 8.0
 TARGET_DELAY_P95_SECONDS = 15.0
 OWNERS = 20
 CHILD_TIMEOUT_SECONDS = 1800
+WEBHOOK_FLUSH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    title: str
+    sweep_mode: str | None = None  # None: the fixed-interval poller
+    provider_webhooks: bool = False
+
+
 VARIANTS = {
-    "fixed": "(a) fixed 5 s polling of every job",
-    "one-shot": "(b) one-shot sweep, one pass a minute",
-    "continuous": "(c) continuous sweep, passes every 2 s",
+    "fixed": Variant("(a) fixed 5 s polling of every job"),
+    "one-shot": Variant("(b) one-shot sweep, one pass a minute", "one-shot"),
+    "continuous": Variant("(c) continuous sweep, passes every 2 s", "continuous"),
+    "webhooks": Variant("(d) continuous sweep with inbound webhooks", "continuous", provider_webhooks=True),
 }
 
 
@@ -128,7 +145,7 @@ class VariantFigures:
 
     @property
     def name(self) -> str:
-        return VARIANTS[self.variant]
+        return VARIANTS[self.variant].title
 
     def of_model(self, planned: list[PlannedJob], model: str | None) -> tuple[list[int], list[float]]:
         chosen = [job.index for job in planned if model is None or job.model == model]
@@ -227,15 +244,59 @@ class _InstantStore:
         self._services.jobs.save_transition(job, transition_to_completed(job, video, None, self._services.clock.now()))
 
 
-def run_sweep(planned: list[PlannedJob], mode: str, seed: int = SEED) -> VariantFigures:
-    """(b) and (c): the project's sweep, invoked once per virtual minute."""
+class ProviderWebhookEndpoint:
+    """The backend's /provider-webhooks/openai in-process: each POST is handed to
+    `ProviderWebhookReceiver.receive` on the server's thread, while the thread that moved the clocks
+    waits in `flush_webhooks`, so nothing else touches moto meanwhile."""
+
+    def __init__(self, receiver: Any) -> None:
+        self.outcomes: Counter[str] = Counter()
+        self.errors: list[str] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                try:
+                    endpoint.outcomes[receiver.receive(body, headers).value] += 1
+                    status = 200
+                except Exception as error:  # answered 500, so the emulator retries; reported as an error
+                    endpoint.errors.append(f"receiving a provider webhook raised {type(error).__name__}: {error}")
+                    status = 500
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/provider-webhooks/openai"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="bench-provider-webhooks", daemon=True)
+
+    def __enter__(self) -> ProviderWebhookEndpoint:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> VariantFigures:
+    """(b), (c) and (d): the project's sweep, invoked once per virtual minute."""
     from local.emulator import Scenario
     from sorajobs.logic.jobs import JobService
     from sorajobs.logic.schedule import PollSchedule
     from sorajobs.logic.sweep import Sweeper
     from sorajobs.models.api import SubmitVideoRequest
+    from sorajobs.webhooks.inbound import ProviderWebhookReceiver
 
-    figures = VariantFigures(mode)
+    variant = VARIANTS[name]
+    figures = VariantFigures(name)
     videos: dict[int, str] = {}
     seen: dict[int, datetime] = {}
     by_job_id: dict[str, int] = {}
@@ -250,8 +311,8 @@ def run_sweep(planned: list[PlannedJob], mode: str, seed: int = SEED) -> Variant
                 seen[index] = job.store_requested_at
             super().request_store(job)
 
-    with VirtualWorld() as world:
-        services = world.services(sweep_mode=mode, sweep_concurrency=SWEEP_CONCURRENCY)
+    with VirtualWorld() as world, contextlib.ExitStack() as scope:
+        services = world.services(sweep_mode=variant.sweep_mode, sweep_concurrency=SWEEP_CONCURRENCY)
         services.store_queue = _InstantStore(services)
         # The schedule's jitter, seeded like the workload, so a run can be repeated exactly.
         services.poll_schedule = PollSchedule(
@@ -273,6 +334,19 @@ def run_sweep(planned: list[PlannedJob], mode: str, seed: int = SEED) -> Variant
 
         for job in planned:
             world.at(job.submit_at, lambda job=job: submit(job))
+        endpoint = None
+        if variant.provider_webhooks:
+            endpoint = scope.enter_context(ProviderWebhookEndpoint(ProviderWebhookReceiver(services, jobs=jobs)))
+            world.emulator.configure_webhooks(endpoint.url, world.resources.provider_webhook_secret)
+
+            def deliver_webhooks() -> None:
+                """Each move queues the webhooks of the videos it finished; they are handled at that instant."""
+                if not world.emulator.flush_webhooks(timeout=WEBHOOK_FLUSH_SECONDS):
+                    figures.errors.append(f"provider webhooks still queued {WEBHOOK_FLUSH_SECONDS:.0f} s after a move")
+
+            world.after_move = deliver_webhooks
+            for job in planned:  # the clocks stop at each completion, as a provider's webhook would not wait
+                world.at(job.submit_at + job.queue_seconds + job.render_seconds, lambda: None)
         invocation_at = 0
         while (len(seen) < len(planned) or world.pending_timers) and invocation_at < GIVE_UP_AFTER_SECONDS:
             world.advance_to(START + timedelta(seconds=invocation_at))
@@ -283,6 +357,13 @@ def run_sweep(planned: list[PlannedJob], mode: str, seed: int = SEED) -> Variant
             outcomes.update(report.outcomes)
             invocation_at += SCHEDULE_SECONDS
         _collect(world, figures, videos, seen)
+        if endpoint is not None:
+            figures.errors += endpoint.errors
+            outcomes.update({f"webhook {outcome}": count for outcome, count in endpoint.outcomes.items()})
+            log = world.emulator.webhook_log()
+            retried = sum(1 for entry in log if len(entry["attempts"]) > 1 or not entry["delivered"])
+            if retried or len(log) != len(planned):
+                figures.errors.append(f"{len(log)} provider webhooks for {len(planned)} jobs, {retried} retried")
     figures.outcomes = dict(outcomes)
     return figures
 
@@ -291,7 +372,8 @@ def run_variant(variant: str, jobs: int, seed: int) -> VariantFigures:
     planned = plan_jobs(jobs, seed)
     began = time.perf_counter()
     with quiet_backend() as logged:
-        figures = run_fixed_interval(planned) if variant == "fixed" else run_sweep(planned, variant, seed)
+        sweeping = VARIANTS[variant].sweep_mode is not None
+        figures = run_sweep(planned, variant, seed) if sweeping else run_fixed_interval(planned)
         if logged.count:
             figures.errors.append(f"the backend logged {logged.count} errors, first: {'; '.join(logged.first)}")
     figures.wall_seconds = time.perf_counter() - began
@@ -392,7 +474,11 @@ def run(*, jobs: int = DEFAULT_JOBS, seed: int = SEED) -> BenchmarkResult:
         result.failures += [f"{figures.name}: {error}" for error in figures.errors]
         if undetected:
             result.failures.append(f"{figures.name}: {undetected} jobs never seen as finished")
-        unusual = {name: count for name, count in figures.outcomes.items() if name not in ("polled", "store_requested")}
+        unusual = {
+            name: count
+            for name, count in figures.outcomes.items()
+            if name not in ("polled", "store_requested", "webhook refreshed")
+        }
         if unusual:
             result.notes.append(f"{figures.name}: sweep outcomes besides polls: {unusual}")
 
@@ -421,22 +507,20 @@ def run(*, jobs: int = DEFAULT_JOBS, seed: int = SEED) -> BenchmarkResult:
                 verdict_at_most(p95_delay, TARGET_DELAY_P95_SECONDS, "s") if targeted else "",
             )
         )
-    result.rows.append(
-        Row(
-            NAME,
-            "(d) continuous sweep with inbound webhooks",
-            "provider retrieves per job; detection delay",
-            "not yet measurable: the backend has no webhook endpoint",
-        )
-    )
     result.notes.append(
         f"{jobs} jobs submitted over {SUBMIT_WINDOW_SECONDS // 60} min (seed {seed}): {_describe_mix()}."
     )
     result.notes.append(
         f"Sweeps: concurrency {SWEEP_CONCURRENCY}, moto in-process behind one lock, emulator latency 0, "
         f"invoked every {SCHEDULE_SECONDS} virtual s from 0 s with a {FUNCTION_TIMEOUT_SECONDS} s timeout; "
-        "the three variants ran at once, one process each."
+        f"the {len(measured)} variants ran at once, one process each."
     )
+    if any(figures.variant == "webhooks" for figures in measured):
+        result.notes.append(
+            "(d): each video.completed is signed by the emulator with its virtual clock and handled by "
+            "ProviderWebhookReceiver at the virtual instant the video finished (no network or handling time; "
+            "`python -m bench --only webhook_latency` measures those on the wall clock)."
+        )
     return result
 
 

@@ -330,8 +330,9 @@ def _drop_stream_records(table_name: str) -> None:
 class VirtualWorld:
     """moto in-process, the emulator in a thread, and the backend's and the emulator's clocks moved together.
 
-    `on_time` is called with each instant `advance_to` is about to move past, so callers can act at exact
-    virtual times (submissions, client calls) even while the sweep is sleeping between passes.
+    `at` schedules actions at exact virtual times (submissions, client calls), run even while the sweep
+    is sleeping between passes; `after_move`, when set, runs after every move of the clocks. The emulator
+    signs its webhooks (off until configured) with its own clock, so the backend's virtual clock accepts them.
     """
 
     queue_seconds: float = 5.0
@@ -342,6 +343,7 @@ class VirtualWorld:
     emulator: Any = None
     resources: Any = None
     session: Any = None
+    after_move: Callable[[], None] | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _timers: list[tuple[datetime, int, Callable[[], None]]] = field(default_factory=list)
     _timer_seq: int = 0
@@ -366,7 +368,10 @@ class VirtualWorld:
             self.clock = ManualClock(START)
             self.emulator_clock = EmulatorClock(start=START.timestamp())
             config = EmulatorConfig(
-                api_key=API_KEY, queue_seconds=self.queue_seconds, render_seconds=self.render_seconds
+                api_key=API_KEY,
+                queue_seconds=self.queue_seconds,
+                render_seconds=self.render_seconds,
+                webhook_timestamps_from_clock=True,
             )
             self.emulator = self._stack.enter_context(EmulatorServer(config, clock=self.emulator_clock))
         except BaseException:
@@ -389,6 +394,7 @@ class VirtualWorld:
             videos_bucket_name=resources.bucket_name,
             store_video_queue_url=resources.queue_url,
             openai_api_key_secret_name=resources.secret_name,
+            provider_webhook_secret_name=resources.environment()["PROVIDER_WEBHOOK_SECRET_NAME"],
             **{**self.settings_changes, **settings},
         )
         return Services(
@@ -428,6 +434,8 @@ class VirtualWorld:
         if step > 0:
             self.clock.advance(step)
             self.emulator_clock.advance(step)
+            if self.after_move is not None:
+                self.after_move()
 
     @property
     def pending_timers(self) -> int:

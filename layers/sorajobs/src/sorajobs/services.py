@@ -81,6 +81,10 @@ class Services:
         return self._client("dynamodb")
 
     @cached_property
+    def sqs(self) -> Any:
+        return self._client("sqs")
+
+    @cached_property
     def jobs(self) -> JobRepository:
         settings = self.settings
         limits = AdmissionLimits(
@@ -96,7 +100,7 @@ class Services:
 
     @cached_property
     def store_queue(self) -> StoreVideoQueue:
-        return StoreVideoQueue(self._client("sqs"), self.settings.store_video_queue_url)
+        return StoreVideoQueue(self.sqs, self.settings.store_video_queue_url)
 
     @cached_property
     def idempotency_store(self) -> Any:
@@ -134,7 +138,7 @@ class Services:
     def webhook_queue(self) -> WebhookDeliveryQueue:
         settings = self.settings
         return WebhookDeliveryQueue(
-            self._client("sqs"),
+            self.sqs,
             settings.webhook_delivery_queue_url,
             settings.webhook_dead_letter_queue_url,
             settings.webhook_max_queue_delay_seconds,

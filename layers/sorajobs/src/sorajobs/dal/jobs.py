@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sorajobs.dal.conditions import condition_failed
 from sorajobs.dal.cursors import decode_cursor, encode_cursor
 from sorajobs.dal.job_items import (
     JOB_KEY_PREFIX,
@@ -121,16 +122,6 @@ class _Expression:
         return serialize(self.values)
 
 
-def _condition_failed(error: ClientError) -> bool:
-    code = error.response["Error"]["Code"]
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = error.response.get("CancellationReasons", [])
-        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
-    return False
-
-
 def _transaction_conflict(error: ClientError) -> bool:
     if error.response["Error"]["Code"] != "TransactionCanceledException":
         return False
@@ -195,7 +186,7 @@ class JobRepository:
             try:
                 self._client.update_item(**update)
             except ClientError as error:
-                if _condition_failed(error):
+                if condition_failed(error):
                     raise TransitionConflict(before.id) from error
                 raise
         else:
@@ -220,7 +211,7 @@ class JobRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return None
             raise
         return job_from_item(response["Attributes"])
@@ -291,7 +282,7 @@ class JobRepository:
                 for (_, error_for), reason in zip(items, reasons, strict=False):
                     if reason.get("Code") == "ConditionalCheckFailed":
                         raise error_for(job_id) from error
-                if _condition_failed(error):
+                if condition_failed(error):
                     raise TransitionConflict(job_id) from error
                 if not _transaction_conflict(error) or attempt == TRANSACTION_CONFLICT_RETRIES - 1:
                     raise

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from sorajobs.clock import Clock
+from sorajobs.dal.conditions import condition_failed
 from sorajobs.dal.job_items import deserialize, serialize
 from sorajobs.timeutil import from_epoch_ms, to_epoch_ms
 
@@ -88,7 +89,7 @@ class RateBudget:
                 ExpressionAttributeValues=serialize({":until": until}),
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise  # a longer pause already stands otherwise
 
     def _read(self, bucket: str) -> _State:
@@ -115,7 +116,7 @@ class RateBudget:
                 ExpressionAttributeValues=serialize(values),
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
             raise
         return True

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sorajobs.dal.conditions import condition_failed
 from sorajobs.dal.cursors import decode_cursor, encode_cursor
 from sorajobs.dal.job_items import deserialize, serialize
 from sorajobs.models.errors import TransitionConflict
@@ -63,10 +64,6 @@ def delivery_from_item(item: dict[str, Any]) -> WebhookDelivery:
     return WebhookDelivery.model_validate(data)
 
 
-def _condition_failed(error: ClientError) -> bool:
-    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
-
-
 class WebhookRepository:
     def __init__(self, dynamodb_client: Any, table_name: str) -> None:
         self._client = dynamodb_client
@@ -83,7 +80,7 @@ class WebhookRepository:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -120,7 +117,7 @@ class WebhookRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return None
             raise
         return delivery_from_item(response["Attributes"])
@@ -136,7 +133,7 @@ class WebhookRepository:
                 ExpressionAttributeValues=serialize({":run": before.run, ":tries": before.tries}),
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 raise TransitionConflict(before.id) from error
             raise
         return after
@@ -202,7 +199,7 @@ class WebhookRepository:
                 ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True

@@ -56,26 +56,26 @@ def event_type_for_change(before: Job | None, after: Job) -> WebhookEventType | 
 
 
 def stamp_event(before: Job | None, after: Job) -> Job:
-    """`after` with its event bookkeeping: the next sequence number when the write produces an event."""
+    """`after` with its event bookkeeping: carried over from `before`, or the next sequence number when
+    the write produces an event."""
     kind = event_type_for_change(before, after)
-    carried = before or after
-    if kind is None:
-        return after.model_copy(
-            update={
-                "event_sequence": carried.event_sequence if before else 0,
-                "last_event_type": carried.last_event_type if before else None,
-                "last_event_at": carried.last_event_at if before else None,
-                "last_event_progress": carried.last_event_progress if before else 0,
-            }
-        )
-    return after.model_copy(
-        update={
-            "event_sequence": (before.event_sequence if before else 0) + 1,
+    sequence = before.event_sequence if before else 0
+    update: dict[str, object]
+    if kind is not None:
+        update = {
+            "event_sequence": sequence + 1,
             "last_event_type": kind.value,
             "last_event_at": after.updated_at,
             "last_event_progress": after.progress,
         }
-    )
+    else:
+        update = {
+            "event_sequence": sequence,
+            "last_event_type": before.last_event_type if before else None,
+            "last_event_at": before.last_event_at if before else None,
+            "last_event_progress": before.last_event_progress if before else 0,
+        }
+    return after.model_copy(update=update)
 
 
 def webhook_event_id(job_id: str, sequence: int) -> str:

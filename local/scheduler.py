@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from local.background import RepeatingThread
 from local.lambda_runtime import ROOT, LocalFunctions
 
 log = logging.getLogger("local.scheduler")
@@ -28,8 +28,16 @@ class PollSoraStatusScheduler:
         self.interval_seconds = interval_seconds
         self.runs = 0
         self._template_event: dict[str, Any] = json.loads(EVENT_PATH.read_text())
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        # An asynchronous invocation with no retries: the next tick is the retry.
+        self._thread = RepeatingThread(
+            "local-scheduler",
+            self._run_and_log,
+            log=log,
+            failure_message=f"{FUNCTION_ID} failed; the next scheduled run retries",
+            pause_seconds=interval_seconds,
+            failure_pause_seconds=0.0,
+            join_seconds=80.0,
+        )
 
     def build_event(self, now: datetime | None = None) -> dict[str, Any]:
         event = copy.deepcopy(self._template_event)
@@ -44,24 +52,13 @@ class PollSoraStatusScheduler:
         return result
 
     def start(self) -> PollSoraStatusScheduler:
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run_forever, name="local-scheduler", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=80)
-            self._thread = None
+        self._thread.stop()
 
-    def _run_forever(self) -> None:
-        while not self._stopping.wait(self.interval_seconds):
-            try:
-                outcome = self.run_once()
-            except Exception:
-                # An asynchronous invocation with no retries: the next tick is the retry.
-                log.exception("%s failed; the next scheduled run retries", FUNCTION_ID)
-                continue
-            if outcome.get("outcomes"):
-                log.info("sweep: %s", outcome)
+    def _run_and_log(self) -> None:
+        outcome = self.run_once()
+        if outcome.get("outcomes"):
+            log.info("sweep: %s", outcome)

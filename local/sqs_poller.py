@@ -11,6 +11,7 @@ import logging
 import threading
 from typing import Any
 
+from local.background import RepeatingThread
 from local.lambda_runtime import REGION, LocalFunctions
 from local.template import resource
 
@@ -76,8 +77,12 @@ class SqsPoller:
         self.queue_arn: str = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = RepeatingThread(
+            f"local-{function_id}",
+            lambda: self.poll_once(self.wait_seconds),
+            log=log,
+            failure_message=f"receiving for {function_id} failed",
+        )
         self._lock = threading.Lock()  # drain() and the thread never hand out the same messages twice
 
     def build_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,21 +130,8 @@ class SqsPoller:
         return results
 
     def start(self) -> SqsPoller:
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run_forever, name=f"local-{self.function_id}", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.poll_once(self.wait_seconds)
-            except Exception:
-                log.exception("receiving for %s failed", self.function_id)
-                self._stopping.wait(1)
+        self._thread.stop()

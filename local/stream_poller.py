@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Any
 
+from local.background import RepeatingThread
 from local.lambda_runtime import LocalFunctions
 from local.template import resource
 
@@ -50,8 +51,13 @@ class StreamPoller:
         self.batch_size = int(properties.get("BatchSize", 100))
         self.prefixes = _key_prefixes()
         self._iterators: dict[str, str] = {}
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = RepeatingThread(
+            "local-stream-poller",
+            self.poll_once,
+            log=log,
+            failure_message="reading the jobs table's stream failed",
+            pause_seconds=POLL_INTERVAL_SECONDS,
+        )
         self._lock = threading.Lock()
 
     def _shard_iterators(self) -> dict[str, str]:
@@ -114,22 +120,8 @@ class StreamPoller:
                 return total
 
     def start(self) -> StreamPoller:
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run_forever, name="local-stream-poller", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                log.exception("reading the jobs table's stream failed")
-                self._stopping.wait(1)
-            self._stopping.wait(POLL_INTERVAL_SECONDS)
+        self._thread.stop()

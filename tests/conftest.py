@@ -131,6 +131,17 @@ def http_event(
     return event
 
 
+def sqs_event(name: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The events/<name>.json SQS event, carrying these received messages, as the event source sends them."""
+    event = copy.deepcopy(load_event(name))
+    template = event["Records"][0]
+    event["Records"] = [
+        {**template, "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]}
+        for m in messages
+    ]
+    return event
+
+
 @dataclass
 class ApiResponse:
     status: int
@@ -281,13 +292,7 @@ class World:
             messages = received.get("Messages", [])
             if not messages:
                 return results
-            event = copy.deepcopy(load_event("store_video"))
-            template = event["Records"][0]
-            event["Records"] = [
-                {**template, "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]}
-                for m in messages
-            ]
-            result = load_handler("store_video").lambda_handler(event, LambdaContext())
+            result = load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())
             failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
             for message in messages:
                 if message["MessageId"] not in failed:
@@ -335,12 +340,7 @@ class World:
                 )
             if not due:
                 return ran
-            event = copy.deepcopy(load_event("deliver_webhook"))
-            template = event["Records"][0]
-            event["Records"] = [
-                {**template, "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]}
-                for m in due
-            ]
+            event = sqs_event("deliver_webhook", due)
             result = load_handler("deliver_webhook").lambda_handler(event, LambdaContext())
             assert result == {"batchItemFailures": []}, result
             for message in due:

@@ -6,7 +6,9 @@ import socket
 from collections.abc import Sequence
 
 import pytest
+from pydantic import ValidationError
 
+from sorajobs.config import Settings
 from sorajobs.webhooks import url_guard
 from sorajobs.webhooks.url_guard import (
     WebhookUrlRefused,
@@ -297,3 +299,105 @@ def test_resolve_host_turns_a_lookup_failure_into_a_refusal(monkeypatch):
 
     with pytest.raises(WebhookUrlRefused, match=r"webhook_url host nowhere\.invalid does not resolve"):
         resolve_host("nowhere.invalid")
+
+
+# The allowlist of hosts (WEBHOOK_URL_ALLOWED_HOSTS)
+
+ALLOWED_HOSTS = ("hooks.example.com", ".example.org")
+
+
+def allowlist_dns() -> FakeResolver:
+    return FakeResolver(
+        {
+            host: [PUBLIC]
+            for host in ("hooks.example.com", "hooks.example.com.", "example.org", "a.example.org", "a.b.example.org")
+        }
+        | {"other.example.com": [PUBLIC], "evil-example.org": [PUBLIC], "hooks.example.com.evil.net": [PUBLIC]}
+        | {"private.example.org": ["10.0.0.5"]}
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/sora",
+        "https://HOOKS.Example.com:8443/sora",
+        "https://hooks.example.com./sora",
+        "https://a.example.org/hook",
+        "https://a.b.example.org/hook",
+    ],
+)
+def test_a_host_on_the_allowlist_is_accepted(url):
+    assert check_webhook_url(url, resolve=allowlist_dns(), allowed_hosts=ALLOWED_HOSTS) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://other.example.com/sora",  # an exact entry allows only that host
+        "https://sub.hooks.example.com/sora",  # ... not its subdomains
+        "https://example.org/hook",  # a .suffix entry allows subdomains, not the domain itself
+        "https://evil-example.org/hook",
+        "https://hooks.example.com.evil.net/",
+        "https://93.184.216.34/hook",
+        "https://[2606:2800:220:1::1]/hook",
+    ],
+)
+def test_a_host_off_the_allowlist_is_refused_before_any_lookup(url):
+    resolve = allowlist_dns()
+
+    message = refusal(url, resolve, allowed_hosts=ALLOWED_HOSTS)
+
+    assert "is not on this deployment's list of allowed webhook hosts" in message
+    assert resolve.asked == []
+
+
+def test_an_empty_allowlist_allows_any_public_host():
+    assert check_webhook_url("https://other.example.com/", resolve=allowlist_dns(), allowed_hosts=())
+
+
+def test_a_listed_host_must_still_resolve_to_public_addresses():
+    assert "private address" in refusal("https://private.example.org/", allowlist_dns(), allowed_hosts=ALLOWED_HOSTS)
+
+
+def test_an_ip_literal_is_allowed_only_when_listed_exactly():
+    assert check_webhook_url(f"https://{PUBLIC}/hook", resolve=FakeResolver(), allowed_hosts=(PUBLIC,))
+    assert "allowed webhook hosts" in refusal(f"https://{PUBLIC}/hook", allowed_hosts=(".34",))
+
+
+def test_the_allowlist_also_binds_local_mode():
+    assert "allowed webhook hosts" in refusal(
+        "http://127.0.0.1:8080/hook", allow_local_http=True, allowed_hosts=ALLOWED_HOSTS
+    )
+    assert check_webhook_url(
+        "http://127.0.0.1:8080/hook", resolve=FakeResolver(), allow_local_http=True, allowed_hosts=("127.0.0.1",)
+    )
+
+
+def test_the_delivery_check_applies_the_allowlist_too():
+    url = check_webhook_url("https://other.example.com/hook", resolve=allowlist_dns())
+
+    with pytest.raises(WebhookUrlRefused, match="allowed webhook hosts"):
+        check_delivery_address(url, resolve=allowlist_dns(), allowed_hosts=ALLOWED_HOSTS)
+    assert check_delivery_address("https://a.example.org/", resolve=allowlist_dns(), allowed_hosts=ALLOWED_HOSTS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("", ()),
+        ("hooks.example.com", ("hooks.example.com",)),
+        (" Hooks.Example.com. , .example.org,*.Example.net ,", ("hooks.example.com", ".example.org", ".example.net")),
+        ("93.184.216.34,[2606:2800:220:1::1]", ("93.184.216.34", "2606:2800:220:1::1")),
+    ],
+)
+def test_the_setting_is_a_comma_separated_list_of_hosts(raw, parsed):
+    settings = Settings.from_env({"JOBS_TABLE_NAME": "jobs", "WEBHOOK_URL_ALLOWED_HOSTS": raw})
+
+    assert settings.webhook_url_allowed_hosts == parsed
+
+
+@pytest.mark.parametrize("raw", ["https://hooks.example.com", "hooks.example.com/path", "*", ".", "a..b", "host name"])
+def test_the_setting_refuses_entries_that_are_not_hosts(raw):
+    with pytest.raises(ValidationError, match="WEBHOOK_URL_ALLOWED_HOSTS"):
+        Settings.from_env({"JOBS_TABLE_NAME": "jobs", "WEBHOOK_URL_ALLOWED_HOSTS": raw})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -16,6 +17,20 @@ DEFAULT_PRICE_TABLE: dict[str, dict[str, float]] = {
     "sora-2": {"*": 0.10},
     "sora-2-pro": {"*": 0.30, "1024x1792": 0.50, "1792x1024": 0.50},
 }
+
+
+_ALLOWED_HOST = re.compile(r"\.?[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|[0-9a-f:.]+")
+
+
+def normalize_allowed_host(entry: str) -> str:
+    """One WEBHOOK_URL_ALLOWED_HOSTS entry, lower-case, "*.x" spelt ".x", without a trailing dot."""
+    host = entry.strip().lower().removesuffix(".")
+    if host.startswith("*."):
+        host = host[1:]
+    host = host.removeprefix("[").removesuffix("]")
+    if not _ALLOWED_HOST.fullmatch(host) or host == "." or ".." in host:
+        raise ValueError(f"WEBHOOK_URL_ALLOWED_HOSTS entry {entry!r} is not a host name or .domain suffix")
+    return host
 
 
 class Settings(BaseModel):
@@ -48,6 +63,8 @@ class Settings(BaseModel):
     sweep_continuous_seconds: Annotated[float, Field(gt=0)] = 50.0
     sweep_pass_interval_seconds: Annotated[float, Field(gt=0)] = 2.0
     admin_group: str = "admins"
+    # An OAuth scope (in the token's `scope` or `scp` claim) that also grants the admin view; empty = none.
+    admin_scope: str = "videos/admin"
     content_url_ttl_seconds: Annotated[int, Field(ge=1, le=900)] = 300
     provider_timeout_seconds: Annotated[float, Field(gt=0)] = 8.0
     provider_max_retries: Annotated[int, Field(ge=0, le=5)] = 2
@@ -69,6 +86,9 @@ class Settings(BaseModel):
     provider_webhook_secret_name: str = ""
     # Local runs only: lets a job's webhook_url be http://127.0.0.1 (and skips the address check).
     webhook_allow_local_http: bool = False
+    # Hosts a job's webhook_url may name (empty = any public host): "hooks.example.com" is that host exactly,
+    # ".example.org" (or "*.example.org") any host under example.org but not example.org itself.
+    webhook_url_allowed_hosts: tuple[str, ...] = ()
     # Longest SQS delay of one hop of a delivery's wait (tests set 0 and drive a manual clock).
     webhook_max_queue_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 900
     secret_cache_seconds: Annotated[int, Field(ge=0)] = 300
@@ -79,6 +99,15 @@ class Settings(BaseModel):
     def split_model_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("webhook_url_allowed_hosts", mode="before")
+    @classmethod
+    def split_host_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(normalize_allowed_host(str(entry)) for entry in value if str(entry).strip())
         return value
 
     @field_validator("price_table", mode="before")

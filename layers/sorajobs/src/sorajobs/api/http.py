@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -66,6 +66,15 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
             return error_response(400, "invalid_json", "The request body is not valid JSON.", details)
         return error_response(422, "validation_error", "The request is not valid.", details)
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_content_type(error: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(415, "unsupported_media_type", "The request body must be application/json.")
+
+    @app.exception_handler(UnicodeDecodeError)
+    def body_not_utf8(error: UnicodeDecodeError) -> Response[str]:
+        # Powertools decodes a base64 body as UTF-8 before parsing it; JSON is UTF-8.
+        return error_response(400, "invalid_json", "The request body is not valid JSON (it is not UTF-8).")
+
     @app.exception_handler(DomainError)
     def domain_error(error: DomainError) -> Response[str]:
         headers = {"Retry-After": str(int(error.retry_after))} if error.retry_after else None
@@ -101,8 +110,8 @@ class HttpFunction:
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         body = event.get("body") or ""
         limit = get_services().settings.max_request_body_bytes
-        # base64 bodies are 4/3 the size of what they carry
-        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+        # base64 bodies are 4/3 the size of what they carry, less one byte per "=" of padding
+        size = len(body) * 3 // 4 - body[-2:].count("=") if event.get("isBase64Encoded") else len(body.encode())
         if size > limit:
             response = error_response(413, "payload_too_large", f"The request body exceeds {limit} bytes.")
             return {
@@ -120,4 +129,29 @@ def openapi_document(*routers: APIGatewayHttpRouter) -> dict[str, Any]:
         title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION
     )
     document: dict[str, Any] = json.loads(schema)
+    _document_error_envelope(document)
     return document
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _document_error_envelope(document: dict[str, Any]) -> None:
+    """Powertools documents its own 422 body ({"detail": [...]}) and no other error; every error the
+    functions answer is the ErrorResponse envelope, with 4xx statuses beyond 422 (400, 401, 404, 409, 413, 415, 429)."""
+    schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+    envelope = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(envelope.pop("$defs", {}))
+    schemas["ErrorResponse"] = envelope
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method in _HTTP_METHODS:
+                responses = operation.setdefault("responses", {})
+                responses["422"] = {"description": "The request is not valid.", "content": content}
+                responses["4XX"] = {"description": "The request was refused (see `error.code`).", "content": content}
+    # Powertools' validation shapes, once nothing refers to them any more.
+    for name in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):
+        unused = schemas.pop(name, None)
+        if unused is not None and f'"#/components/schemas/{name}"' in json.dumps(document):
+            schemas[name] = unused

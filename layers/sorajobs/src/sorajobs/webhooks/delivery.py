@@ -42,6 +42,9 @@ MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
 CLAIM_HOLD = timedelta(seconds=45)
 # Retry-After is honoured up to this long.
 MAX_RETRY_AFTER = timedelta(hours=10)
+# No attempt is ever due further ahead than this: the schedule's longest wait or a capped Retry-After,
+# and a minute of clock skew between functions.
+LONGEST_WAIT = max(timedelta(seconds=max(RETRY_DELAYS_SECONDS)), MAX_RETRY_AFTER) + timedelta(minutes=1)
 MAX_STORED_ATTEMPTS = 50
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
@@ -53,6 +56,7 @@ class DeliveryOutcome(StrEnum):
     ENDPOINT_DISABLED = "endpoint_disabled"
     WAITING = "waiting"  # arrived early; back on the queue for the time that is left
     NOT_NEXT = "not_next"  # a duplicate message, an attempt another worker holds, or one a replay replaced
+    DROPPED = "dropped"  # due further ahead than any attempt waits: no attempt sent it
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,13 @@ class WebhookDeliverer:
     def deliver(self, message: WebhookDeliveryMessage) -> DeliveryOutcome:
         services = self._services
         now = services.clock.now()
+        if message.not_before - now > LONGEST_WAIT:
+            # Passed on, it would come back every 15 minutes until then (for ever, in effect).
+            logger.warning(
+                "Dropping a delivery message due further ahead than any attempt waits",
+                extra={"delivery_id": message.delivery_id, "not_before": message.not_before.isoformat()},
+            )
+            return DeliveryOutcome.DROPPED
         if message.not_before > now:
             services.webhook_queue.send(message, (message.not_before - now).total_seconds())
             return DeliveryOutcome.WAITING
@@ -122,8 +133,9 @@ class WebhookDeliverer:
                     delivery.url,
                     resolve=services.resolve_host,
                     allow_local_http=services.settings.webhook_allow_local_http,
+                    allowed_hosts=services.settings.webhook_url_allowed_hosts,
                 )
-            except WebhookUrlRefused as refused:  # DNS changed since submit (rebinding)
+            except WebhookUrlRefused as refused:  # DNS changed since submit (rebinding), or the allowlist did
                 return AttemptResult(status_code=None, duration_ms=0, error=str(refused), retry_after=None)
         body = delivery.body.encode()
         headers = sign(

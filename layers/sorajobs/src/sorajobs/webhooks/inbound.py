@@ -28,6 +28,8 @@ logger = Logger(child=True)
 # The provider retries for up to 72 h; its event ids are remembered a day longer.
 PROVIDER_EVENT_MEMORY = timedelta(hours=96)
 HANDLED_TYPES = frozenset({"video.completed", "video.failed"})
+# Remembered as a DynamoDB key (2048 bytes at most); Standard Webhooks ids are far shorter.
+MAX_WEBHOOK_ID_CHARS = 256
 
 
 class ProviderEventData(BaseModel):
@@ -77,6 +79,8 @@ class ProviderWebhookReceiver:
             record_metric(name="ProviderWebhooksRejected", unit=MetricUnit.Count, value=1)
             logger.warning("Provider webhook refused", extra={"reason": failure.reason})
             raise WebhookSignatureInvalid(f"The webhook signature is not valid ({failure.reason}).") from failure
+        if len(webhook_id) > MAX_WEBHOOK_ID_CHARS:
+            raise InvalidProviderEvent(f"The webhook-id header is longer than {MAX_WEBHOOK_ID_CHARS} characters.")
         try:
             event = ProviderEvent.model_validate_json(body)
         except ValidationError as invalid:

@@ -2,6 +2,11 @@
 
 ``check_webhook_url`` runs when a client registers a URL; ``check_delivery_address`` runs again right before
 each delivery, because DNS may answer differently by then (rebinding). The resolver is a parameter.
+
+Both take an optional allowlist of hosts (``WEBHOOK_URL_ALLOWED_HOSTS``): when it is not empty, the URL's host
+must be one of its entries exactly, or fall under an entry that starts with a dot (".example.org" allows
+"hooks.example.org" and "a.b.example.org", not "example.org" itself nor "badexample.org"). The allowlist
+narrows the other checks and never replaces them: a listed host must still resolve to public addresses.
 """
 
 from __future__ import annotations
@@ -131,6 +136,28 @@ def _split(url: str) -> tuple[SplitResult, str]:
     return parts, host
 
 
+def host_is_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:
+    """Whether ``host`` is on the allowlist (an empty list allows every host); see the module docstring."""
+    if not allowed_hosts:
+        return True
+    name = host.lower().removesuffix(".")
+    is_ip = _ip_literal(name) is not None
+    for entry in allowed_hosts:
+        allowed = entry.lower().removesuffix(".")
+        if allowed.startswith("."):
+            # Only names have subdomains: a suffix never matches an IP literal ("10.0.0.1" ends in ".1").
+            if not is_ip and name.endswith(allowed) and len(name) > len(allowed):
+                return True
+        elif name == allowed:
+            return True
+    return False
+
+
+def _check_allowed_host(host: str, allowed_hosts: Sequence[str]) -> None:
+    if not host_is_allowed(host, allowed_hosts):
+        raise WebhookUrlRefused(f"webhook_url host {host} is not on this deployment's list of allowed webhook hosts")
+
+
 def _is_local_http(parts: SplitResult, host: str, allow_local_http: bool) -> bool:
     return allow_local_http and parts.scheme.lower() in {"http", "https"} and host in LOCAL_HTTP_HOSTS
 
@@ -147,14 +174,21 @@ def _check_host_name(host: str) -> None:
 
 
 def check_webhook_url(
-    url: str, *, resolve: Resolver, allow_local_http: bool = False, check_addresses: bool = True
+    url: str,
+    *,
+    resolve: Resolver,
+    allow_local_http: bool = False,
+    check_addresses: bool = True,
+    allowed_hosts: Sequence[str] = (),
 ) -> str:
     """Return ``url`` if we may deliver webhooks to it, else raise WebhookUrlRefused saying why.
 
     ``allow_local_http`` (local mode) also accepts the literal hosts 127.0.0.1 and [::1], over http or https,
     without the address check. ``check_addresses=False`` skips the address check (IP literals and DNS) only.
+    A non-empty ``allowed_hosts`` refuses every host not on it, local ones included.
     """
     parts, host = _split(url)
+    _check_allowed_host(host, allowed_hosts)
     if _is_local_http(parts, host, allow_local_http):
         return url
     if parts.scheme.lower() != "https":
@@ -172,12 +206,16 @@ def check_webhook_url(
     return url
 
 
-def check_delivery_address(url: str, *, resolve: Resolver, allow_local_http: bool = False) -> tuple[str, ...]:
-    """Re-run the address check on an accepted URL just before delivery (DNS may have changed since).
+def check_delivery_address(
+    url: str, *, resolve: Resolver, allow_local_http: bool = False, allowed_hosts: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Re-run the allowlist and address checks on an accepted URL just before delivery (DNS, or the allowlist,
+    may have changed since).
 
     Returns the addresses checked (empty for an allowed local URL), so a caller can connect to exactly those.
     """
     parts, host = _split(url)
+    _check_allowed_host(host, allowed_hosts)
     if _is_local_http(parts, host, allow_local_http):
         return ()
     return _check_addresses(host, resolve)

@@ -5,10 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+SCAN_VENV := .venv-scan
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo local emulator test lint types pytest sam-validate sam-build bench clean
+.PHONY: install demo local emulator chaos test lint types pytest sam-validate sam-build bench clean
+.PHONY: scan cfn-lint checkov bandit pip-audit
 
 install: $(VENV)/.installed
 
@@ -25,6 +27,13 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
+# checkov pins many libraries of its own, so the scanners live in their own virtualenv too.
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/pip install --quiet -r requirements-scan.txt
+	touch $@
+
 demo: install
 	$(PY) -m local.demo
 
@@ -34,7 +43,7 @@ local: install
 emulator: install
 	$(PY) -m local.emulator
 
-test: lint types pytest sam-validate sam-build
+test: lint types pytest sam-validate sam-build scan
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -52,8 +61,32 @@ sam-validate: $(SAM_VENV)/.installed
 sam-build: $(SAM_VENV)/.installed
 	$(SAM) build
 
+# Security scanners (docs/security.md lists every suppression and its reason).
+scan: cfn-lint checkov bandit pip-audit
+
+cfn-lint: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+
+checkov: $(SCAN_VENV)/.installed
+	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml
+
+bandit: $(SCAN_VENV)/.installed
+	$(SCAN_VENV)/bin/bandit -c pyproject.toml -r layers/sorajobs/src functions -q
+
+# Resolves both pinned files in a throwaway virtualenv and asks PyPI's vulnerability data about every package.
+# A package PyPI has no answer for is skipped (counted on the last line); PIP_AUDIT_FLAGS=--strict fails on it.
+pip-audit: $(SCAN_VENV)/.installed
+	set -o pipefail; $(SCAN_VENV)/bin/pip-audit --progress-spinner off $(PIP_AUDIT_FLAGS) \
+		-r layers/sorajobs/requirements.txt -r requirements-dev.txt 2>&1 \
+		| awk '/could not be audited/ {n++; next} /^Name +Skip Reason/ || /^-+ +-+$$/ {next} {print} \
+			END {if (n) print "pip-audit: " n " packages could not be audited (no vulnerability data from PyPI)"}'
+
+# The chaos suite at full size (N=1,000); records its result table in docs/reliability.md.
+chaos: install
+	CHAOS_JOBS=1000 CHAOS_RECORD=1 $(PY) -m pytest tests/chaos -s -q -p no:cacheprovider -o log_level=WARNING
+
 bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,7 @@ from sorajobs.clock import ManualClock
 from sorajobs.config import Settings
 from sorajobs.providers.openai_videos import build_openai_provider
 from sorajobs.services import Services, use_services
+from tests.chaos.crash import CrashingServices, CrashPlan
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -214,6 +215,10 @@ class World:
             secret_cache_seconds=0,
         )
         self.receivers = WebhookReceivers()
+        # Real seconds the provider client waits for an answer (tests of lost answers shorten it).
+        self.provider_timeout_seconds = 5.0
+        # Step boundaries where an invocation can be killed; none dies unless a test asks for it.
+        self.crashes = CrashPlan()
         # Host names the fake DNS knows; any other resolves to a public address.
         self.dns: dict[str, list[str]] = {}
         self._stream_iterator: str | None = None
@@ -224,11 +229,15 @@ class World:
         self.sqs = session.client("sqs")
 
     def make_services(self, settings: Settings) -> Services:
-        return Services(
+        return CrashingServices(
             settings,
+            crashes=self.crashes,
             clock=self.clock,
             provider_factory=lambda: build_openai_provider(
-                api_key=API_KEY, base_url=self.emulator.base_url, timeout_seconds=5.0, max_retries=0
+                api_key=API_KEY,
+                base_url=self.emulator.base_url,
+                timeout_seconds=self.provider_timeout_seconds,
+                max_retries=0,
             ),
             boto3_session=SerializedSession(self.session),
             sleep=self.advance,

@@ -243,6 +243,11 @@ class EmulatorServer:
         with self._state.lock:
             return list(self._state.request_log)
 
+    def video_ids(self) -> list[str]:
+        """Every video created so far (deleted ones included), oldest first."""
+        with self._state.lock:
+            return [record.id for record in sorted(self._state.videos.values(), key=lambda record: record.seq)]
+
     def video(self, video_id: str) -> dict[str, Any]:
         """The public Video object plus internal state (deleted videos included). KeyError if unknown."""
         now = self.clock.now()

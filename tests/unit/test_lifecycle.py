@@ -179,3 +179,12 @@ def test_a_pending_job_times_out_only_at_the_maximum_age():
 
     assert timeout_error(job, NOW + timedelta(seconds=SETTINGS.stuck_after_seconds + 1), SETTINGS) is None
     assert timeout_error(job, NOW + timedelta(seconds=SETTINGS.max_job_age_seconds + 1), SETTINGS) is not None
+
+
+def test_a_job_is_polled_no_later_than_the_moment_it_would_time_out():
+    job = running(40, at=NOW)  # its last progress was at NOW; about 30 s to the next poll otherwise
+    schedule = PollSchedule(min_seconds=5, max_seconds=120, stuck_after_seconds=100, max_job_age_seconds=3600)
+
+    assert schedule.delay(job, NOW + timedelta(seconds=90)) == timedelta(seconds=11)
+    assert schedule.delay(job, NOW + timedelta(seconds=99)) == timedelta(seconds=5)
+    assert PollSchedule(min_seconds=5, max_seconds=120).delay(job, NOW + timedelta(seconds=90)) > timedelta(seconds=11)

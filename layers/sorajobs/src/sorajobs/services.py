@@ -60,7 +60,7 @@ class Services:
         self._boto3_session = boto3_session
         self.sleep = sleep
         # Jitter of the poll schedule; tests pass a seeded one so that runs repeat exactly.
-        self.random_source = random_source or random.Random()  # noqa: S311 - jitter, not security
+        self.random_source = random_source or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
         self._webhook_http = webhook_http
         self._resolve_host = resolve_host
 
@@ -121,6 +121,8 @@ class Services:
         return PollSchedule(
             min_seconds=self.settings.poll_min_seconds,
             max_seconds=self.settings.poll_max_seconds,
+            stuck_after_seconds=self.settings.stuck_after_seconds,
+            max_job_age_seconds=self.settings.max_job_age_seconds,
             rng=self.random_source,
         )
 

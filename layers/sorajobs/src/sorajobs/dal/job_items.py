@@ -48,6 +48,7 @@ def job_to_attributes(job: Job) -> dict[str, Any]:
         "last_refreshed_at",
         "rendering_since",
         "store_requested_at",
+        "create_started_at",
         "last_event_at",
     ):
         value = getattr(job, name)

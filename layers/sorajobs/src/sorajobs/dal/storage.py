@@ -28,8 +28,11 @@ class VideoStorage:
     ) -> StoredObject:
         """Streams chunks into S3 as a multipart upload, hashing as it goes; memory stays at a few parts.
 
-        Any failure aborts the upload, so no orphaned parts stay behind.
+        Any failure aborts the upload, so no orphaned parts stay behind. An invocation that was killed
+        mid-upload cannot abort; the next try for the same key aborts what it left (and the bucket's
+        lifecycle rule aborts anything still left after a day).
         """
+        self._abort_unfinished_uploads(key)
         upload_id = self._s3.create_multipart_upload(
             Bucket=self._bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
         )["UploadId"]
@@ -53,13 +56,20 @@ class VideoStorage:
             self._s3.complete_multipart_upload(
                 Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
-        except BaseException:
+        except Exception:
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
             raise
         stored_bytes = self._s3.head_object(Bucket=self._bucket, Key=key)["ContentLength"]
         if stored_bytes != total:
             raise UploadVerificationError(f"S3 holds {stored_bytes} bytes of {key}, {total} were sent")
         return StoredObject(key=key, bytes=total, sha256=digest.hexdigest(), content_type=content_type)
+
+    def _abort_unfinished_uploads(self, key: str) -> None:
+        """Aborts earlier multipart uploads of exactly this key (one key per job attempt and file)."""
+        listing = self._s3.list_multipart_uploads(Bucket=self._bucket, Prefix=key)
+        for upload in listing.get("Uploads", []):
+            if upload["Key"] == key:
+                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload["UploadId"])
 
     def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
         # S3 checks each part against its SHA-256, so a part corrupted in transit is refused.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -16,6 +16,7 @@ from sorajobs.logic.lifecycle import (
     new_pending_job,
     transition_to_admitted,
     transition_to_awaiting_admission,
+    transition_to_creating,
     transition_to_failed,
     transition_to_reset,
     transition_to_submit_retry,
@@ -40,6 +41,7 @@ from sorajobs.providers.base import (
     GenerationRequest,
     ProviderRateLimitedError,
     ProviderTemporaryError,
+    ProviderVideo,
     ProviderVideoNotFoundError,
 )
 from sorajobs.services import Services
@@ -49,6 +51,8 @@ logger = Logger(child=True)
 
 # How long a 429 without Retry-After holds back every function's calls of that kind.
 RATE_LIMIT_PAUSE_SECONDS = 10.0
+# How far the provider's clock may run behind ours when a lost create is looked for.
+CREATE_CLOCK_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class JobService:
                 url,
                 resolve=self._services.resolve_host,
                 allow_local_http=self._settings.webhook_allow_local_http,
+                allowed_hosts=self._settings.webhook_url_allowed_hosts,
             )
         except WebhookUrlRefused as refused:
             raise WebhookUrlNotAllowed(str(refused), details=[{"loc": ["body", "webhook_url"]}]) from refused
@@ -129,6 +134,21 @@ class JobService:
             return self._save(job, transition_to_awaiting_admission(job))
         request = GenerationRequest(prompt=job.prompt, model=job.model, seconds=job.seconds, size=job.size)
         try:
+            earlier = self._earlier_create(job, request)
+        except ProviderTemporaryError as fault:
+            self._provider_fault(fault, "retrieve")
+            return self._save(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
+        if earlier is not None:
+            logger.info(
+                "Found the generation of a create whose answer was lost; adopting it",
+                extra={"job_id": job.id, "provider_video_id": earlier.id},
+            )
+            record_metric(name="LostCreatesAdopted", unit=MetricUnit.Count, value=1)
+            return self._apply(job, transition_to_submitted(job, earlier, self._now(), self._schedule))
+        # Written before the paid call: if this invocation dies before the answer is stored, the next
+        # try knows a generation may already exist and looks for it instead of paying twice.
+        job = self._services.jobs.save_transition(job, transition_to_creating(job, self._now()))
+        try:
             video = self._services.provider.submit(request)
         except GenerationRejectedError as rejection:
             logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
@@ -144,6 +164,23 @@ class JobService:
             return self._save(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
         logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
         return self._apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
+
+    def _earlier_create(self, job: Job, request: GenerationRequest) -> ProviderVideo | None:
+        """The generation an earlier create of this attempt made, if its answer never reached us.
+
+        Only asked when a create was started: the provider's newest generations since then, matched on
+        what was asked for and not already any job's (nor an earlier attempt's of this one).
+        """
+        if job.create_started_at is None:
+            return None
+        since = job.create_started_at - CREATE_CLOCK_SKEW
+        taken = {record.provider_video_id for record in job.history}
+        for video in self._services.provider.created_since(int(since.timestamp())):
+            if video.id in taken or not video.answers(request):
+                continue
+            if self._services.jobs.find_by_provider_video_id(video.id) is None:
+                return video
+        return None
 
     # --- refresh ------------------------------------------------------------------------------
 

@@ -113,10 +113,17 @@ def transition_to_submitted(
             "last_refreshed_at": now,
             "next_poll_at": None,
             "lease_until": None,
+            "create_started_at": None,
         }
     )
     observed = apply_provider_video(submitted, video, now, schedule)
     return Observation(job=observed.job, request_store=observed.request_store, changed=True)
+
+
+def transition_to_creating(job: Job, now: datetime) -> Job:
+    """pending stays pending, marked as having a paid create on its way to the provider."""
+    _require_status(job, {JobStatus.PENDING}, "create a generation for")
+    return job.model_copy(update={"create_started_at": now})
 
 
 def transition_to_admitted(job: Job) -> Job:
@@ -204,6 +211,7 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost
         "updated_at": now,
         "lease_until": None,
         "store_requested_at": None,
+        "create_started_at": None,
         "rendering_since": None,
         "last_refreshed_at": None,
         "admitted": False,

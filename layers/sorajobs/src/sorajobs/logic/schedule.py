@@ -50,6 +50,11 @@ class PollSchedule:
     # An in-progress job is polled after this share of its estimated remaining time: often near the end.
     remaining_fraction: float = 0.6
     jitter_fraction: float = 0.1
+    # A job that stops moving times out this long after its last progress (None: no such limit), and any
+    # unfinished job this long after its attempt started; the next poll never comes later than that, so
+    # the sweep fails a stuck job when it times out, not up to `max_seconds` after.
+    stuck_after_seconds: float | None = None
+    max_job_age_seconds: float | None = None
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def delay(self, job: Job, now: datetime, provider_hint_seconds: float | None = None) -> timedelta:
@@ -60,4 +65,16 @@ class PollSchedule:
             seconds = remaining * self.remaining_fraction
         seconds *= 1 + self.rng.uniform(-self.jitter_fraction, self.jitter_fraction)
         seconds = max(seconds, provider_hint_seconds or 0.0)
-        return timedelta(seconds=min(self.max_seconds, max(self.min_seconds, seconds)))
+        seconds = min(self.max_seconds, max(self.min_seconds, seconds))
+        return timedelta(seconds=min(seconds, self._seconds_until_timeout(job, now)))
+
+    def _seconds_until_timeout(self, job: Job, now: datetime) -> float:
+        """Seconds until the job would time out (plus one, to be past it), at least `min_seconds`."""
+        deadlines = []
+        if self.max_job_age_seconds is not None:
+            deadlines.append(job.attempt_started_at + timedelta(seconds=self.max_job_age_seconds))
+        if self.stuck_after_seconds is not None and job.status is not JobStatus.PENDING and not job.awaiting_storage:
+            deadlines.append(job.last_progress_at + timedelta(seconds=self.stuck_after_seconds))
+        if not deadlines:
+            return self.max_seconds
+        return max(self.min_seconds, (min(deadlines) - now).total_seconds() + 1)

@@ -103,6 +103,9 @@ class Job(BaseModel):
     # A sweep that claimed the job owns it until then.
     lease_until: datetime | None = None
     store_requested_at: datetime | None = None
+    # Set just before a paid create is sent; while set, a create for this attempt may exist at the provider
+    # even though its answer never arrived, so the next try looks for it before creating again.
+    create_started_at: datetime | None = None
     # Holds one of the provider's in-flight slots (admission); counted in the global `in_flight` counter.
     admitted: bool = False
     # What the attempts of this job are estimated to cost, in US cents (model, seconds and size).

@@ -1,4 +1,4 @@
-"""The provider interface: submit, retrieve, download (streaming) and delete a generation."""
+"""The provider interface: submit, retrieve, list recent, download (streaming) and delete a generation."""
 
 from __future__ import annotations
 
@@ -35,6 +35,17 @@ class ProviderVideo(BaseModel):
     completed_at: int | None = None
     # The provider's hint (openai-poll-after-ms) for when to ask again.
     poll_after_seconds: float | None = None
+    # What was asked for, and when (unix seconds): a create whose answer was lost is found by these.
+    created_at: int | None = None
+    prompt: str | None = None
+    model: str | None = None
+    seconds: str | None = None
+    size: str | None = None
+
+    def answers(self, request: GenerationRequest) -> bool:
+        """This generation is what the request asked for."""
+        asked = (request.prompt, request.model, request.seconds, request.size)
+        return (self.prompt, self.model, self.seconds, self.size) == asked
 
 
 class ProviderError(Exception):
@@ -78,6 +89,10 @@ class VideoProvider(Protocol):
     def submit(self, request: GenerationRequest) -> ProviderVideo: ...
 
     def retrieve(self, provider_video_id: str) -> ProviderVideo: ...
+
+    def created_since(self, moment: int) -> Iterator[ProviderVideo]:
+        """The generations created at or after `moment` (unix seconds), newest first."""
+        ...
 
     def download(self, provider_video_id: str, variant: ContentVariant) -> AbstractContextManager[VideoDownload]: ...
 

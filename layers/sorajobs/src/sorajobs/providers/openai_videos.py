@@ -26,6 +26,8 @@ from sorajobs.providers.base import (
 
 # Every client.videos.* call warns that OpenAI's hosted Videos API is retired; gateways still serve it.
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
+# The largest page `GET /videos` serves.
+LIST_PAGE_SIZE = 100
 
 
 def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
@@ -98,7 +100,16 @@ def _video_from_sdk(video: Any, poll_after_ms: str | None = None) -> ProviderVid
         expires_at=getattr(video, "expires_at", None),
         completed_at=getattr(video, "completed_at", None),
         poll_after_seconds=poll_after,
+        created_at=getattr(video, "created_at", None),
+        prompt=getattr(video, "prompt", None),
+        model=_text_or_none(getattr(video, "model", None)),
+        seconds=_text_or_none(getattr(video, "seconds", None)),
+        size=_text_or_none(getattr(video, "size", None)),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 class _StreamingDownload:
@@ -116,14 +127,19 @@ class _StreamingDownload:
 
 
 class OpenAIVideosProvider:
-    """Calls `/v1/videos` through the openai SDK. Create retries follow the SDK's `max_retries`."""
+    """Calls `/v1/videos` through the openai SDK.
+
+    Reads are retried by the SDK (`max_retries`); a create never is: the API takes no idempotency key,
+    so a create whose answer was lost is looked for with `created_since` before it is sent again.
+    """
 
     def __init__(self, client: OpenAI) -> None:
         self._client = client
+        self._create_client = client.with_options(max_retries=0)
 
     def submit(self, request: GenerationRequest) -> ProviderVideo:
         try:
-            video = self._client.videos.create(
+            video = self._create_client.videos.create(
                 prompt=request.prompt, model=request.model, seconds=request.seconds, size=request.size
             )
         except openai.OpenAIError as error:
@@ -137,6 +153,15 @@ class OpenAIVideosProvider:
         except openai.OpenAIError as error:
             raise translate_sdk_error(error) from error
         return _video_from_sdk(video, raw.headers.get("openai-poll-after-ms"))
+
+    def created_since(self, moment: int) -> Iterator[ProviderVideo]:
+        try:
+            for video in self._client.videos.list(order="desc", limit=LIST_PAGE_SIZE):
+                if video.created_at < moment:
+                    return
+                yield _video_from_sdk(video)
+        except openai.OpenAIError as error:
+            raise translate_sdk_error(error) from error
 
     @contextmanager
     def download(self, provider_video_id: str, variant: ContentVariant) -> Iterator[_StreamingDownload]:

@@ -1,0 +1,152 @@
+"""Crash injection: an invocation killed at a step boundary, as Lambda kills one at its timeout.
+
+A kill is `InvocationKilled`, a BaseException: no `except Exception` in the code under test can catch it,
+so nothing after the kill point runs (no clean-up, no abort, no later write), as in a real kill.
+The points sit inside the side effects the handlers use, so no production code knows about them.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import cached_property
+from typing import Any, Literal
+
+from sorajobs.dal.queue import StoreVideoQueue
+from sorajobs.dal.storage import VideoStorage
+from sorajobs.models.messages import StoreVideoMessage
+from sorajobs.providers.base import ContentVariant, GenerationRequest, ProviderVideo, VideoDownload, VideoProvider
+from sorajobs.services import Services
+
+CrashPoint = Literal["after_provider_create", "after_upload_parts", "after_status_write"]
+CRASH_POINTS: tuple[CrashPoint, ...] = ("after_provider_create", "after_upload_parts", "after_status_write")
+
+
+class InvocationKilled(BaseException):
+    """The invocation died here."""
+
+    def __init__(self, point: CrashPoint) -> None:
+        super().__init__(point)
+        self.point = point
+
+
+class CrashPlan:
+    """Which step boundaries kill, and with what probability.
+
+    Client threads are spared (`spared()`): a killed API invocation would be API Gateway's 5xx, not a
+    recovery case. The sweep, whose work runs on its own worker threads, and the queue workers can die.
+    """
+
+    def __init__(self, probabilities: dict[CrashPoint, float] | None = None, *, seed: int = 0) -> None:
+        self.probabilities: dict[CrashPoint, float] = dict(probabilities or {})
+        self.kills: Counter[CrashPoint] = Counter()
+        self._once: set[CrashPoint] = set()
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._spared = threading.local()
+
+    def kill_next(self, point: CrashPoint) -> None:
+        """The next pass through `point` dies (for tests of one recovery)."""
+        with self._lock:
+            self._once.add(point)
+
+    @contextmanager
+    def spared(self) -> Iterator[None]:
+        """Nothing dies in this thread while the block runs."""
+        self._spared.on = True
+        try:
+            yield
+        finally:
+            self._spared.on = False
+
+    def reached(self, point: CrashPoint) -> None:
+        """Called at the step boundary: raises InvocationKilled when this pass dies."""
+        if getattr(self._spared, "on", False):
+            return
+        with self._lock:
+            if point in self._once:
+                self._once.discard(point)
+                dies = True
+            else:
+                dies = self._random.random() < self.probabilities.get(point, 0.0)
+            if dies:
+                self.kills[point] += 1
+        if dies:
+            raise InvocationKilled(point)
+
+
+class _KillAfterCreate:
+    """The provider, killing the invocation once a create has reached it but before its answer is stored."""
+
+    def __init__(self, provider: VideoProvider, plan: CrashPlan) -> None:
+        self._provider = provider
+        self._plan = plan
+
+    def submit(self, request: GenerationRequest) -> ProviderVideo:
+        video = self._provider.submit(request)
+        self._plan.reached("after_provider_create")
+        return video
+
+    def retrieve(self, provider_video_id: str) -> ProviderVideo:
+        return self._provider.retrieve(provider_video_id)
+
+    def created_since(self, moment: int) -> Iterator[ProviderVideo]:
+        return self._provider.created_since(moment)
+
+    def download(self, provider_video_id: str, variant: ContentVariant) -> AbstractContextManager[VideoDownload]:
+        return self._provider.download(provider_video_id, variant)
+
+    def delete(self, provider_video_id: str) -> None:
+        self._provider.delete(provider_video_id)
+
+
+class _KillBeforeCompletingUpload:
+    """An S3 client that kills the invocation after the parts are uploaded, before the upload is completed."""
+
+    def __init__(self, s3: Any, plan: CrashPlan) -> None:
+        self._s3 = s3
+        self._plan = plan
+
+    def complete_multipart_upload(self, **kwargs: Any) -> Any:
+        self._plan.reached("after_upload_parts")
+        return self._s3.complete_multipart_upload(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+
+class _KillBeforeStoreRequest(StoreVideoQueue):
+    """The store queue, killing the invocation after the job's status write, before the store request."""
+
+    def __init__(self, queue: StoreVideoQueue, plan: CrashPlan) -> None:
+        self._queue = queue
+        self._plan = plan
+
+    def request_store(self, message: StoreVideoMessage) -> None:
+        self._plan.reached("after_status_write")
+        self._queue.request_store(message)
+
+
+class CrashingServices(Services):
+    """The production services with the three crash points of `CrashPlan` in their side effects."""
+
+    def __init__(self, *args: Any, crashes: CrashPlan, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.crashes = crashes
+
+    @cached_property
+    def provider(self) -> VideoProvider:
+        return _KillAfterCreate(self._provider_factory(), self.crashes)
+
+    @cached_property
+    def storage(self) -> VideoStorage:
+        return VideoStorage(
+            _KillBeforeCompletingUpload(self._client("s3"), self.crashes), self.settings.videos_bucket_name
+        )
+
+    @cached_property
+    def store_queue(self) -> StoreVideoQueue:
+        return _KillBeforeStoreRequest(StoreVideoQueue(self.sqs, self.settings.store_video_queue_url), self.crashes)

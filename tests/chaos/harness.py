@@ -1,0 +1,529 @@
+"""The chaos run: N jobs through the real handlers, against moto and the emulator, while the provider
+misbehaves, three sweeps race, clients poll and reset, provider webhooks arrive twice and invocations
+are killed at step boundaries. Time is virtual: the backend's and the provider's clocks move together,
+tick by tick, so a run of an hour of job time takes seconds of real time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.shared.constants import METRICS_DISABLED_ENV
+from moto import mock_aws
+
+from local.emulator import EmulatorConfig, EmulatorServer, Fault, Scenario
+from local.emulator import ManualClock as EmulatorClock
+from local.resources import create_stack_resources
+from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
+from sorajobs.logic.lifecycle import timeout_error
+from sorajobs.models.job import Job, JobStatus
+from sorajobs.observability import logger
+from sorajobs.services import use_services
+from tests.chaos.crash import CrashPoint, InvocationKilled
+from tests.conftest import API_KEY, START, LambdaContext, World, http_event, load_handler, sqs_event
+
+# Where a job's expected outcome is marked in its prompt; the emulator picks the scenario from it.
+FAILS, STUCK = "[fails]", "[stuck]"
+FAIL_CODE = "video_generation_failed"
+RANK = {
+    JobStatus.PENDING: 0,
+    JobStatus.QUEUED: 1,
+    JobStatus.IN_PROGRESS: 2,
+    JobStatus.COMPLETED: 3,
+    JobStatus.FAILED: 3,
+    JobStatus.RESET: 3,
+}
+
+
+@dataclass(frozen=True)
+class ChaosProfile:
+    """The fault profile of the issue, and the run's size. Rates are of all calls of that kind."""
+
+    jobs: int = 60
+    owners: int = 12
+    seed: int = 20261121
+    rate_limited: float = 0.10  # 429 with retry-after
+    server_errors: float = 0.05  # 500
+    timeouts: float = 0.02  # the answer never arrives in time (the call still happens)
+    download_resets: float = 0.02  # the connection is cut mid-body
+    generation_failures: float = 0.05
+    stuck_generations: float = 0.02
+    crash: dict[CrashPoint, float] = field(
+        default_factory=lambda: {"after_provider_create": 0.05, "after_upload_parts": 0.05, "after_status_write": 0.05}
+    )
+    sweeps_in_parallel: int = 3
+    tick_seconds: float = 10.0
+    submit_ticks: int = 30  # the jobs arrive spread over this many ticks
+    status_calls_per_tick: int = 6
+    resets: float = 0.03  # share of jobs a client resets once (half of them with resubmit)
+    provider_timeout_seconds: float = 0.25  # real seconds; a timeout fault answers after twice that
+    stuck_after_seconds: int = 300
+    max_job_age_seconds: int = 1800
+
+
+@dataclass
+class ChaosResult:
+    """The result table's figures."""
+
+    submitted: int = 0
+    completed_verified: int = 0
+    completed_unverified: int = 0
+    failed_correct: int = 0
+    failed_wrong_code: int = 0
+    reset_by_client: int = 0
+    lost: int = 0
+    stuck_past_timeout: int = 0
+    duplicate_paid_creates: int = 0
+    status_regressions: int = 0
+    orphaned_multipart_uploads: int = 0
+    client_5xx: int = 0
+    # What happened meanwhile.
+    provider_requests: int = 0
+    provider_faults: Counter[str] = field(default_factory=Counter)
+    kills: Counter[str] = field(default_factory=Counter)
+    sweeps: int = 0
+    status_calls: int = 0
+    resets: int = 0
+    provider_webhooks: int = 0
+    duplicate_provider_webhooks: int = 0
+    ticks: int = 0
+    virtual_seconds: float = 0.0
+    failed_codes: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(line, value, target) for the table."""
+        return [
+            ("submitted", str(self.submitted), "N"),
+            ("completed, S3 bytes and SHA-256 verified", str(self.completed_verified), "every completing job"),
+            ("completed, not verified", str(self.completed_unverified), "0"),
+            ("failed with the correct code", str(self.failed_correct), "every failing or stuck job"),
+            ("failed with a wrong code", str(self.failed_wrong_code), "0"),
+            ("reset by their client", str(self.reset_by_client), "—"),
+            ("lost", str(self.lost), "0"),
+            ("stuck past their timeout", str(self.stuck_past_timeout), "0"),
+            ("duplicate paid creates", str(self.duplicate_paid_creates), "0"),
+            ("status regressions", str(self.status_regressions), "0"),
+            ("orphaned multipart uploads", str(self.orphaned_multipart_uploads), "0"),
+            ("5xx returned to clients", str(self.client_5xx), "0"),
+        ]
+
+    @property
+    def targets_met(self) -> bool:
+        return (
+            self.lost
+            == self.stuck_past_timeout
+            == self.duplicate_paid_creates
+            == self.status_regressions
+            == self.orphaned_multipart_uploads
+            == self.client_5xx
+            == self.completed_unverified
+            == self.failed_wrong_code
+            == 0
+            and self.completed_verified + self.failed_correct + self.reset_by_client == self.submitted
+        )
+
+    def table(self) -> str:
+        lines = ["| Line | Result | Target |", "|---|---:|---|"]
+        lines += [f"| {name} | {value} | {target} |" for name, value, target in self.rows()]
+        return "\n".join(lines)
+
+    def activity(self) -> str:
+        faults = ", ".join(f"{kind} {count}" for kind, count in sorted(self.provider_faults.items()))
+        kills = ", ".join(f"{point} {count}" for point, count in sorted(self.kills.items()))
+        codes = ", ".join(f"{code} {count}" for code, count in sorted(self.failed_codes.items()))
+        return "\n".join(
+            [
+                f"- Provider requests: {self.provider_requests}; faults answered: {faults or 'none'}.",
+                f"- Invocations killed: {kills or 'none'}.",
+                f"- Sweeps: {self.sweeps} ({self.ticks} ticks of virtual time, {self.virtual_seconds:.0f} s in all).",
+                f"- Client calls: {self.status_calls} status calls, {self.resets} resets.",
+                f"- Provider webhooks: {self.provider_webhooks} received, each delivered twice "
+                f"({self.duplicate_provider_webhooks} duplicates).",
+                f"- Failure codes: {codes or 'none'}.",
+            ]
+        )
+
+
+class _ProviderWebhookRelay:
+    """The emulator's webhooks, handed to the provider-webhook function twice each (a duplicate delivery)."""
+
+    def __init__(self, run: ChaosRun) -> None:
+        self._run = run
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                status = relay.deliver_twice(body, headers)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/provider-webhooks/openai"
+
+    def deliver_twice(self, body: str, headers: dict[str, str]) -> int:
+        statuses = []
+        for _ in range(2):
+            event = http_event("provider_webhook", raw_body=body, owner=None, headers=headers)
+            statuses.append(self._run.call_api("provider_webhook", event).status)
+        self._run.count_provider_webhook()
+        return statuses[0]
+
+    def __enter__(self) -> _ProviderWebhookRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class _Tracked:
+    """What the run knows about one accepted job."""
+
+    job_id: str
+    owner: str
+    expected: str  # "completed", "failed" or "stuck"
+    last_seen: tuple[int, int, JobStatus] | None = None  # (attempt, rank, status)
+    reset_without_resubmit: bool = False
+
+
+class ChaosRun:
+    def __init__(self, profile: ChaosProfile) -> None:
+        self.profile = profile
+        self.result = ChaosResult()
+        self._random = random.Random(profile.seed)
+        self._lock = threading.Lock()
+        self._tracked: dict[str, _Tracked] = {}
+        self._stuck: set[str] = set()
+        self._regressed: set[str] = set()
+        self._world: World
+
+    # --- the system ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _quiet_process(self) -> Iterator[None]:
+        """Handlers share this process's Powertools metric set and logger, where Lambda gives each
+        invocation its own process: metric flushes are turned off (two sweeps flushing one set at once
+        would break it) and only warnings are logged."""
+        loggers = [
+            logging.getLogger(name) for name in list(logging.root.manager.loggerDict) if name.startswith(logger.name)
+        ]
+        loggers.append(logging.getLogger(logger.name))
+        levels = [each.level for each in loggers]
+        previous_flag = os.environ.get(METRICS_DISABLED_ENV)
+        os.environ[METRICS_DISABLED_ENV] = "true"
+        for each in loggers:
+            each.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for each, level in zip(loggers, levels, strict=True):
+                each.setLevel(level)
+            if previous_flag is None:
+                os.environ.pop(METRICS_DISABLED_ENV, None)
+            else:
+                os.environ[METRICS_DISABLED_ENV] = previous_flag
+
+    @contextmanager
+    def _system(self) -> Iterator[World]:
+        clock = EmulatorClock(start=START.timestamp())
+        config = EmulatorConfig(
+            api_key=API_KEY,
+            queue_seconds=5.0,
+            render_seconds=60.0,
+            seed=self.profile.seed,
+            webhook_timestamps_from_clock=True,
+            webhook_retry_delays=(0.05, 0.2),
+        )
+        with self._quiet_process(), mock_aws(), EmulatorServer(config, clock=clock) as emulator:
+            session = boto3.session.Session(region_name="us-east-1")
+            resources = create_stack_resources(session, openai_api_key=API_KEY)
+            world = World(session, resources, emulator, clock)
+            world.provider_timeout_seconds = self.profile.provider_timeout_seconds
+            world.crashes.probabilities = dict(self.profile.crash)
+            for point in self.profile.crash:
+                world.crashes.kill_next(point)  # every step boundary dies at least once, whatever the size
+            world.use_settings(
+                stuck_after_seconds=self.profile.stuck_after_seconds,
+                max_job_age_seconds=self.profile.max_job_age_seconds,
+                sweep_concurrency=4,
+            )
+            self._arm_the_provider(emulator)
+            with _ProviderWebhookRelay(self) as relay:
+                emulator.configure_webhooks(relay.url, resources.provider_webhook_secret)
+                try:
+                    yield world
+                finally:
+                    emulator.configure_webhooks(None, None)
+            use_services(None)
+
+    def _arm_the_provider(self, emulator: EmulatorServer) -> None:
+        p = self.profile
+        emulator.add_rule(prompt_contains=FAILS, scenario=Scenario(outcome="failed", fail_code=FAIL_CODE))
+        emulator.add_rule(prompt_contains=STUCK, scenario=Scenario(outcome="stuck", stuck_at_progress=40))
+        # The first matching fault wins, so each later one is given its rate among the calls left over.
+        left = 1.0
+        for fault, rate in (
+            (Fault(operation="any", status=429, retry_after=2, code="rate_limit_exceeded"), p.rate_limited),
+            (Fault(operation="any", status=500), p.server_errors),
+            (Fault(operation="any", kind="timeout", latency_ms=int(p.provider_timeout_seconds * 2000)), p.timeouts),
+            (Fault(operation="download", kind="reset", reset_after_bytes=4096), p.download_resets),
+        ):
+            emulator.inject(Fault(**{**fault.to_dict(), "probability": min(1.0, rate / left)}))
+            left -= rate
+
+    # --- invoking handlers --------------------------------------------------------------------
+
+    def call_api(self, function_dir: str, event: dict[str, Any]) -> Any:
+        """A client's call: never killed (that would be API Gateway's 5xx); its 5xx answers are counted."""
+        with self._world.crashes.spared():
+            response = self._world.call(function_dir, event)
+        if response.status >= 500:
+            with self._lock:
+                self.result.client_5xx += 1
+                self.result.problems.append(f"{function_dir} answered {response.status}: {response.body}")
+        return response
+
+    def count_provider_webhook(self) -> None:
+        with self._lock:
+            self.result.provider_webhooks += 1
+            self.result.duplicate_provider_webhooks += 1
+
+    def _sweep(self) -> None:
+        with suppress(InvocationKilled):  # the invocation died; its lease runs out and a later sweep takes over
+            self._world.sweep()
+        with self._lock:
+            self.result.sweeps += 1
+
+    def _drain_store_queue(self) -> None:
+        """The SQS event source: batches of up to 10; a killed or failed delivery comes back next tick."""
+        world = self._world
+        queue_url = world.resources.queue_url
+        retry = []
+        while messages := world.sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600
+        ).get("Messages", []):
+            try:
+                result = load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())
+                failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+            except InvocationKilled:
+                failed = {message["MessageId"] for message in messages}
+            for message in messages:
+                if message["MessageId"] in failed:
+                    retry.append(message["ReceiptHandle"])
+                else:
+                    world.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        for receipt in retry:
+            world.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+
+    # --- clients ------------------------------------------------------------------------------
+
+    def _submit(self, index: int) -> None:
+        p, draw = self.profile, self._random.random()
+        if draw < p.generation_failures or index == 1:  # jobs 1 and 2: each outcome occurs at any size
+            expected = "failed"
+        elif draw < p.generation_failures + p.stuck_generations or index == 2:
+            expected = "stuck"
+        else:
+            expected = "completed"
+        marker = {"failed": f" {FAILS}", "stuck": f" {STUCK}", "completed": ""}[expected]
+        owner = f"chaos-owner-{index % p.owners}"
+        body = {"prompt": f"Chaos job {index}: a lighthouse in a storm{marker}", "seconds": 4}
+        response = self.call_api(
+            "submit", http_event("submit", body=body, owner=owner, headers={"idempotency-key": None})
+        )
+        if response.status == 202:
+            job_id = response.body["id"]
+            self._tracked[job_id] = _Tracked(job_id=job_id, owner=owner, expected=expected)
+            self.result.submitted += 1
+            self._observe_response(job_id, response.body)
+        else:
+            self.result.problems.append(f"submit {index} answered {response.status}: {response.body}")
+
+    def _client_activity(self, submissions: range) -> None:
+        for index in submissions:
+            self._submit(index)
+        tracked = list(self._tracked.values())
+        if not tracked:
+            return
+        for item in self._random.sample(tracked, min(len(tracked), self.profile.status_calls_per_tick)):
+            response = self.call_api("sora_status", http_event("sora_status", job_id=item.job_id, owner=item.owner))
+            self.result.status_calls += 1
+            if response.status == 200:
+                self._observe_response(item.job_id, response.body)
+        reset_chance = self.profile.resets * self.profile.jobs / max(1, self.profile.submit_ticks * 3)
+        if self._random.random() < reset_chance:
+            item = self._random.choice(tracked)
+            resubmit = self._random.random() < 0.5
+            event = http_event("reset", job_id=item.job_id, owner=item.owner, body={"resubmit": resubmit})
+            response = self.call_api("reset", event)
+            self.result.resets += 1
+            if response.status == 200:
+                item.reset_without_resubmit = not resubmit
+                self._observe_response(item.job_id, response.body)
+
+    # --- watching -----------------------------------------------------------------------------
+
+    def _observe(self, job_id: str, attempt: int, status: JobStatus) -> None:
+        item = self._tracked.get(job_id)
+        if item is None:
+            return
+        seen = (attempt, RANK[status], status)
+        if item.last_seen is not None:
+            last_attempt, last_rank, last_status = item.last_seen
+            backwards = attempt < last_attempt or (
+                attempt == last_attempt
+                and (RANK[status] < last_rank or (last_rank == 3 and status not in (last_status, JobStatus.RESET)))
+            )
+            if backwards and job_id not in self._regressed:
+                self._regressed.add(job_id)
+                self.result.problems.append(f"{job_id} went from {item.last_seen} to {seen}")
+        item.last_seen = seen
+
+    def _observe_response(self, job_id: str, body: dict[str, Any]) -> None:
+        self._observe(job_id, int(body["attempt"]), JobStatus(body["status"]))
+
+    def _stored_jobs(self) -> list[Job]:
+        paginator = self._world.dynamodb.get_paginator("scan")
+        jobs = []
+        for page in paginator.paginate(TableName=self._world.resources.table_name):
+            for item in page["Items"]:
+                if item["pk"]["S"].startswith(JOB_KEY_PREFIX):
+                    jobs.append(job_from_item(item))
+        return jobs
+
+    def _watch(self) -> list[Job]:
+        """After each tick: no status went backwards, and no job outlived its timeout by a sweep interval."""
+        world = self._world
+        a_minute_ago = world.clock.now() - timedelta(seconds=60)
+        jobs = self._stored_jobs()
+        for job in jobs:
+            self._observe(job.id, job.attempt, job.status)
+            late = job.id in self._tracked and timeout_error(job, a_minute_ago, world.settings) is not None
+            if late and job.id not in self._stuck:
+                self._stuck.add(job.id)
+                self.result.problems.append(f"{job.id} is {job.status} past its timeout")
+        return jobs
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def run(self) -> ChaosResult:
+        with self._system() as world:
+            self._world = world
+            p = self.profile
+            per_tick = -(-p.jobs // p.submit_ticks)
+            limit_ticks = p.submit_ticks + int((p.max_job_age_seconds + 600) / p.tick_seconds)
+            next_index = 0
+            for tick in range(limit_ticks):
+                submissions = range(next_index, min(p.jobs, next_index + per_tick))
+                next_index = submissions.stop
+                workers = [threading.Thread(target=self._sweep) for _ in range(p.sweeps_in_parallel)]
+                workers.append(threading.Thread(target=self._client_activity, args=(submissions,)))
+                for worker in workers:
+                    worker.start()
+                world.emulator.flush_webhooks(timeout=5.0)
+                for worker in workers:
+                    worker.join()
+                self._drain_store_queue()
+                world.advance(p.tick_seconds)
+                self.result.ticks = tick + 1
+                jobs = self._watch()
+                if next_index >= p.jobs and not any(job.is_unfinished or job.awaiting_storage for job in jobs):
+                    break
+            world.emulator.clear_faults()
+            world.emulator.flush_webhooks(timeout=5.0)
+            self._tally(self._stored_jobs())
+        return self.result
+
+    def _tally(self, jobs: list[Job]) -> None:
+        world, result = self._world, self.result
+        by_id = {job.id: job for job in jobs}
+        result.virtual_seconds = (world.clock.now() - START).total_seconds()
+        result.kills = Counter(world.crashes.kills)
+        result.stuck_past_timeout = len(self._stuck)
+        result.status_regressions = len(self._regressed)
+        log = world.emulator.request_log
+        result.provider_requests = len(log)
+        result.provider_faults = Counter(
+            {0: "no answer", 429: "429", 500: "500"}.get(status, str(status))
+            for _m, _p, status in log
+            if status in (0, 429, 500)
+        )
+        uploads = world.s3.list_multipart_uploads(Bucket=world.resources.bucket_name).get("Uploads", [])
+        result.orphaned_multipart_uploads = len(uploads)
+        creates: Counter[str] = Counter()
+        for video_id in world.emulator.video_ids():
+            prompt = world.emulator.video(video_id)["prompt"]
+            creates[prompt] += 1
+        for item in self._tracked.values():
+            job = by_id.get(item.job_id)
+            if job is None or job.is_unfinished:
+                result.lost += 1
+                result.problems.append(f"{item.job_id} lost: {job.status if job else 'missing'}")
+                continue
+            result.duplicate_paid_creates += max(0, creates[job.prompt] - job.attempt)
+            if job.status is JobStatus.RESET:
+                result.reset_by_client += 1
+            elif job.status is JobStatus.COMPLETED:
+                if item.expected == "completed" and self._verified(job):
+                    result.completed_verified += 1
+                else:
+                    result.completed_unverified += 1
+                    result.problems.append(f"{job.id} completed but expected {item.expected} or failed verification")
+            else:
+                code = job.error.code if job.error else "none"
+                result.failed_codes[code] += 1
+                wanted = {"failed": FAIL_CODE, "stuck": "timeout"}.get(item.expected)
+                if code == wanted:
+                    result.failed_correct += 1
+                else:
+                    result.failed_wrong_code += 1
+                    result.problems.append(f"{job.id} failed with {code}, expected {item.expected}")
+
+    def _verified(self, job: Job) -> bool:
+        world = self._world
+        if job.video is None or job.provider_video_id is None:
+            return False
+        body = world.s3.get_object(Bucket=world.resources.bucket_name, Key=job.video.key)["Body"].read()
+        expected = world.emulator.video(job.provider_video_id)["content_sha256"]
+        return hashlib.sha256(body).hexdigest() == expected == job.video.sha256 and len(body) == job.video.bytes
+
+
+def report(result: ChaosResult, profile: ChaosProfile) -> str:
+    """The printed and recorded form of one run."""
+    return "\n".join(
+        [
+            f"Chaos run: N={profile.jobs}, seed {profile.seed}, {profile.owners} owners.",
+            "",
+            result.table(),
+            "",
+            result.activity(),
+            "",
+            f"Targets met: {'yes' if result.targets_met else 'no'}.",
+            *(["", "Problems:", *[f"- {problem}" for problem in result.problems[:50]]] if result.problems else []),
+        ]
+    )

@@ -97,7 +97,6 @@ class ChaosResult:
     status_calls: int = 0
     resets: int = 0
     provider_webhooks: int = 0
-    duplicate_provider_webhooks: int = 0
     ticks: int = 0
     virtual_seconds: float = 0.0
     failed_codes: Counter[str] = field(default_factory=Counter)
@@ -151,7 +150,7 @@ class ChaosResult:
                 f"- Sweeps: {self.sweeps} ({self.ticks} ticks of virtual time, {self.virtual_seconds:.0f} s in all).",
                 f"- Client calls: {self.status_calls} status calls, {self.resets} resets.",
                 f"- Provider webhooks: {self.provider_webhooks} received, each delivered twice "
-                f"({self.duplicate_provider_webhooks} duplicates).",
+                f"({self.provider_webhooks} duplicates).",
                 f"- Failure codes: {codes or 'none'}.",
             ]
         )
@@ -311,7 +310,6 @@ class ChaosRun:
     def count_provider_webhook(self) -> None:
         with self._lock:
             self.result.provider_webhooks += 1
-            self.result.duplicate_provider_webhooks += 1
 
     def _sweep(self) -> None:
         with suppress(InvocationKilled):  # the invocation died; its lease runs out and a later sweep takes over

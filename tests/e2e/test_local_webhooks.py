@@ -6,11 +6,8 @@ Time is manual on both sides and the pollers are driven by hand, so nothing here
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
@@ -20,39 +17,13 @@ from local.emulator import EmulatorConfig
 from local.emulator import ManualClock as EmulatorClock
 from local.stack import LocalStack
 from sorajobs.clock import ManualClock
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
 # The emulator signs with the wall clock, as a real provider does, and the backend allows ±300 s:
 # so the manual clocks start at the real time (and move at most 120 s from it).
 START = datetime.now(UTC).replace(microsecond=0)
-
-
-class Receiver:
-    """A client's webhook endpoint on 127.0.0.1 that records what it gets."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        received = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(({key.lower(): value for key, value in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ class SerializedSession:
 
     def __init__(self, session: Any) -> None:
         self._session = session
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()  # held by every call of every client; take it to read moto's state
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
-        return _SerializedClient(self._session.client(*args, **kwargs), self._lock)
+        return _SerializedClient(self._session.client(*args, **kwargs), self.lock)

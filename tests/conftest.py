@@ -196,6 +196,8 @@ class World:
         self, session: Any, resources: StackResources, emulator: EmulatorServer, emulator_clock: EmulatorClock
     ) -> None:
         self.session = session
+        # One lock for every client the handlers use: in-process moto is not thread-safe.
+        self.aws = SerializedSession(session)
         self.resources = resources
         self.emulator = emulator
         self.emulator_clock = emulator_clock
@@ -224,9 +226,9 @@ class World:
         self._stream_iterator: str | None = None
         self.services = self.make_services(self.settings)
         use_services(self.services)
-        self.dynamodb = session.client("dynamodb")
-        self.s3 = session.client("s3")
-        self.sqs = session.client("sqs")
+        self.dynamodb = self.aws.client("dynamodb")
+        self.s3 = self.aws.client("s3")
+        self.sqs = self.aws.client("sqs")
 
     def make_services(self, settings: Settings) -> Services:
         return CrashingServices(
@@ -239,7 +241,7 @@ class World:
                 timeout_seconds=self.provider_timeout_seconds,
                 max_retries=0,
             ),
-            boto3_session=SerializedSession(self.session),
+            boto3_session=self.aws,
             sleep=self.advance,
             random_source=random.Random(20261121),
             webhook_http=httpx.Client(transport=httpx.MockTransport(self.receivers.handle)),

@@ -80,6 +80,7 @@ class FaultPlan:
 class _ArmedFault:
     fault: Fault
     remaining: int | None
+    fired: int = 0
 
 
 class FaultBook:
@@ -101,7 +102,9 @@ class FaultBook:
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{**armed.fault.to_dict(), "remaining": armed.remaining} for armed in self._armed]
+            return [
+                {**armed.fault.to_dict(), "remaining": armed.remaining, "fired": armed.fired} for armed in self._armed
+            ]
 
     def plan(self, operation: str) -> FaultPlan:
         """Fire the faults that apply to this operation: latencies add up, the first other one wins."""
@@ -115,6 +118,7 @@ class FaultBook:
                     continue
                 if fault.probability < 1.0 and self._random.random() >= fault.probability:
                     continue
+                armed.fired += 1
                 if armed.remaining is not None:
                     armed.remaining -= 1
                     if armed.remaining == 0:

@@ -165,6 +165,10 @@ class EmulatorServer:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def faults(self) -> list[dict[str, Any]]:
+        """The armed faults, each with ``remaining`` (None: unlimited) and ``fired`` (how often it hit)."""
+        return self._faults.snapshot()
+
     def reset(self) -> None:
         """Forget videos, scenarios, rules, faults, counters, the request log and the webhook log
         (webhooks not yet sent are dropped; the webhook endpoint stays)."""
@@ -295,7 +299,7 @@ class EmulatorServer:
                 "rules": [
                     {"prompt_contains": r.prompt_contains, "scenario": r.scenario.to_dict()} for r in state.rules
                 ],
-                "faults": self._faults.snapshot(),
+                "faults": self.faults(),
                 "now": self.clock.now(),
                 "manual_clock": isinstance(self.clock, ManualClock),
             }

@@ -24,7 +24,7 @@ def test_every_job_ends_in_a_clear_terminal_state_whatever_the_provider_and_aws_
         record(text)
     assert result.targets_met, text
     assert set(result.kills) == set(profile.crash), "every step boundary was killed at least once"
-    assert {"429", "500"} <= set(result.provider_faults), result.provider_faults
+    assert all(result.provider_faults[fault] > 0 for fault in ("429", "500", "late answer")), result.provider_faults
     assert result.provider_webhooks > 0 and result.resets > 0
 
 

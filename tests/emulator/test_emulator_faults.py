@@ -39,6 +39,20 @@ def test_fault_times_counts_down(client: OpenAI, server: EmulatorServer) -> None
     assert server.created_count == 1
 
 
+def test_a_fault_counts_how_often_it_fired(client: OpenAI, server: EmulatorServer) -> None:
+    server.inject(Fault(operation="create", status=500, probability=0.5))
+    server.inject(Fault(operation="retrieve", status=500))
+
+    for _ in range(20):
+        with contextlib.suppress(openai.InternalServerError):
+            client.videos.create(prompt="p")
+
+    create_fault, retrieve_fault = server.faults()
+    failed_creates = sum(1 for _method, _path, status in server.request_log if status == 500)
+    assert 0 < create_fault["fired"] == failed_creates < 20
+    assert retrieve_fault["fired"] == 0
+
+
 def test_sdk_retries_an_injected_429_and_creates_once(server: EmulatorServer) -> None:
     server.inject(Fault(operation="create", status=429, retry_after=0.01, times=1))
 

@@ -40,7 +40,7 @@ class LambdaContext:
 class LocalFunction:
     """One function of the template: its handler module is imported on first use, like a cold start."""
 
-    def __init__(self, logical_id: str) -> None:
+    def __init__(self, logical_id: str, lock: threading.Lock | None = None) -> None:
         properties = load_template()["Resources"][logical_id]["Properties"]
         globals_ = load_template().get("Globals", {}).get("Function", {})
         code_uri, handler = function_handler(logical_id)
@@ -50,8 +50,8 @@ class LocalFunction:
         self.timeout_seconds = float(properties.get("Timeout", globals_.get("Timeout", 3)))
         self.memory_mb = int(properties.get("MemorySize", globals_.get("MemorySize", 128)))
         self.function_name = f"{STACK_NAME}-{logical_id}"
-        # Powertools resolvers keep per-request state on the module: one invocation at a time, like one instance.
-        self.lock = threading.Lock()
+        # Powertools keeps per-request state on the module: one invocation at a time, like one instance.
+        self.lock = lock or threading.Lock()
         self._handler: Callable[[Any, Any], Any] | None = None
 
     def _load(self) -> Callable[[Any, Any], Any]:
@@ -83,13 +83,23 @@ class LocalFunction:
             return handler(event, self.new_context(timeout_seconds))
 
 
+def serves_http_api(definition: dict[str, Any]) -> bool:
+    events = definition.get("Properties", {}).get("Events", {})
+    return any(event.get("Type") == "HttpApi" for event in events.values())
+
+
 class LocalFunctions:
     """Every AWS::Serverless::Function in template.yaml, by logical id."""
 
     def __init__(self) -> None:
         resources = load_template()["Resources"]
+        # Powertools' HTTP resolvers keep the current event on a class attribute (BaseRouter.current_event)
+        # shared by every resolver in the process, where Lambda gives each function its own: the HTTP API
+        # functions take turns here, or a submit could read a concurrent provider webhook's event. The
+        # others (the sweep, the queue and stream consumers) still run alongside them.
+        http_api_lock = threading.Lock()
         self._functions = {
-            logical_id: LocalFunction(logical_id)
+            logical_id: LocalFunction(logical_id, lock=http_api_lock if serves_http_api(definition) else None)
             for logical_id, definition in resources.items()
             if definition.get("Type") == "AWS::Serverless::Function"
         }

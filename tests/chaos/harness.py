@@ -79,6 +79,7 @@ class ChaosProfile:
 class ChaosResult:
     """The result table's figures."""
 
+    jobs: int = 0  # N: the submissions the clients make
     submitted: int = 0
     completed_verified: int = 0
     completed_unverified: int = 0
@@ -107,7 +108,7 @@ class ChaosResult:
     def rows(self) -> list[tuple[str, str, str]]:
         """(line, value, target) for the table."""
         return [
-            ("submitted", str(self.submitted), "N"),
+            ("submitted", str(self.submitted), f"N ({self.jobs})"),
             ("completed, S3 bytes and SHA-256 verified", str(self.completed_verified), "every completing job"),
             ("completed, not verified", str(self.completed_unverified), "0"),
             ("failed with the correct code", str(self.failed_correct), "every failing or stuck job"),
@@ -133,6 +134,7 @@ class ChaosResult:
             == self.completed_unverified
             == self.failed_wrong_code
             == 0
+            and self.submitted == self.jobs
             and self.completed_verified + self.failed_correct + self.reset_by_client == self.submitted
         )
 
@@ -215,9 +217,10 @@ class _Tracked:
 class ChaosRun:
     def __init__(self, profile: ChaosProfile) -> None:
         self.profile = profile
-        self.result = ChaosResult()
+        self.result = ChaosResult(jobs=profile.jobs)
         self._random = random.Random(profile.seed)
         self._lock = threading.Lock()
+        self._api_turn = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}
         self._stuck: set[str] = set()
         self._regressed: set[str] = set()
@@ -300,8 +303,9 @@ class ChaosRun:
     # --- invoking handlers --------------------------------------------------------------------
 
     def call_api(self, function_dir: str, event: dict[str, Any]) -> Any:
-        """A client's call: never killed (that would be API Gateway's 5xx); its 5xx answers are counted."""
-        with self._world.crashes.spared():
+        """A client's call: never killed (that would be API Gateway's 5xx); its 5xx answers are counted.
+        API calls take turns (see local/lambda_runtime.py: Powertools' resolvers share the current event)."""
+        with self._api_turn, self._world.crashes.spared():
             response = self._world.call(function_dir, event)
         if response.status >= 500:
             with self._lock:

@@ -478,6 +478,7 @@ class ChaosRun:
         result.provider_requests = len(world.emulator.request_log)
         uploads = world.s3.list_multipart_uploads(Bucket=world.resources.bucket_name).get("Uploads", [])
         result.orphaned_multipart_uploads = len(uploads)
+        result.problems += [f"unfinished multipart upload of {upload['Key']}" for upload in uploads]
         creates: Counter[str] = Counter()
         for video_id in world.emulator.video_ids():
             prompt = world.emulator.video(video_id)["prompt"]

@@ -11,7 +11,7 @@ from local.emulator import Fault
 from sorajobs.logic.lifecycle import STORE_RECHECK_DELAY, SUBMIT_LEASE
 from sorajobs.models.job import JobStatus
 from tests.chaos.crash import InvocationKilled
-from tests.conftest import World, http_event, provider_calls
+from tests.conftest import LambdaContext, World, http_event, load_handler, provider_calls, sqs_event
 
 
 def _stored_bytes_match_the_provider(world: World, job_id: str) -> bool:
@@ -116,6 +116,43 @@ def test_a_store_killed_after_its_parts_leaves_no_orphaned_upload_once_redeliver
     world.drain_store_queue()
 
     assert world.stored_job(job_id).status == JobStatus.COMPLETED
+    assert _orphaned_uploads(world) == []
+    assert _stored_bytes_match_the_provider(world, job_id)
+
+
+def test_a_store_killed_after_its_parts_of_a_job_reset_meanwhile_leaves_no_orphaned_upload(world):
+    job_id = world.submit().body["id"]
+    world.advance(70)
+    world.sora_status(job_id)
+    # Received with no visibility timeout, the message comes straight back: the queue's redelivery.
+    messages = world.sqs.receive_message(QueueUrl=world.resources.queue_url, VisibilityTimeout=0)["Messages"]
+    world.crashes.kill_next("after_upload_parts")
+    with pytest.raises(InvocationKilled):
+        load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())
+    assert len(_orphaned_uploads(world)) == 1
+
+    reset = world.call("reset", http_event("reset", job_id=job_id, body={"resubmit": False}))
+    assert reset.status == 200
+    world.drain_store_queue()
+
+    assert world.stored_job(job_id).status == JobStatus.RESET
+    assert _orphaned_uploads(world) == []
+
+
+def test_a_redelivered_store_request_of_a_stored_attempt_aborts_what_a_killed_delivery_left(world):
+    job_id = world.submit().body["id"]
+    world.advance(70)
+    world.sora_status(job_id)
+    messages = world.sqs.receive_message(QueueUrl=world.resources.queue_url, VisibilityTimeout=0)["Messages"]
+    world.drain_store_queue()
+    job = world.stored_job(job_id)
+    assert job.status == JobStatus.COMPLETED
+    # A delivery that ran alongside the one that stored the video, killed after its parts.
+    world.s3.create_multipart_upload(Bucket=world.resources.bucket_name, Key=job.video.key)
+
+    result = load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())
+
+    assert result == {"batchItemFailures": []}
     assert _orphaned_uploads(world) == []
     assert _stored_bytes_match_the_provider(world, job_id)
 

@@ -32,7 +32,7 @@ class VideoStorage:
         mid-upload cannot abort; the next try for the same key aborts what it left (and the bucket's
         lifecycle rule aborts anything still left after a day).
         """
-        self._abort_unfinished_uploads(key)
+        self.abort_unfinished_uploads(key)
         upload_id = self._s3.create_multipart_upload(
             Bucket=self._bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
         )["UploadId"]
@@ -64,12 +64,12 @@ class VideoStorage:
             raise UploadVerificationError(f"S3 holds {stored_bytes} bytes of {key}, {total} were sent")
         return StoredObject(key=key, bytes=total, sha256=digest.hexdigest(), content_type=content_type)
 
-    def _abort_unfinished_uploads(self, key: str) -> None:
-        """Aborts earlier multipart uploads of exactly this key (one key per job attempt and file)."""
-        listing = self._s3.list_multipart_uploads(Bucket=self._bucket, Prefix=key)
+    def abort_unfinished_uploads(self, prefix: str) -> None:
+        """Aborts the multipart uploads of every key that starts with ``prefix``: what an invocation killed
+        mid-upload left behind (a whole key, or a job attempt's folder)."""
+        listing = self._s3.list_multipart_uploads(Bucket=self._bucket, Prefix=prefix)
         for upload in listing.get("Uploads", []):
-            if upload["Key"] == key:
-                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload["UploadId"])
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"])
 
     def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
         # S3 checks each part against its SHA-256, so a part corrupted in transit is refused.

@@ -28,8 +28,12 @@ class StoreOutcome(StrEnum):
     CONTENT_EXPIRED = "content_expired"
 
 
+def attempt_prefix(job_id: str, attempt: int) -> str:
+    return f"videos/{job_id}/attempt-{attempt}/"
+
+
 def object_key(job: Job, variant: ContentVariant) -> str:
-    return f"videos/{job.id}/attempt-{job.attempt}/{FILE_NAMES[variant]}"
+    return attempt_prefix(job.id, job.attempt) + FILE_NAMES[variant]
 
 
 class VideoStorer:
@@ -43,6 +47,7 @@ class VideoStorer:
         """
         job = self._services.jobs.get(message.job_id)
         if job is not None and job.status is JobStatus.COMPLETED and job.attempt == message.attempt:
+            self._abort_leftover_uploads(message)
             return StoreOutcome.ALREADY_STORED
         if (
             job is None
@@ -54,6 +59,7 @@ class VideoStorer:
                 "Dropping a store request for an attempt that no longer awaits storage",
                 extra={"job_id": message.job_id, "provider_video_id": message.provider_video_id},
             )
+            self._abort_leftover_uploads(message)
             return StoreOutcome.STALE
         try:
             video = self._copy(job, "video")
@@ -70,6 +76,11 @@ class VideoStorer:
         record_metric(name="StoredVideoBytes", unit=MetricUnit.Bytes, value=video.bytes)
         logger.info("Video stored", extra={"job_id": job.id, "bytes": video.bytes, "sha256": video.sha256})
         return StoreOutcome.STORED
+
+    def _abort_leftover_uploads(self, message: StoreVideoMessage) -> None:
+        """This attempt is stored or abandoned, so no later try will reuse its keys: an upload that an
+        earlier delivery was killed in the middle of would stay behind (until the bucket's one-day rule)."""
+        self._services.storage.abort_unfinished_uploads(attempt_prefix(message.job_id, message.attempt))
 
     def _copy(self, job: Job, variant: ContentVariant) -> StoredObject:
         provider_video_id = job.provider_video_id or ""  # set on every job that awaits storage

@@ -196,7 +196,7 @@ class World:
         self, session: Any, resources: StackResources, emulator: EmulatorServer, emulator_clock: EmulatorClock
     ) -> None:
         self.session = session
-        # One lock for every client the handlers use: in-process moto is not thread-safe.
+        # One lock for every client, the handlers' and the test's own: in-process moto is not thread-safe.
         self.aws = SerializedSession(session)
         self.resources = resources
         self.emulator = emulator

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import random
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -198,6 +199,7 @@ class World:
         self.session = session
         # One lock for every client, the handlers' and the test's own: in-process moto is not thread-safe.
         self.aws = SerializedSession(session)
+        self._http_api_turn = threading.Lock()
         self.resources = resources
         self.emulator = emulator
         self.emulator_clock = emulator_clock
@@ -261,7 +263,10 @@ class World:
     # --- invoking handlers --------------------------------------------------------------------
 
     def call(self, function_dir: str, event: dict[str, Any]) -> ApiResponse:
-        raw = load_handler(function_dir).lambda_handler(event, LambdaContext())
+        """Invokes an HTTP API function. Calls from several threads take turns, as in local/lambda_runtime.py:
+        Powertools' resolvers share the current event within a process."""
+        with self._http_api_turn:
+            raw = load_handler(function_dir).lambda_handler(event, LambdaContext())
         headers = {key.lower(): value for key, value in (raw.get("headers") or {}).items()}
         for key, values in (raw.get("multiValueHeaders") or {}).items():
             headers[key.lower()] = values[-1]

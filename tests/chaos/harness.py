@@ -220,7 +220,6 @@ class ChaosRun:
         self.result = ChaosResult(jobs=profile.jobs)
         self._random = random.Random(profile.seed)
         self._lock = threading.Lock()
-        self._api_turn = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}
         self._stuck: set[str] = set()
         self._regressed: set[str] = set()
@@ -303,9 +302,8 @@ class ChaosRun:
     # --- invoking handlers --------------------------------------------------------------------
 
     def call_api(self, function_dir: str, event: dict[str, Any]) -> Any:
-        """A client's call: never killed (that would be API Gateway's 5xx); its 5xx answers are counted.
-        API calls take turns (see local/lambda_runtime.py: Powertools' resolvers share the current event)."""
-        with self._api_turn, self._world.crashes.spared():
+        """A client's call: never killed (that would be API Gateway's 5xx); its 5xx answers are counted."""
+        with self._world.crashes.spared():
             response = self._world.call(function_dir, event)
         if response.status >= 500:
             with self._lock:

@@ -118,6 +118,32 @@ class _Delivery:
         }
 
 
+class _Worker:
+    """One daemon thread running ``run(stop)``, which waits on ``cond``: stopping sets ``stop`` and wakes it.
+    Each start gets a fresh stop event, so a thread that outlives its join cannot be revived by a restart."""
+
+    def __init__(self, cond: threading.Condition) -> None:
+        self._cond = cond
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, name: str, run: Callable[[threading.Event], None]) -> None:
+        stop = threading.Event()
+        self._stop = stop
+        self._thread = threading.Thread(target=run, args=(stop,), name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        stop, thread = self._stop, self._thread
+        self._stop = self._thread = None
+        if stop is not None:
+            stop.set()
+            with self._cond:
+                self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout=_JOIN_SECONDS)
+
+
 class WebhookSender:
     """Delivers events on one worker thread, so a slow receiver never holds up the API.
 
@@ -137,24 +163,13 @@ class WebhookSender:
         self._in_flight = 0
         self._generation = 0
         self._log: list[_Delivery] = []
-        self._stop: threading.Event | None = None
-        self._thread: threading.Thread | None = None
+        self._worker = _Worker(self._cond)
 
     def start(self, name: str) -> None:
-        stop = threading.Event()
-        self._stop = stop
-        self._thread = threading.Thread(target=self._run, args=(stop,), name=name, daemon=True)
-        self._thread.start()
+        self._worker.start(name, self._run)
 
     def stop(self) -> None:
-        stop, thread = self._stop, self._thread
-        self._stop = self._thread = None
-        if stop is not None:
-            stop.set()
-            with self._cond:
-                self._cond.notify_all()
-        if thread is not None:
-            thread.join(timeout=_JOIN_SECONDS)
+        self._worker.stop()
 
     def submit(self, event: WebhookEvent, endpoint: WebhookEndpoint) -> None:
         with self._cond:
@@ -261,8 +276,7 @@ class WebhookScheduler:
         self._cond = threading.Condition()
         self._poked = False
         self._listening = False
-        self._stop: threading.Event | None = None
-        self._thread: threading.Thread | None = None
+        self._worker = _Worker(self._cond)
 
     def start(self, name: str) -> None:
         if isinstance(self._clock, ManualClock):
@@ -270,23 +284,13 @@ class WebhookScheduler:
             self._listening = True
             self._scan()  # moments passed while the server was stopped
             return
-        stop = threading.Event()
-        self._stop = stop
-        self._thread = threading.Thread(target=self._run, args=(stop,), name=name, daemon=True)
-        self._thread.start()
+        self._worker.start(name, self._run)
 
     def stop(self) -> None:
         if isinstance(self._clock, ManualClock):
             self._listening = False
             self._clock.remove_listener(self._on_clock_moved)
-        stop, thread = self._stop, self._thread
-        self._stop = self._thread = None
-        if stop is not None:
-            stop.set()
-            with self._cond:
-                self._cond.notify_all()
-        if thread is not None:
-            thread.join(timeout=_JOIN_SECONDS)
+        self._worker.stop()
 
     def poke(self) -> None:
         """Something changed (a video was created): look again now."""

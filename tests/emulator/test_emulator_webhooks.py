@@ -90,17 +90,22 @@ def receiver() -> Iterator[Receiver]:
     running.close()
 
 
-@pytest.fixture
-def hooked(clock: ManualClock, receiver: Receiver) -> Iterator[EmulatorServer]:
-    """An emulator configured to send webhooks to the receiver, with tiny retry delays."""
-    config = EmulatorConfig(
+def webhook_config(receiver: Receiver, **changes: Any) -> EmulatorConfig:
+    """The test emulator's timing, sending signed webhooks to ``receiver``."""
+    return EmulatorConfig(
         api_key=API_KEY,
         queue_seconds=QUEUE_SECONDS,
         render_seconds=RENDER_SECONDS,
         webhook_url=receiver.url,
         webhook_secret=SECRET,
-        webhook_retry_delays=(0.01, 0.01),
+        **changes,
     )
+
+
+@pytest.fixture
+def hooked(clock: ManualClock, receiver: Receiver) -> Iterator[EmulatorServer]:
+    """An emulator configured to send webhooks to the receiver, with tiny retry delays."""
+    config = webhook_config(receiver, webhook_retry_delays=(0.01, 0.01))
     with EmulatorServer(config, clock=clock) as running:
         yield running
 
@@ -156,14 +161,7 @@ def test_completion_sends_one_signed_video_completed(
 
 
 def test_timestamps_come_from_the_emulator_clock_when_asked(clock: ManualClock, receiver: Receiver) -> None:
-    config = EmulatorConfig(
-        api_key=API_KEY,
-        queue_seconds=QUEUE_SECONDS,
-        render_seconds=RENDER_SECONDS,
-        webhook_url=receiver.url,
-        webhook_secret=SECRET,
-        webhook_timestamps_from_clock=True,
-    )
+    config = webhook_config(receiver, webhook_timestamps_from_clock=True)
     with EmulatorServer(config, clock=clock) as server, OpenAI(base_url=server.base_url, api_key=API_KEY) as sdk:
         sdk.videos.create(prompt="p")
         finish_rendering(clock, server)

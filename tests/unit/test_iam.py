@@ -89,7 +89,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "secretsmanager:GetSecretValue": {"OpenAIApiKeySecret"},
     },
     # Multipart upload (PutObject covers create, parts and complete), abort on failure, HeadObject (GetObject);
-    # a retry lists the bucket's unfinished uploads of its key and aborts them.
+    # a retry lists the bucket's unfinished uploads of its key (or, for a stored or abandoned attempt, of its
+    # folder) and aborts them.
     "StoreVideoFunction": {
         **runtime("StoreVideoFunction"),
         **consume(STORE_QUEUE),

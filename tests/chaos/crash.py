@@ -43,15 +43,16 @@ class CrashPlan:
     def __init__(self, probabilities: dict[CrashPoint, float] | None = None, *, seed: int = 0) -> None:
         self.probabilities: dict[CrashPoint, float] = dict(probabilities or {})
         self.kills: Counter[CrashPoint] = Counter()
-        self._once: set[CrashPoint] = set()
+        self._once: dict[CrashPoint, int] = {}  # point -> passes to let through before the kill
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._spared = threading.local()
 
-    def kill_next(self, point: CrashPoint) -> None:
-        """The next pass through `point` dies (for tests of one recovery)."""
+    def kill_next(self, point: CrashPoint, *, after: int = 0) -> None:
+        """The next pass through `point` dies, once `after` passes have gone through (for tests of one
+        recovery: `after=1` at "after_upload_parts" kills the thumbnail's upload, not the video's)."""
         with self._lock:
-            self._once.add(point)
+            self._once[point] = after
 
     @contextmanager
     def spared(self) -> Iterator[None]:
@@ -68,8 +69,10 @@ class CrashPlan:
             return
         with self._lock:
             if point in self._once:
-                self._once.discard(point)
-                dies = True
+                passes_left = self._once.pop(point)
+                dies = passes_left == 0
+                if not dies:
+                    self._once[point] = passes_left - 1
             else:
                 dies = self._random.random() < self.probabilities.get(point, 0.0)
             if dies:

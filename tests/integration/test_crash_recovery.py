@@ -25,6 +25,20 @@ def _orphaned_uploads(world: World) -> list[dict]:
     return world.s3.list_multipart_uploads(Bucket=world.resources.bucket_name).get("Uploads", [])
 
 
+def _finished_job_and_its_store_request(world: World) -> tuple[str, list[dict]]:
+    """A job the provider finished, and its store request, received with no visibility timeout so that it
+    comes straight back: the queue's redelivery."""
+    job_id = world.submit().body["id"]
+    world.advance(70)
+    world.sora_status(job_id)
+    messages = world.sqs.receive_message(QueueUrl=world.resources.queue_url, VisibilityTimeout=0)["Messages"]
+    return job_id, messages
+
+
+def _store(messages: list[dict]) -> dict:
+    return load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())
+
+
 def _only_job_id(world: World) -> str:
     (item,) = [item for item in world.table_items() if item["pk"]["S"].startswith("JOB#")]
     return item["pk"]["S"].removeprefix("JOB#")
@@ -128,7 +142,7 @@ def test_a_store_killed_after_its_parts_of_a_job_reset_meanwhile_leaves_no_orpha
     messages = world.sqs.receive_message(QueueUrl=world.resources.queue_url, VisibilityTimeout=0)["Messages"]
     world.crashes.kill_next("after_upload_parts")
     with pytest.raises(InvocationKilled):
-        load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())
+        _store(messages)
     assert len(_orphaned_uploads(world)) == 1
 
     reset = world.call("reset", http_event("reset", job_id=job_id, body={"resubmit": False}))
@@ -140,17 +154,14 @@ def test_a_store_killed_after_its_parts_of_a_job_reset_meanwhile_leaves_no_orpha
 
 
 def test_a_redelivered_store_request_of_a_stored_attempt_aborts_what_a_killed_delivery_left(world):
-    job_id = world.submit().body["id"]
-    world.advance(70)
-    world.sora_status(job_id)
-    messages = world.sqs.receive_message(QueueUrl=world.resources.queue_url, VisibilityTimeout=0)["Messages"]
+    job_id, messages = _finished_job_and_its_store_request(world)
     world.drain_store_queue()
     job = world.stored_job(job_id)
     assert job.status == JobStatus.COMPLETED
     # A delivery that ran alongside the one that stored the video, killed after its parts.
     world.s3.create_multipart_upload(Bucket=world.resources.bucket_name, Key=job.video.key)
 
-    result = load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())
+    result = _store(messages)
 
     assert result == {"batchItemFailures": []}
     assert _orphaned_uploads(world) == []
@@ -174,3 +185,57 @@ def test_a_sweep_killed_after_the_status_write_hands_the_video_to_the_store_step
 
     assert world.stored_job(job_id).status == JobStatus.COMPLETED
     assert _stored_bytes_match_the_provider(world, job_id)
+
+
+def _thumbnail_upload_killed(world: World) -> str:
+    """A finished job whose store try stored the video and was killed after the thumbnail's parts; the
+    request's last receive, so it is gone (to the dead-letter queue) and will not come back by itself."""
+    job_id = world.submit().body["id"]
+    world.advance(70)
+    world.sora_status(job_id)
+    world.crashes.kill_next("after_upload_parts", after=1)
+    with pytest.raises(InvocationKilled):
+        world.drain_store_queue()
+    assert [upload["Key"] for upload in _orphaned_uploads(world)] == [f"videos/{job_id}/attempt-1/thumbnail.webp"]
+    world.sqs.purge_queue(QueueUrl=world.resources.queue_url)
+    assert world.stored_job(job_id).awaiting_storage
+    return job_id
+
+
+@pytest.mark.parametrize("resubmit", [False, True])
+def test_a_killed_thumbnail_upload_whose_request_ran_out_is_aborted_when_its_job_is_reset(world, resubmit):
+    job_id = _thumbnail_upload_killed(world)
+
+    reset = world.call("reset", http_event("reset", job_id=job_id, body={"resubmit": resubmit}))
+    world.drain_store_queue()
+
+    assert reset.status == 200
+    assert world.stored_job(job_id).attempt == (2 if resubmit else 1)
+    assert _orphaned_uploads(world) == []
+
+
+def test_a_killed_thumbnail_upload_whose_request_ran_out_is_aborted_when_its_job_times_out(world):
+    job_id = _thumbnail_upload_killed(world)
+    world.advance(world.settings.max_job_age_seconds + 1)
+
+    world.sweep()
+    world.drain_store_queue()
+
+    job = world.stored_job(job_id)
+    assert job.status == JobStatus.FAILED and job.error.code == "timeout"
+    assert _orphaned_uploads(world) == []
+
+
+def test_a_later_try_that_fails_at_the_video_still_aborts_a_killed_tries_thumbnail_upload(world):
+    job_id, messages = _finished_job_and_its_store_request(world)
+    world.crashes.kill_next("after_upload_parts", after=1)
+    with pytest.raises(InvocationKilled):
+        _store(messages)
+    assert len(_orphaned_uploads(world)) == 1
+    world.emulator.inject(Fault(operation="download", status=500, times=1))
+
+    result = _store(messages)
+
+    assert len(result["batchItemFailures"]) == 1  # the video download failed; the queue delivers it again
+    assert world.stored_job(job_id).awaiting_storage
+    assert _orphaned_uploads(world) == []

@@ -29,10 +29,9 @@ class VideoStorage:
         """Streams chunks into S3 as a multipart upload, hashing as it goes; memory stays at a few parts.
 
         Any failure aborts the upload, so no orphaned parts stay behind. An invocation that was killed
-        mid-upload cannot abort; the next try for the same key aborts what it left (and the bucket's
-        lifecycle rule aborts anything still left after a day).
+        mid-upload cannot abort; the caller clears what it left (`abort_unfinished_uploads`), and the
+        bucket's lifecycle rule aborts anything still left after a day.
         """
-        self.abort_unfinished_uploads(key)
         upload_id = self._s3.create_multipart_upload(
             Bucket=self._bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
         )["UploadId"]

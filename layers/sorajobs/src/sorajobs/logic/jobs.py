@@ -13,6 +13,7 @@ from sorajobs.dal.rate_budget import Bucket
 from sorajobs.logic.lifecycle import (
     Observation,
     apply_provider_video,
+    may_have_unfinished_uploads,
     new_pending_job,
     transition_to_admitted,
     transition_to_awaiting_admission,
@@ -254,6 +255,7 @@ class JobService:
         new_state = transition_to_reset(job, self._now(), resubmit=resubmit, attempt_cost_cents=cost)
         reset = self._services.jobs.save_transition(job, new_state)
         logger.info("Job reset", extra={"job_id": job.id, "resubmit": resubmit, "attempt": reset.attempt})
+        self.release_abandoned_attempt(job)
         return self.submit_pending(reset) if resubmit else reset
 
     # --- writes -------------------------------------------------------------------------------
@@ -277,6 +279,12 @@ class JobService:
                 name="DetectionDelay", unit=MetricUnit.Seconds, value=max(0.0, observation.detection_delay_seconds)
             )
         return saved
+
+    def release_abandoned_attempt(self, abandoned: Job) -> None:
+        """After an attempt is given up on (`abandoned` is the job as it was): a store request for that
+        attempt, if it may have left unfinished uploads, so that the store step aborts them."""
+        if may_have_unfinished_uploads(abandoned):
+            self.request_store(abandoned)
 
     def request_store(self, job: Job) -> None:
         """Hands a finished generation to the store step; if this send is lost, the sweep re-sends it."""

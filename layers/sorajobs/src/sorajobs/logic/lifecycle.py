@@ -297,6 +297,16 @@ def with_retry_delay(job: Job, now: datetime, retry_after: float | None) -> Job:
     return job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "last_refreshed_at": now})
 
 
+def may_have_unfinished_uploads(job: Job) -> bool:
+    """The store step was asked for this attempt, so a try of it may have been killed mid-upload.
+
+    Such a try's request normally comes back and clears its uploads; but a request whose receives ran
+    out (the queue's dead-letter queue) never does. An attempt given up on in this state (reset, timed
+    out) is therefore handed to the store step once more, which aborts whatever the attempt left.
+    """
+    return job.store_requested_at is not None
+
+
 def timeout_error(job: Job, now: datetime, settings: Settings) -> JobError | None:
     """Why an unfinished job counts as stuck, or None while it is healthy."""
     if not job.is_unfinished:

@@ -61,6 +61,9 @@ class VideoStorer:
             )
             self._abort_leftover_uploads(message)
             return StoreOutcome.STALE
+        # Whatever an earlier try of this attempt left unfinished goes first, so a try that fails early
+        # (at the video) still clears the thumbnail upload of a try that was killed after it.
+        self._abort_leftover_uploads(message)
         try:
             video = self._copy(job, "video")
         except ContentUnavailableError as gone:
@@ -78,8 +81,8 @@ class VideoStorer:
         return StoreOutcome.STORED
 
     def _abort_leftover_uploads(self, message: StoreVideoMessage) -> None:
-        """This attempt is stored or abandoned, so no later try will reuse its keys: an upload that an
-        earlier delivery was killed in the middle of would stay behind (until the bucket's one-day rule)."""
+        """Aborts the attempt's unfinished uploads: what a delivery killed mid-upload left behind. Done
+        before each try, and for a stored or abandoned attempt, whose keys no later try will reuse."""
         self._services.storage.abort_unfinished_uploads(attempt_prefix(message.job_id, message.attempt))
 
     def _copy(self, job: Job, variant: ContentVariant) -> StoredObject:

@@ -191,6 +191,7 @@ class Sweeper:
         if (error := timeout_error(job, now, self._settings)) is not None:
             logger.warning("Job timed out", extra={"job_id": job.id, "reason": error.message})
             self._services.jobs.save_transition(job, transition_to_failed(job, error, now))
+            self._jobs.release_abandoned_attempt(job)
             return SweepOutcome.TIMED_OUT
         if job.status is JobStatus.PENDING:
             submitted = self._jobs.submit_pending(job, budget_reserved=budget_reserved)

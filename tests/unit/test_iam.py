@@ -89,8 +89,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "secretsmanager:GetSecretValue": {"OpenAIApiKeySecret"},
     },
     # Multipart upload (PutObject covers create, parts and complete), abort on failure, HeadObject (GetObject);
-    # a retry lists the bucket's unfinished uploads of its key (or, for a stored or abandoned attempt, of its
-    # folder) and aborts them.
+    # each try lists the unfinished uploads in its attempt's folder and aborts them (so does a request for a
+    # stored or abandoned attempt).
     "StoreVideoFunction": {
         **runtime("StoreVideoFunction"),
         **consume(STORE_QUEUE),

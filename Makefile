@@ -81,9 +81,12 @@ pip-audit: $(SCAN_VENV)/.installed
 		| awk '/could not be audited/ {n++; next} /^Name +Skip Reason/ || /^-+ +-+$$/ {next} {print} \
 			END {if (n) print "pip-audit: " n " packages could not be audited (no vulnerability data from PyPI)"}'
 
-# The chaos suite at full size (N=1,000); records its result table in docs/reliability.md.
+# The chaos suite at full size (N=1,000) over several seeds, each run in its own process, two at a time;
+# records each seed's table in docs/reliability.md. `make chaos SEEDS=20261123` replays one seed exactly.
+CHAOS_JOBS ?= 1000
+SEED_COUNT ?= 5
 chaos: install
-	CHAOS_JOBS=1000 CHAOS_RECORD=1 $(PY) -m pytest tests/chaos -s -q -p no:cacheprovider -o log_level=WARNING
+	$(PY) -m tests.chaos --jobs $(CHAOS_JOBS) $(if $(SEEDS),--seeds $(SEEDS),--seed-count $(SEED_COUNT)) --record
 
 bench: install
 	$(PY) -m bench

@@ -12,6 +12,7 @@ import os
 import random
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from sorajobs.config import Settings
 from sorajobs.providers.openai_videos import build_openai_provider
 from sorajobs.services import Services, use_services
 from tests.chaos.crash import CrashingServices, CrashPlan
+from tests.chaos.turns import SwitchingProxy, TurnScheduler, inline_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -57,6 +59,10 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("OPENAI_BASE_URL", None)
+
+
+def _no_switch() -> None:
+    return None
 
 
 @dataclass
@@ -194,12 +200,26 @@ class World:
     """One test's whole system: AWS (moto), the provider emulator and the clocks of both."""
 
     def __init__(
-        self, session: Any, resources: StackResources, emulator: EmulatorServer, emulator_clock: EmulatorClock
+        self,
+        session: Any,
+        resources: StackResources,
+        emulator: EmulatorServer,
+        emulator_clock: EmulatorClock,
+        *,
+        seed: int = 20261121,
+        turns: TurnScheduler | None = None,
     ) -> None:
         self.session = session
+        # With `turns`, concurrent invocations interleave in the order the seed draws (tests/chaos/turns.py):
+        # each AWS and provider call is a switch point, and the sweep's workers run in turns.
+        self.turns = turns
+        switch = turns.switch if turns is not None else _no_switch
         # One lock for every client, the handlers' and the test's own: in-process moto is not thread-safe.
-        self.aws = SerializedSession(session)
-        self._http_api_turn = threading.Lock()
+        self.aws = SerializedSession(session, before_call=switch)
+        self._http_api_turn: AbstractContextManager[Any] = turns.lock() if turns is not None else threading.Lock()
+        self._switch = switch
+        self._seed = seed
+        self._ids = random.Random(seed)
         self.resources = resources
         self.emulator = emulator
         self.emulator_clock = emulator_clock
@@ -222,7 +242,7 @@ class World:
         # Real seconds the provider client waits for an answer (tests of lost answers shorten it).
         self.provider_timeout_seconds = 5.0
         # Step boundaries where an invocation can be killed; none dies unless a test asks for it.
-        self.crashes = CrashPlan()
+        self.crashes = CrashPlan(seed=seed)
         # Host names the fake DNS knows; any other resolves to a public address.
         self.dns: dict[str, list[str]] = {}
         self._stream_iterator: str | None = None
@@ -233,22 +253,32 @@ class World:
         self.sqs = self.aws.client("sqs")
 
     def make_services(self, settings: Settings) -> Services:
-        return CrashingServices(
-            settings,
-            crashes=self.crashes,
-            clock=self.clock,
-            provider_factory=lambda: build_openai_provider(
+        def provider() -> Any:
+            built = build_openai_provider(
                 api_key=API_KEY,
                 base_url=self.emulator.base_url,
                 timeout_seconds=self.provider_timeout_seconds,
                 max_retries=0,
-            ),
+            )
+            return built if self.turns is None else SwitchingProxy(built, self._switch)
+
+        return CrashingServices(
+            settings,
+            crashes=self.crashes,
+            clock=self.clock,
+            new_id=self.new_job_id,
+            provider_factory=provider,
             boto3_session=self.aws,
             sleep=self.advance,
-            random_source=random.Random(20261121),
+            random_source=random.Random(self._seed),
             webhook_http=httpx.Client(transport=httpx.MockTransport(self.receivers.handle)),
             resolve_host=lambda host: self.dns.get(host, [PUBLIC_ADDRESS]),
+            **({} if self.turns is None else {"worker_pool": inline_pool}),
         )
+
+    def new_job_id(self) -> str:
+        """Job ids drawn from the seed: the table's order, and so the sweep's, repeats from run to run."""
+        return f"job_{self._ids.getrandbits(96):024x}"
 
     def use_settings(self, **changes: Any) -> None:
         self.settings = self.settings.model_copy(update=changes)

@@ -23,7 +23,7 @@ from local.emulator.clock import ManualClock
 from local.emulator.errors import ApiError
 from local.emulator.faults import Fault
 from local.emulator.scenarios import Scenario
-from local.emulator.state import VideoRecord, lifecycle, new_video_id, video_object
+from local.emulator.state import VideoRecord, lifecycle, video_object
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -237,9 +237,7 @@ class EmulatorApp:
     ) -> VideoRecord:
         config = self.server.config
         state = self.server._state
-        video_id = new_video_id()
-        while video_id in state.videos:
-            video_id = new_video_id()
+        video_id = state.new_video_id()
         record = VideoRecord(
             id=video_id,
             seq=state.next_seq(),

@@ -33,6 +33,8 @@ class EmulatorConfig:
     render_seconds: float = 10.0
     models: list[str] = field(default_factory=lambda: ["sora-2", "sora-2-pro"])
     seed: int = 0
+    # Video ids drawn from this seed (a seeded test run names its videos the same every time); None: random ids.
+    id_seed: int | None = None
     poll_after_ms: int = 2000
     expires_after_seconds: int = 3600
     max_list_limit: int = 100
@@ -61,7 +63,7 @@ class EmulatorServer:
     def __init__(self, config: EmulatorConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.clock: Clock = clock or SystemClock()
-        self._state = EmulatorState(self.config.default_scenario)
+        self._state = EmulatorState(self.config.default_scenario, self.config.id_seed)
         self._faults = FaultBook(self.config.seed)
         self._stopping = threading.Event()
         self._httpd: BaseWSGIServer | None = None
@@ -174,7 +176,7 @@ class EmulatorServer:
         (webhooks not yet sent are dropped; the webhook endpoint stays)."""
         self._faults.clear()
         with self._state.lock:
-            self._state = EmulatorState(self.config.default_scenario)
+            self._state = EmulatorState(self.config.default_scenario, self.config.id_seed)
         self._webhook_sender.clear()
 
     def configure_webhooks(self, url: str | None, secret: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 from collections import deque
@@ -107,10 +108,6 @@ def video_object(record: VideoRecord, now: float, expires_after_seconds: int) ->
     }
 
 
-def new_video_id() -> str:
-    return "video_" + secrets.token_hex(12)
-
-
 @dataclass(frozen=True)
 class Rule:
     prompt_contains: str
@@ -120,8 +117,10 @@ class Rule:
 class EmulatorState:
     """All mutable emulator state behind one lock (the HTTP server is threaded)."""
 
-    def __init__(self, default_scenario: Scenario) -> None:
+    def __init__(self, default_scenario: Scenario, seed: int | None = None) -> None:
         self.lock = threading.RLock()
+        # Ids drawn from the seed, when there is one, so that a seeded run names its videos the same every time.
+        self._ids = random.Random(seed) if seed is not None else None  # noqa: S311 - ids of a test double
         self.default_scenario = default_scenario
         self.videos: dict[str, VideoRecord] = {}
         self.scripted: deque[Scenario] = deque()
@@ -130,6 +129,13 @@ class EmulatorState:
         self.remix_count = 0
         self.request_log: list[tuple[str, str, int]] = []
         self._seq = 0
+
+    def new_video_id(self) -> str:
+        with self.lock:
+            while True:
+                token = secrets.token_hex(12) if self._ids is None else f"{self._ids.getrandbits(96):024x}"
+                if f"video_{token}" not in self.videos:
+                    return f"video_{token}"
 
     def next_seq(self) -> int:
         with self.lock:

@@ -12,10 +12,11 @@ import os
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,6 +35,7 @@ from sorajobs.models.job import Job, JobStatus
 from sorajobs.services import use_services
 from tests.chaos.crash import CrashPoint, InvocationKilled
 from tests.chaos.moto_transactions import cheap_transaction_rollback
+from tests.chaos.turns import TurnScheduler
 from tests.conftest import API_KEY, START, LambdaContext, World, http_event, load_handler, sqs_event
 
 # Where a job's expected outcome is marked in its prompt; the emulator picks the scenario from it.
@@ -70,7 +72,9 @@ class ChaosProfile:
     submit_ticks: int = 30  # the jobs arrive spread over this many ticks
     status_calls_per_tick: int = 6
     resets: float = 0.03  # share of jobs a client resets once (half of them with resubmit)
-    provider_timeout_seconds: float = 0.25  # real seconds; a timeout fault answers after twice that
+    # Real seconds; a timeout fault answers after twice that. An answer on time takes milliseconds, so
+    # whether a call times out is the fault's choice alone, never the machine's load.
+    provider_timeout_seconds: float = 0.5
     stuck_after_seconds: int = 300
     max_job_age_seconds: int = 1800
 
@@ -100,6 +104,7 @@ class ChaosResult:
     status_calls: int = 0
     resets: int = 0
     provider_webhooks: int = 0
+    store_requests_dead_lettered: int = 0
     ticks: int = 0
     virtual_seconds: float = 0.0
     failed_codes: Counter[str] = field(default_factory=Counter)
@@ -155,24 +160,36 @@ class ChaosResult:
                 f"- Client calls: {self.status_calls} sora-status calls; resets: {self.resets}.",
                 f"- Provider webhooks: {self.provider_webhooks} received, each delivered twice "
                 f"({self.provider_webhooks} duplicates).",
+                f"- Store requests whose receives ran out (moved to the dead-letter queue): "
+                f"{self.store_requests_dead_lettered}.",
                 f"- Failure codes: {codes or 'none'}.",
             ]
         )
 
 
-class _ProviderWebhookRelay:
-    """The emulator's webhooks, handed to the provider-webhook function twice each (a duplicate delivery)."""
+@dataclass(frozen=True)
+class _ProviderWebhook:
+    body: str
+    headers: dict[str, str]
 
-    def __init__(self, run: ChaosRun) -> None:
-        self._run = run
+
+class _ProviderWebhookRelay:
+    """Takes the emulator's webhooks and keeps them, in the order they came, for the next tick's tasks,
+    which hand each one to the provider-webhook function twice (a duplicate delivery). Nothing is handed
+    on from the relay's own threads: when a webhook reaches the function is the seed's choice alone."""
+
+    def __init__(self) -> None:
         relay = self
+        self._lock = threading.Lock()
+        self._received: list[_ProviderWebhook] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
                 headers = {key.lower(): value for key, value in self.headers.items()}
-                status = relay.deliver_twice(body, headers)
-                self.send_response(status)
+                with relay._lock:
+                    relay._received.append(_ProviderWebhook(body, headers))
+                self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -186,13 +203,11 @@ class _ProviderWebhookRelay:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/provider-webhooks/openai"
 
-    def deliver_twice(self, body: str, headers: dict[str, str]) -> int:
-        statuses = []
-        for _ in range(2):
-            event = http_event("provider_webhook", raw_body=body, owner=None, headers=headers)
-            statuses.append(self._run.call_api("provider_webhook", event).status)
-        self._run.count_provider_webhook()
-        return statuses[0]
+    def take(self) -> list[_ProviderWebhook]:
+        """The webhooks received since the last take, oldest first."""
+        with self._lock:
+            taken, self._received = self._received, []
+        return taken
 
     def __enter__(self) -> _ProviderWebhookRelay:
         self._thread.start()
@@ -219,6 +234,8 @@ class ChaosRun:
         self.profile = profile
         self.result = ChaosResult(jobs=profile.jobs)
         self._random = random.Random(profile.seed)
+        # Every tick's concurrent invocations interleave in the order this seed draws (tests/chaos/turns.py).
+        self._turns = TurnScheduler(profile.seed)
         self._lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}
         self._stuck: set[str] = set()
@@ -254,8 +271,8 @@ class ChaosRun:
             queue_seconds=5.0,
             render_seconds=60.0,
             seed=self.profile.seed,
+            id_seed=self.profile.seed,
             webhook_timestamps_from_clock=True,
-            webhook_retry_delays=(0.05, 0.2),
         )
         with (
             self._quiet_process(),
@@ -265,7 +282,7 @@ class ChaosRun:
         ):
             session = boto3.session.Session(region_name="us-east-1")
             resources = create_stack_resources(session, openai_api_key=API_KEY)
-            world = World(session, resources, emulator, clock)
+            world = World(session, resources, emulator, clock, seed=self.profile.seed, turns=self._turns)
             world.provider_timeout_seconds = self.profile.provider_timeout_seconds
             world.crashes.probabilities = dict(self.profile.crash)
             for point in self.profile.crash:
@@ -276,7 +293,8 @@ class ChaosRun:
                 sweep_concurrency=4,
             )
             self._arm_the_provider(emulator)
-            with _ProviderWebhookRelay(self) as relay:
+            with _ProviderWebhookRelay() as relay:
+                self._relay = relay
                 emulator.configure_webhooks(relay.url, resources.provider_webhook_secret)
                 try:
                     yield world
@@ -311,9 +329,18 @@ class ChaosRun:
                 self.result.problems.append(f"{function_dir} answered {response.status}: {response.body}")
         return response
 
-    def count_provider_webhook(self) -> None:
-        with self._lock:
-            self.result.provider_webhooks += 1
+    def _deliver_provider_webhooks(self, webhooks: list[_ProviderWebhook], *, counted: bool) -> None:
+        for webhook in webhooks:
+            event = http_event("provider_webhook", raw_body=webhook.body, owner=None, headers=dict(webhook.headers))
+            self.call_api("provider_webhook", event)
+        if counted:
+            with self._lock:
+                self.result.provider_webhooks += len(webhooks)
+
+    def _flush_provider_webhooks(self) -> None:
+        """The events the last clock move made due reach the relay before the next tick takes them."""
+        if not self._world.emulator.flush_webhooks(timeout=60.0):
+            raise RuntimeError("the emulator did not send its due webhooks within 60 s")
 
     def _sweep(self) -> None:
         with suppress(InvocationKilled):  # the invocation died; its lease runs out and a later sweep takes over
@@ -437,6 +464,17 @@ class ChaosRun:
 
     # --- the run ------------------------------------------------------------------------------
 
+    def _tick_tasks(self, submissions: range, webhooks: list[_ProviderWebhook]) -> list[tuple[str, Callable[[], None]]]:
+        """What runs concurrently in one tick: the sweeps, a client, and each provider webhook twice."""
+        tasks: list[tuple[str, Callable[[], None]]] = [
+            (f"sweep-{number}", self._sweep) for number in range(1, self.profile.sweeps_in_parallel + 1)
+        ]
+        tasks.append(("client", partial(self._client_activity, submissions)))
+        if webhooks:
+            tasks.append(("provider-webhooks", partial(self._deliver_provider_webhooks, webhooks, counted=True)))
+            tasks.append(("provider-webhooks-again", partial(self._deliver_provider_webhooks, webhooks, counted=False)))
+        return tasks
+
     def run(self) -> ChaosResult:
         with self._system() as world:
             self._world = world
@@ -447,22 +485,16 @@ class ChaosRun:
             for tick in range(limit_ticks):
                 submissions = range(next_index, min(p.jobs, next_index + per_tick))
                 next_index = submissions.stop
-                workers = [threading.Thread(target=self._sweep) for _ in range(p.sweeps_in_parallel)]
-                workers.append(threading.Thread(target=self._client_activity, args=(submissions,)))
-                for worker in workers:
-                    worker.start()
-                world.emulator.flush_webhooks(timeout=5.0)
-                for worker in workers:
-                    worker.join()
+                self._turns.run(self._tick_tasks(submissions, self._relay.take()))
                 self._drain_store_queue()
                 world.advance(p.tick_seconds)
+                self._flush_provider_webhooks()
                 self.result.ticks = tick + 1
                 jobs = self._watch()
                 if next_index >= p.jobs and not any(job.is_unfinished or job.awaiting_storage for job in jobs):
                     break
             self.result.provider_faults = _fired_faults(world.emulator)
             world.emulator.clear_faults()
-            world.emulator.flush_webhooks(timeout=5.0)
             self._tally(self._stored_jobs())
         return self.result
 
@@ -474,6 +506,10 @@ class ChaosRun:
         result.stuck_past_timeout = len(self._stuck)
         result.status_regressions = len(self._regressed)
         result.provider_requests = len(world.emulator.request_log)
+        dead_letters = world.sqs.get_queue_attributes(
+            QueueUrl=world.resources.dead_letter_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        result.store_requests_dead_lettered = int(dead_letters)
         uploads = world.s3.list_multipart_uploads(Bucket=world.resources.bucket_name).get("Uploads", [])
         result.orphaned_multipart_uploads = len(uploads)
         result.problems += [f"unfinished multipart upload of {upload['Key']}" for upload in uploads]
@@ -536,5 +572,10 @@ def report(result: ChaosResult, profile: ChaosProfile) -> str:
             "",
             f"Targets met: {'yes' if result.targets_met else 'no'}.",
             *(["", "Problems:", *[f"- {problem}" for problem in result.problems[:50]]] if result.problems else []),
+            *(
+                []
+                if result.targets_met
+                else ["", f"Replay this run exactly: make chaos SEEDS={profile.seed} CHAOS_JOBS={profile.jobs}"]
+            ),
         ]
     )

@@ -6,6 +6,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 # Outbound webhook requests get this long to answer.
 WEBHOOK_TIMEOUT_SECONDS = 15.0
+
+
+def _sweep_threads(max_workers: int) -> Executor:
+    return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sweep")
 
 
 def _default_provider_factory(settings: Settings) -> Callable[[], VideoProvider]:
@@ -52,6 +57,7 @@ class Services:
         random_source: random.Random | None = None,
         webhook_http: httpx.Client | None = None,
         resolve_host: Callable[[str], Sequence[str]] | None = None,
+        worker_pool: Callable[[int], Executor] = _sweep_threads,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -63,6 +69,8 @@ class Services:
         self.random_source = random_source or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
         self._webhook_http = webhook_http
         self._resolve_host = resolve_host
+        # The sweep's workers (a thread pool of the given size); a seeded test runs them in turns instead.
+        self.worker_pool = worker_pool
 
     def _client(self, service: str) -> Any:
         import boto3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -80,7 +80,7 @@ class Sweeper:
         settings = self._settings
         started_with = remaining_seconds()
         _ = self._services.provider  # built once here, shared by the worker threads
-        with ThreadPoolExecutor(max_workers=settings.sweep_concurrency, thread_name_prefix="sweep") as pool:
+        with self._services.worker_pool(settings.sweep_concurrency) as pool:
             while True:
                 self._sweep_pass(pool, report, remaining_seconds)
                 report.passes += 1
@@ -104,9 +104,7 @@ class Sweeper:
         )
         return report
 
-    def _sweep_pass(
-        self, pool: ThreadPoolExecutor, report: SweepReport, remaining_seconds: Callable[[], float]
-    ) -> None:
+    def _sweep_pass(self, pool: Executor, report: SweepReport, remaining_seconds: Callable[[], float]) -> None:
         """Due polls first (oldest due first), which frees provider slots; then pending jobs, first come
         first served, as far as slots are free. Pending jobs past the maximum age come with the polls,
         slot or not, so that they time out."""
@@ -128,7 +126,7 @@ class Sweeper:
 
     def _drain(
         self,
-        pool: ThreadPoolExecutor,
+        pool: Executor,
         job_ids: Iterator[str],
         seen: set[str],
         report: SweepReport,

@@ -14,27 +14,17 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
+from tests.chaos.harness import run_seed
+
 ROOT = Path(__file__).resolve().parents[2]
 RELIABILITY_DOC = ROOT / "docs" / "reliability.md"
 FIRST_SEED = 20261121
 RESULTS_BEGIN, RESULTS_END = "<!-- chaos-results:begin -->", "<!-- chaos-results:end -->"
-
-
-def run_seed(jobs: int, seed: int) -> tuple[int, str, bool, float]:
-    """One run, in a fresh process: (seed, report, targets met, real seconds)."""
-    import tests.conftest  # noqa: F401 - sets the environment the handlers read
-    from tests.chaos.harness import ChaosProfile, ChaosRun, report
-
-    profile = ChaosProfile(jobs=jobs, seed=seed)
-    started = time.monotonic()
-    result = ChaosRun(profile).run()
-    return seed, report(result, profile), result.targets_met, time.monotonic() - started
 
 
 def commit() -> str:

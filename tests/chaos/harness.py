@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout, suppress
@@ -579,3 +580,11 @@ def report(result: ChaosResult, profile: ChaosProfile) -> str:
             ),
         ]
     )
+
+
+def run_seed(jobs: int, seed: int) -> tuple[int, str, bool, float]:
+    """One run (a process of its own, for `python -m tests.chaos`): (seed, report, targets met, real seconds)."""
+    profile = ChaosProfile(jobs=jobs, seed=seed)
+    started = time.monotonic()
+    result = ChaosRun(profile).run()
+    return seed, report(result, profile), result.targets_met, time.monotonic() - started

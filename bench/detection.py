@@ -241,7 +241,8 @@ class _InstantStore:
 
         job = self._services.jobs.get(message.job_id)
         video = StoredObject(key=f"videos/{job.id}/video.mp4", bytes=1, sha256="0" * 64, content_type="video/mp4")
-        self._services.jobs.save_transition(job, transition_to_completed(job, video, None, self._services.clock.now()))
+        completed = transition_to_completed(job, video, None, self._services.clock.now())
+        self._services.jobs.save_transition(job, completed.job)
 
 
 class ProviderWebhookEndpoint:

@@ -205,7 +205,7 @@ def create_due_jobs(stack: _Stack, count: int) -> None:
             now=submitted_at,
             estimated_cost_cents=40,
         )
-        queued = transition_to_submitted(transition_to_admitted(pending), video, submitted_at, schedule).job
+        queued = transition_to_submitted(transition_to_admitted(pending).job, video, submitted_at, schedule).job
         rendering = ProviderVideo(id=video.id, status="in_progress", progress=1)
         job = apply_provider_video(queued, rendering, now, schedule).job
         jobs.append(job.model_copy(update={"next_poll_at": now}))

@@ -10,12 +10,18 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from sorajobs.models.job import JobStatus
+from sorajobs.logic.lifecycle import transition_to_failed
+from sorajobs.models.job import Job, JobError
 from sorajobs.webhooks.delivery import RETRY_DELAYS_SECONDS
 from tests.conftest import OTHER_OWNER, ReceivedWebhook, World, assert_error, http_event
 
 HOOK = "https://hooks.example.com/sora"
 DEPLOYMENT_HOOK = "https://ops.example.com/all-jobs"
+
+
+def _failed(job: Job, now: datetime) -> Job:
+    """The job as a write that failed it would leave it (the write alone, without the function around it)."""
+    return transition_to_failed(job, JobError(code="generation_failed", message="No."), now).job
 
 
 def assert_signed(secret: str, hook: ReceivedWebhook) -> None:
@@ -89,9 +95,7 @@ def test_a_write_whose_handler_died_right_after_it_is_still_delivered(world):
     job_id = world.submit(webhook_url=HOOK).body["id"]
     world.deliver_webhooks()
     job = world.stored_job(job_id)
-    world.services.jobs.save_transition(
-        job, job.model_copy(update={"status": JobStatus.FAILED, "updated_at": world.clock.now()})
-    )
+    world.services.jobs.save_transition(job, _failed(job, world.clock.now()))
 
     world.deliver_webhooks()
 
@@ -174,9 +178,7 @@ def test_a_410_disables_the_endpoint(world):
     job_id = world.submit(webhook_url=HOOK).body["id"]
     world.deliver_webhooks()
     job = world.stored_job(job_id)
-    world.services.jobs.save_transition(
-        job, job.model_copy(update={"status": JobStatus.FAILED, "updated_at": world.clock.now()})
-    )
+    world.services.jobs.save_transition(job, _failed(job, world.clock.now()))
     world.advance(3600)
     world.deliver_webhooks()
 

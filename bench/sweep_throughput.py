@@ -182,10 +182,11 @@ def create_due_jobs(stack: _Stack, count: int) -> None:
         transition_to_admitted,
         transition_to_submitted,
     )
+    from sorajobs.logic.schedule import PollSchedule
     from sorajobs.providers.base import GenerationRequest, ProviderVideo
 
     services = stack.services(concurrency=1)
-    provider, schedule = services.provider, services.poll_schedule
+    provider, schedule = services.provider, PollSchedule.for_settings(services.settings, services.random_source)
     request = GenerationRequest(prompt=PROMPT, model="sora-2", seconds="4", size="720x1280")
     with ThreadPoolExecutor(CREATE_THREADS) as pool:
         videos = list(pool.map(lambda _: provider.submit(request), range(count)))

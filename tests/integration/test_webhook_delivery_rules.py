@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from sorajobs.models.webhooks import WebhookDeliveryMessage
-from sorajobs.webhooks.delivery import (
+from sorajobs.logic.delivery import (
     CLAIM_HOLD,
     AttemptResult,
     DeliveryOutcome,
@@ -17,6 +16,7 @@ from sorajobs.webhooks.delivery import (
     next_attempt_delay,
     retry_after_delay,
 )
+from sorajobs.models.webhooks import WebhookDeliveryMessage
 from tests.conftest import LambdaContext, load_event, load_handler
 
 HOOK = "https://hooks.example.com/sora"

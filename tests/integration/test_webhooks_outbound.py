@@ -10,9 +10,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from sorajobs.logic.delivery import RETRY_DELAYS_SECONDS
 from sorajobs.logic.lifecycle import transition_to_failed
 from sorajobs.models.job import Job, JobError
-from sorajobs.webhooks.delivery import RETRY_DELAYS_SECONDS
 from tests.conftest import OTHER_OWNER, ReceivedWebhook, World, assert_error, http_event
 
 HOOK = "https://hooks.example.com/sora"

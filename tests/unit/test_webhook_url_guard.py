@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import pytest
 from pydantic import ValidationError
 
+from sorajobs import url_guard
 from sorajobs.config import Settings
-from sorajobs.webhooks import url_guard
-from sorajobs.webhooks.url_guard import (
+from sorajobs.url_guard import (
     WebhookUrlRefused,
     check_delivery_address,
     check_webhook_url,

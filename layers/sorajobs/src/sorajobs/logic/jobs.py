@@ -24,6 +24,7 @@ from sorajobs.logic.lifecycle import (
     transition_to_submitted,
 )
 from sorajobs.logic.pricing import estimate_cost_cents
+from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.api import SubmitVideoRequest
 from sorajobs.models.errors import (
     JobAlreadyCompleted,
@@ -45,7 +46,7 @@ from sorajobs.providers.base import (
     ProviderVideoNotFoundError,
 )
 from sorajobs.services import Services
-from sorajobs.webhooks.url_guard import WebhookUrlRefused, check_webhook_url
+from sorajobs.url_guard import WebhookUrlRefused, check_webhook_url
 
 logger = Logger(child=True)
 
@@ -67,7 +68,7 @@ class JobService:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._settings = services.settings
-        self._schedule = services.poll_schedule
+        self._schedule = PollSchedule.for_settings(services.settings, services.random_source)
 
     def _now(self) -> datetime:
         return self._services.clock.now()

@@ -22,7 +22,7 @@ from sorajobs.logic.lifecycle import transition_to_due_now
 from sorajobs.models.errors import DomainError, TransitionConflict, WebhookSignatureInvalid
 from sorajobs.observability import record_metric
 from sorajobs.services import Services
-from sorajobs.webhooks.signing import WebhookSignatureError, verify
+from sorajobs.signing import WebhookSignatureError, verify
 
 logger = Logger(child=True)
 

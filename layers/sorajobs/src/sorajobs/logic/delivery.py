@@ -29,8 +29,8 @@ from sorajobs.models.webhooks import (
 )
 from sorajobs.observability import record_metric
 from sorajobs.services import Services
-from sorajobs.webhooks.signing import sign
-from sorajobs.webhooks.url_guard import WebhookUrlRefused, check_delivery_address
+from sorajobs.signing import sign
+from sorajobs.url_guard import WebhookUrlRefused, check_delivery_address
 
 logger = Logger(child=True)
 

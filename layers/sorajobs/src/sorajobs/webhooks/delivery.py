@@ -11,8 +11,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import httpx
@@ -28,6 +27,7 @@ from sorajobs.models.webhooks import (
     WebhookDestination,
 )
 from sorajobs.observability import record_metric
+from sorajobs.retry_after import parse_retry_after
 from sorajobs.services import Services
 from sorajobs.webhooks.signing import sign
 from sorajobs.webhooks.url_guard import WebhookUrlRefused, check_delivery_address
@@ -69,21 +69,10 @@ class AttemptResult:
 
 def retry_after_delay(header: str | None, now: datetime) -> timedelta | None:
     """A Retry-After header (seconds or an HTTP date) as a wait, capped; None when absent or malformed."""
-    if not header:
+    seconds = parse_retry_after(header, now)
+    if seconds is None:
         return None
-    value = header.strip()
-    wait: timedelta
-    if value.isdigit():
-        wait = timedelta(seconds=int(value))
-    else:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        wait = moment - now
-    return max(timedelta(0), min(wait, MAX_RETRY_AFTER))
+    return timedelta(seconds=min(seconds, MAX_RETRY_AFTER.total_seconds()))
 
 
 def next_attempt_delay(attempt: int, result: AttemptResult) -> timedelta | None:

@@ -25,11 +25,11 @@ import httpx
 import pytest
 from moto import mock_aws
 
+from local.backend_clock import ManualClock
 from local.emulator import EmulatorConfig, EmulatorServer
 from local.emulator import ManualClock as EmulatorClock
 from local.resources import StackResources, create_stack_resources
 from local.serialized_boto3 import SerializedSession
-from sorajobs.clock import ManualClock
 from sorajobs.config import Settings
 from sorajobs.providers.openai_videos import build_openai_provider
 from sorajobs.services import Services, use_services

@@ -84,7 +84,7 @@ class _Stack:
     """moto (server mode) and the emulator process, with the backend's manual clock kept level with the emulator's."""
 
     def __init__(self, moto: servers.ServerProcess, emulator: servers.ServerProcess) -> None:
-        from sorajobs.clock import ManualClock
+        from local.backend_clock import ManualClock
 
         self.moto, self.emulator = moto, emulator
         self.session = EndpointSession(moto.url)
@@ -93,8 +93,8 @@ class _Stack:
 
     def reset(self) -> None:
         """Empty AWS and provider, the stack's resources created again, the clocks level."""
+        from local.backend_clock import ManualClock
         from local.resources import create_stack_resources
-        from sorajobs.clock import ManualClock
 
         servers.http_json("POST", f"{self.moto.url}/moto-api/reset")
         stats = servers.http_json("POST", f"{self.emulator.url}/_emulator/reset")

@@ -39,10 +39,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from local.backend_clock import ManualClock
 from local.emulator import EmulatorConfig
 from local.emulator import ManualClock as EmulatorClock
 from local.stack import LocalStack
-from sorajobs.clock import ManualClock
 from sorajobs.logic.provider_webhooks import InboundOutcome
 from sorajobs.models.api import ErrorResponse
 from sorajobs.signing import parse_webhook_secrets, sign

@@ -48,6 +48,7 @@ test: lint types pytest sam-validate sam-build scan
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 
 types: install
 	$(VENV)/bin/mypy

@@ -241,7 +241,8 @@ class _InstantStore:
 
         job = self._services.jobs.get(message.job_id)
         video = StoredObject(key=f"videos/{job.id}/video.mp4", bytes=1, sha256="0" * 64, content_type="video/mp4")
-        self._services.jobs.save_transition(job, transition_to_completed(job, video, None, self._services.clock.now()))
+        completed = transition_to_completed(job, video, None, self._services.clock.now())
+        self._services.jobs.save_transition(job, completed.job)
 
 
 class ProviderWebhookEndpoint:
@@ -290,10 +291,9 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
     """(b), (c) and (d): the project's sweep, invoked once per virtual minute."""
     from local.emulator import Scenario
     from sorajobs.logic.jobs import JobService
-    from sorajobs.logic.schedule import PollSchedule
+    from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
     from sorajobs.logic.sweep import Sweeper
     from sorajobs.models.api import SubmitVideoRequest
-    from sorajobs.webhooks.inbound import ProviderWebhookReceiver
 
     variant = VARIANTS[name]
     figures = VariantFigures(name)
@@ -315,11 +315,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
         services = world.services(sweep_mode=variant.sweep_mode, sweep_concurrency=SWEEP_CONCURRENCY)
         services.store_queue = _InstantStore(services)
         # The schedule's jitter, seeded like the workload, so a run can be repeated exactly.
-        services.poll_schedule = PollSchedule(
-            min_seconds=services.settings.poll_min_seconds,
-            max_seconds=services.settings.poll_max_seconds,
-            rng=random.Random(seed),
-        )
+        services.random_source = random.Random(seed)
         jobs = RecordingJobService(services)
 
         def submit(job: PlannedJob) -> None:

@@ -84,7 +84,7 @@ class _Stack:
     """moto (server mode) and the emulator process, with the backend's manual clock kept level with the emulator's."""
 
     def __init__(self, moto: servers.ServerProcess, emulator: servers.ServerProcess) -> None:
-        from sorajobs.clock import ManualClock
+        from local.backend_clock import ManualClock
 
         self.moto, self.emulator = moto, emulator
         self.session = EndpointSession(moto.url)
@@ -93,8 +93,8 @@ class _Stack:
 
     def reset(self) -> None:
         """Empty AWS and provider, the stack's resources created again, the clocks level."""
+        from local.backend_clock import ManualClock
         from local.resources import create_stack_resources
-        from sorajobs.clock import ManualClock
 
         servers.http_json("POST", f"{self.moto.url}/moto-api/reset")
         stats = servers.http_json("POST", f"{self.emulator.url}/_emulator/reset")
@@ -182,10 +182,11 @@ def create_due_jobs(stack: _Stack, count: int) -> None:
         transition_to_admitted,
         transition_to_submitted,
     )
+    from sorajobs.logic.schedule import PollSchedule
     from sorajobs.providers.base import GenerationRequest, ProviderVideo
 
     services = stack.services(concurrency=1)
-    provider, schedule = services.provider, services.poll_schedule
+    provider, schedule = services.provider, PollSchedule.for_settings(services.settings, services.random_source)
     request = GenerationRequest(prompt=PROMPT, model="sora-2", seconds="4", size="720x1280")
     with ThreadPoolExecutor(CREATE_THREADS) as pool:
         videos = list(pool.map(lambda _: provider.submit(request), range(count)))
@@ -205,7 +206,7 @@ def create_due_jobs(stack: _Stack, count: int) -> None:
             now=submitted_at,
             estimated_cost_cents=40,
         )
-        queued = transition_to_submitted(transition_to_admitted(pending), video, submitted_at, schedule).job
+        queued = transition_to_submitted(transition_to_admitted(pending).job, video, submitted_at, schedule).job
         rendering = ProviderVideo(id=video.id, status="in_progress", progress=1)
         job = apply_provider_video(queued, rendering, now, schedule).job
         jobs.append(job.model_copy(update={"next_poll_at": now}))

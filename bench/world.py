@@ -352,10 +352,10 @@ class VirtualWorld:
         import boto3
         from moto import mock_aws
 
+        from local.backend_clock import ManualClock
         from local.emulator import EmulatorConfig, EmulatorServer
         from local.emulator import ManualClock as EmulatorClock
         from local.resources import create_stack_resources
-        from sorajobs.clock import ManualClock
 
         try:
             self._stack.enter_context(mock_aws())

@@ -20,6 +20,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,6 +31,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from local.emulator import EmulatorConfig
 from local.lambda_runtime import ROOT
 from local.stack import LOCAL_USER, ExternalProvider, LocalStack
+from sorajobs.retry_after import parse_retry_after
 
 OUTPUT_DIR = ROOT / "demo-output"
 PROMPT = "A paper boat drifting down a rainy street at dusk, cinematic"
@@ -93,13 +95,9 @@ class DemoFailed(Exception):
     """A step did not do what it should; the message says which and why."""
 
 
-def next_delay(retry_after: str | None, backoff: float) -> float:
+def next_delay(retry_after: str | None, backoff: float, now: datetime) -> float:
     """Never sooner than the server's Retry-After, and never sooner than the current backoff."""
-    try:
-        server_wait = float(retry_after) if retry_after is not None else 0.0
-    except ValueError:
-        server_wait = 0.0
-    return max(server_wait, backoff)
+    return max(parse_retry_after(retry_after, now) or 0.0, backoff)
 
 
 class ProgressLine:
@@ -172,7 +170,8 @@ def follow_job(
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             else:
                 raise DemoFailed(f"sora-status answered HTTP {response.status_code}: {response.text[:500]}")
-            delay = next_delay(response.headers.get("retry-after") if response is not None else None, backoff)
+            retry_after = response.headers.get("retry-after") if response is not None else None
+            delay = next_delay(retry_after, backoff, datetime.now(UTC))
             if time.monotonic() + delay > deadline:
                 raise DemoFailed(f"the job did not complete in time (last seen status, progress: {seen})")
             sleep(delay)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import ipaddress
 import json
 import os
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,11 +25,11 @@ import httpx
 import pytest
 from moto import mock_aws
 
+from local.backend_clock import ManualClock
 from local.emulator import EmulatorConfig, EmulatorServer
 from local.emulator import ManualClock as EmulatorClock
 from local.resources import StackResources, create_stack_resources
 from local.serialized_boto3 import SerializedSession
-from sorajobs.clock import ManualClock
 from sorajobs.config import Settings
 from sorajobs.providers.openai_videos import build_openai_provider
 from sorajobs.services import Services, use_services
@@ -160,9 +161,32 @@ class ApiResponse:
 PUBLIC_ADDRESS = "93.184.216.34"
 
 
+class FakeDns:
+    """The fake DNS, injected as ``resolve_host`` and used by the receivers' network: host names it knows,
+    any other resolves to a public address. A host given several answers gets the next one per lookup,
+    then keeps the last (DNS rebinding)."""
+
+    def __init__(self) -> None:
+        self._answers: dict[str, list[list[str]]] = {}
+
+    def __setitem__(self, host: str, addresses: list[str]) -> None:
+        self._answers[host] = [addresses]
+
+    def answer_in_turn(self, host: str, *answers: list[str]) -> None:
+        self._answers[host] = list(answers)
+
+    def __call__(self, host: str) -> list[str]:
+        answers = self._answers.get(host)
+        if not answers:
+            return [PUBLIC_ADDRESS]
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+
 @dataclass
 class ReceivedWebhook:
-    url: str
+    url: str  # as the request addresses it: its Host header and path
+    connected_to: str  # the IP address the connection went to
+    sni_hostname: str | None  # the name TLS would send and check the certificate for, when not the URL's host
     headers: dict[str, str]
     body: bytes
 
@@ -172,18 +196,34 @@ class ReceivedWebhook:
 
 class WebhookReceivers:
     """Client webhook endpoints, behind an httpx mock transport: they record every request and
-    answer from a script per URL (200 when the script is used up)."""
+    answer from a script per URL (200 when the script is used up). A request to a host name connects
+    where ``resolve`` answers at that moment, as a real connection would."""
 
-    def __init__(self) -> None:
+    def __init__(self, resolve: Callable[[str], list[str]]) -> None:
         self.received: list[ReceivedWebhook] = []
         self._scripts: dict[str, list[httpx.Response | Exception]] = {}
+        self._resolve = resolve
 
     def script(self, url: str, *answers: int | httpx.Response | Exception) -> None:
         self._scripts[url] = [httpx.Response(a) if isinstance(a, int) else a for a in answers]
 
+    def _connected_to(self, host: str) -> str:
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            return self._resolve(host)[0]
+
     def handle(self, request: httpx.Request) -> httpx.Response:
-        url = str(request.url)
-        self.received.append(ReceivedWebhook(url=url, headers=dict(request.headers), body=request.content))
+        url = f"{request.url.scheme}://{request.headers['host']}{request.url.raw_path.decode('ascii')}"
+        self.received.append(
+            ReceivedWebhook(
+                url=url,
+                connected_to=self._connected_to(request.url.host),
+                sni_hostname=request.extensions.get("sni_hostname"),
+                headers=dict(request.headers),
+                body=request.content,
+            )
+        )
         script = self._scripts.get(url)
         if script:
             answer = script.pop(0)
@@ -238,13 +278,12 @@ class World:
             webhook_max_queue_delay_seconds=0,  # the tests' clock is manual: early messages come straight back
             secret_cache_seconds=0,
         )
-        self.receivers = WebhookReceivers()
+        self.dns = FakeDns()
+        self.receivers = WebhookReceivers(self.dns)
         # Real seconds the provider client waits for an answer (tests of lost answers shorten it).
         self.provider_timeout_seconds = 5.0
         # Step boundaries where an invocation can be killed; none dies unless a test asks for it.
         self.crashes = CrashPlan(seed=seed)
-        # Host names the fake DNS knows; any other resolves to a public address.
-        self.dns: dict[str, list[str]] = {}
         self._stream_iterator: str | None = None
         self.services = self.make_services(self.settings)
         use_services(self.services)
@@ -272,7 +311,7 @@ class World:
             sleep=self.advance,
             random_source=random.Random(self._seed),
             webhook_http=httpx.Client(transport=httpx.MockTransport(self.receivers.handle)),
-            resolve_host=lambda host: self.dns.get(host, [PUBLIC_ADDRESS]),
+            resolve_host=self.dns,
             **({} if self.turns is None else {"worker_pool": inline_pool}),
         )
 

@@ -4,10 +4,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sorajobs.logic.delivery import WebhookDeliverer
 from sorajobs.models.webhooks import WebhookDeliveryMessage
 from sorajobs.observability import logger, metrics, tracer
 from sorajobs.services import get_services
-from sorajobs.webhooks.delivery import WebhookDeliverer
 
 # Report every failed record (even when all fail) so the queue retries exactly those.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

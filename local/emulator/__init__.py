@@ -9,7 +9,8 @@ official ``openai`` SDK works against it unchanged::
 
 from local.emulator.clock import Clock, ManualClock, SystemClock
 from local.emulator.faults import Fault
+from local.emulator.host import EmulatorConfig
 from local.emulator.scenarios import Scenario
-from local.emulator.server import EmulatorConfig, EmulatorServer
+from local.emulator.server import EmulatorServer
 
 __all__ = ["Clock", "EmulatorConfig", "EmulatorServer", "Fault", "ManualClock", "Scenario", "SystemClock"]

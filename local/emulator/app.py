@@ -22,13 +22,13 @@ from local.emulator import errors, media
 from local.emulator.clock import ManualClock
 from local.emulator.errors import ApiError
 from local.emulator.faults import Fault
+from local.emulator.host import EmulatorHost
 from local.emulator.scenarios import Scenario
 from local.emulator.state import VideoRecord, lifecycle, video_object
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from local.emulator.server import EmulatorServer
 
 log = logging.getLogger("local.emulator")
 
@@ -57,9 +57,9 @@ class _Route:
 
 
 class EmulatorApp:
-    """WSGI callable; all state lives on the EmulatorServer."""
+    """WSGI callable; all state lives on the server (an EmulatorHost)."""
 
-    def __init__(self, server: EmulatorServer) -> None:
+    def __init__(self, server: EmulatorHost) -> None:
         self.server = server
 
     # -- plumbing -------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +14,7 @@ from local.emulator import media
 from local.emulator.app import EmulatorApp
 from local.emulator.clock import Clock, ManualClock, SystemClock
 from local.emulator.faults import Fault, FaultBook
+from local.emulator.host import EmulatorConfig
 from local.emulator.scenarios import Scenario
 from local.emulator.state import EmulatorState, Rule, lifecycle, terminal_at, video_object
 from local.emulator.webhooks import WebhookEndpoint, WebhookEvent, WebhookScheduler, WebhookSender
@@ -22,30 +22,6 @@ from local.emulator.webhooks import WebhookEndpoint, WebhookEvent, WebhookSchedu
 log = logging.getLogger("local.emulator")
 
 _SERVE_POLL_SECONDS = 0.05
-
-
-@dataclass
-class EmulatorConfig:
-    host: str = "127.0.0.1"
-    port: int = 0
-    api_key: str | None = None
-    queue_seconds: float = 2.0
-    render_seconds: float = 10.0
-    models: list[str] = field(default_factory=lambda: ["sora-2", "sora-2-pro"])
-    seed: int = 0
-    # Video ids drawn from this seed (a seeded test run names its videos the same every time); None: random ids.
-    id_seed: int | None = None
-    poll_after_ms: int = 2000
-    expires_after_seconds: int = 3600
-    max_list_limit: int = 100
-    default_scenario: Scenario = field(default_factory=Scenario)
-    # Provider webhooks are sent only when both are set; the secret is a Standard Webhooks "whsec_<base64 key>".
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    webhook_retry_delays: tuple[float, ...] = (0.5, 2.0, 5.0)
-    # Sign with the emulator's clock instead of the wall clock: for virtual-time runs whose receiver checks
-    # the timestamp against a virtual clock of its own.
-    webhook_timestamps_from_clock: bool = False
 
 
 class _RequestHandler(WSGIRequestHandler):

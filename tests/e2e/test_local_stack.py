@@ -19,12 +19,12 @@ import httpx
 import jwt
 import pytest
 
+from local.backend_clock import ManualClock
 from local.devtoken import DevTokens
 from local.emulator import EmulatorConfig
 from local.emulator import ManualClock as EmulatorClock
 from local.stack import LocalStack
 from local.template import http_routes
-from sorajobs.clock import ManualClock
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from local.backend_clock import ManualClock
 from local.emulator import EmulatorConfig
 from local.emulator import ManualClock as EmulatorClock
 from local.stack import LocalStack
-from sorajobs.clock import ManualClock
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e

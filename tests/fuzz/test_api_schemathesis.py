@@ -39,13 +39,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from local.backend_clock import ManualClock
 from local.emulator import EmulatorConfig
 from local.emulator import ManualClock as EmulatorClock
 from local.stack import LocalStack
-from sorajobs.clock import ManualClock
+from sorajobs.logic.provider_webhooks import InboundOutcome
 from sorajobs.models.api import ErrorResponse
-from sorajobs.webhooks.inbound import InboundOutcome
-from sorajobs.webhooks.signing import parse_webhook_secrets, sign
+from sorajobs.signing import parse_webhook_secrets, sign
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e

@@ -30,12 +30,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from sorajobs.logic.delivery import LONGEST_WAIT
+from sorajobs.logic.events import produced_event
+from sorajobs.logic.outbox import is_job_change, job_change
 from sorajobs.models.job import JobStatus
 from sorajobs.models.messages import StoreVideoMessage
 from sorajobs.models.webhooks import WebhookDeliveryMessage
-from sorajobs.webhooks.delivery import LONGEST_WAIT
-from sorajobs.webhooks.events import produced_event
-from sorajobs.webhooks.outbox import is_job_change, job_change
 from tests.conftest import LambdaContext, World, load_event, load_handler, sqs_event
 
 HOOK = "https://hooks.example.com/sora"

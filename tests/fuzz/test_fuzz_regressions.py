@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from sorajobs.logic.delivery import DeliveryOutcome, WebhookDeliverer
 from sorajobs.models.webhooks import WebhookDeliveryMessage
-from sorajobs.webhooks.delivery import DeliveryOutcome, WebhookDeliverer
 from tests.conftest import World, assert_error, http_event
 from tests.integration.test_webhooks_inbound import post_webhook, provider_event, signed_headers
 

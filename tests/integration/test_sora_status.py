@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from local.emulator import Fault, Scenario
-from sorajobs.models.job import JobStatus
+from sorajobs.logic.lifecycle import transition_to_failed
+from sorajobs.models.job import JobError
 from tests.conftest import OTHER_OWNER, assert_error, http_event, provider_calls
 
 
@@ -40,9 +41,9 @@ def test_a_second_call_within_the_minimum_interval_does_not_call_the_provider(wo
 def test_a_finished_job_is_answered_from_the_table_without_retry_after(world):
     job_id = _submitted(world)
     world.emulator.inject(Fault(operation="retrieve", status=500))  # any provider call would show
-    world.services.jobs.save_transition(
-        job := world.stored_job(job_id), job.model_copy(update={"status": JobStatus.FAILED, "next_poll_at": None})
-    )
+    job = world.stored_job(job_id)
+    failed = transition_to_failed(job, JobError(code="generation_failed", message="No."), world.clock.now())
+    world.services.jobs.save_transition(job, failed.job)
     world.advance(30)
 
     response = world.sora_status(job_id)

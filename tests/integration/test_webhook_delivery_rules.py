@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from sorajobs.models.webhooks import WebhookDeliveryMessage
-from sorajobs.webhooks.delivery import (
+from sorajobs.logic.delivery import (
     CLAIM_HOLD,
     AttemptResult,
     DeliveryOutcome,
@@ -17,6 +16,7 @@ from sorajobs.webhooks.delivery import (
     next_attempt_delay,
     retry_after_delay,
 )
+from sorajobs.models.webhooks import WebhookDeliveryMessage
 from tests.conftest import LambdaContext, load_event, load_handler
 
 HOOK = "https://hooks.example.com/sora"
@@ -119,6 +119,7 @@ def test_retry_after_reads_seconds_and_http_dates_and_is_capped():
     assert retry_after_delay("120", NOW) == timedelta(seconds=120)
     assert retry_after_delay("Sat, 21 Nov 2026 12:10:00 GMT", NOW) == timedelta(minutes=10)
     assert retry_after_delay("999999", NOW) == timedelta(hours=10)
+    assert retry_after_delay("9" * 30, NOW) == timedelta(hours=10)  # capped before it becomes a timedelta
     assert retry_after_delay("soon", NOW) is None
     assert retry_after_delay(None, NOW) is None
 

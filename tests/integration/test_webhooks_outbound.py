@@ -4,18 +4,32 @@ retried on the schedule, and listed in the delivery log."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+import ssl
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks.webhooks import Webhook
 
-from sorajobs.models.job import JobStatus
-from sorajobs.webhooks.delivery import RETRY_DELAYS_SECONDS
-from tests.conftest import OTHER_OWNER, ReceivedWebhook, World, assert_error, http_event
+from sorajobs.logic.delivery import RETRY_DELAYS_SECONDS, delivery_request
+from sorajobs.logic.lifecycle import transition_to_failed
+from sorajobs.models.job import Job, JobError
+from tests.conftest import OTHER_OWNER, PUBLIC_ADDRESS, ReceivedWebhook, World, assert_error, http_event
+from tests.webhook_receiver import Receiver
 
 HOOK = "https://hooks.example.com/sora"
 DEPLOYMENT_HOOK = "https://ops.example.com/all-jobs"
+
+
+def _failed(job: Job, now: datetime) -> Job:
+    """The job as a write that failed it would leave it (the write alone, without the function around it)."""
+    return transition_to_failed(job, JobError(code="generation_failed", message="No."), now).job
 
 
 def assert_signed(secret: str, hook: ReceivedWebhook) -> None:
@@ -89,9 +103,7 @@ def test_a_write_whose_handler_died_right_after_it_is_still_delivered(world):
     job_id = world.submit(webhook_url=HOOK).body["id"]
     world.deliver_webhooks()
     job = world.stored_job(job_id)
-    world.services.jobs.save_transition(
-        job, job.model_copy(update={"status": JobStatus.FAILED, "updated_at": world.clock.now()})
-    )
+    world.services.jobs.save_transition(job, _failed(job, world.clock.now()))
 
     world.deliver_webhooks()
 
@@ -174,9 +186,7 @@ def test_a_410_disables_the_endpoint(world):
     job_id = world.submit(webhook_url=HOOK).body["id"]
     world.deliver_webhooks()
     job = world.stored_job(job_id)
-    world.services.jobs.save_transition(
-        job, job.model_copy(update={"status": JobStatus.FAILED, "updated_at": world.clock.now()})
-    )
+    world.services.jobs.save_transition(job, _failed(job, world.clock.now()))
     world.advance(3600)
     world.deliver_webhooks()
 
@@ -195,6 +205,72 @@ def test_a_host_that_turns_private_after_submit_is_not_sent_to(world):
     assert world.receivers.received == []
     log = world.call("webhooks_api", http_event("webhooks_api_list", job_id=job_id)).body["data"]
     assert "private" in log[0]["attempts"][0]["error"]
+
+
+def test_delivery_connects_to_the_address_it_checked_not_to_what_dns_answers_next(world):
+    job_id = world.submit(webhook_url=HOOK).body["id"]
+    # The delivery's check gets a public address; a lookup at connect time would get a private one.
+    world.dns.answer_in_turn("hooks.example.com", [PUBLIC_ADDRESS], ["10.0.0.5"])
+    world.deliver_webhooks()
+
+    [hook] = world.receivers.at(HOOK)
+    assert hook.connected_to == PUBLIC_ADDRESS
+    assert hook.headers["host"] == "hooks.example.com"
+    assert hook.sni_hostname == "hooks.example.com"
+    log = world.call("webhooks_api", http_event("webhooks_api_list", job_id=job_id)).body["data"]
+    assert log[0]["state"] == "delivered"
+
+
+def tls_contexts(host: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a self-signed certificate for ``host`` only, and a client context trusting it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
+        cert_file.write_bytes(pem)
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cadata=pem.decode())
+
+
+def test_a_pinned_delivery_sends_the_host_name_as_sni_and_verifies_the_certificate_for_it():
+    # A real TLS connection through httpx and httpcore: the URL names a host that does not resolve, the
+    # request connects to the checked address (127.0.0.1), whose certificate is valid for that name only.
+    server_tls, client_tls = tls_contexts("hooks.example.test")
+    names_asked: list[str | None] = []
+    server_tls.sni_callback = lambda _socket, name, _context: names_asked.append(name)
+    receiver = Receiver(tls=server_tls)
+    url = f"https://hooks.example.test:{receiver.port}/sora?x=1"
+    try:
+        with httpx.Client(verify=client_tls, timeout=5) as client:
+            request = delivery_request(client, url, content=b"{}", headers={}, connect_to="127.0.0.1")
+            response = client.send(request)
+    finally:
+        receiver.stop()
+
+    assert response.status_code == 204
+    assert names_asked == ["hooks.example.test"]
+    [(headers, _body)] = receiver.requests
+    assert headers["host"] == f"hooks.example.test:{receiver.port}"
 
 
 def test_both_secrets_sign_during_a_rotation(world):

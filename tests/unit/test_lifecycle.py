@@ -8,16 +8,22 @@ import pytest
 
 from sorajobs.config import Settings
 from sorajobs.logic.lifecycle import (
+    STORE_RECHECK_DELAY,
     IllegalTransition,
     apply_provider_video,
     new_pending_job,
+    provider_rejection,
     timeout_error,
     transition_to_completed,
+    transition_to_due_now,
+    transition_to_failed,
     transition_to_reset,
+    transition_to_store_requested,
     transition_to_submitted,
+    transition_to_unscheduled,
 )
 from sorajobs.logic.schedule import PollSchedule, estimated_seconds_remaining
-from sorajobs.models.job import Job, JobStatus, StoredObject
+from sorajobs.models.job import Job, JobError, JobStatus, StoredObject
 from sorajobs.providers.base import ProviderVideo
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -74,7 +80,7 @@ def test_completion_requires_the_provider_to_have_finished():
 
 def test_a_completed_job_cannot_be_reset():
     awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
-    completed = transition_to_completed(awaiting, VIDEO, None, NOW)
+    completed = transition_to_completed(awaiting, VIDEO, None, NOW).job
 
     with pytest.raises(IllegalTransition):
         transition_to_reset(completed, NOW, resubmit=True)
@@ -82,7 +88,7 @@ def test_a_completed_job_cannot_be_reset():
 
 def test_a_terminal_job_ignores_later_provider_reports():
     awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
-    completed = transition_to_completed(awaiting, VIDEO, None, NOW)
+    completed = transition_to_completed(awaiting, VIDEO, None, NOW).job
 
     after = apply_provider_video(completed, ProviderVideo(id="video_1", status="in_progress", progress=3), NOW)
 
@@ -90,7 +96,7 @@ def test_a_terminal_job_ignores_later_provider_reports():
 
 
 def test_resubmitting_after_reset_starts_a_fresh_attempt_and_records_the_old_one():
-    job = transition_to_reset(running(55), NOW + timedelta(minutes=1), resubmit=True)
+    job = transition_to_reset(running(55), NOW + timedelta(minutes=1), resubmit=True).job
 
     assert job.status is JobStatus.PENDING and job.attempt == 2
     assert job.provider_video_id is None and job.progress == 0
@@ -188,3 +194,55 @@ def test_a_job_is_polled_no_later_than_the_moment_it_would_time_out():
     assert schedule.delay(job, NOW + timedelta(seconds=90)) == timedelta(seconds=11)
     assert schedule.delay(job, NOW + timedelta(seconds=99)) == timedelta(seconds=5)
     assert PollSchedule(min_seconds=5, max_seconds=120).delay(job, NOW + timedelta(seconds=90)) > timedelta(seconds=11)
+
+
+def test_every_transition_moves_the_version_on_by_one_and_stamps_its_event():
+    job = running()
+
+    change = apply_provider_video(job, ProviderVideo(id="video_1", status="completed"), NOW)
+
+    assert change.job.version == job.version + 1
+    assert change.job.event_sequence == job.event_sequence + 1 and change.job.last_event_type == "video.progress"
+
+
+def test_a_store_request_sent_again_keeps_the_job_awaiting_storage_and_asks_for_the_store():
+    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
+
+    change = transition_to_store_requested(awaiting, NOW + STORE_RECHECK_DELAY)
+
+    assert change.request_store and change.job.awaiting_storage
+    assert change.job.next_poll_at == NOW + 2 * STORE_RECHECK_DELAY
+    with pytest.raises(IllegalTransition):
+        transition_to_store_requested(running(), NOW)
+
+
+def test_only_a_finished_job_is_unscheduled_and_only_an_unfinished_one_made_due():
+    failed = transition_to_failed(running(), JobError(code="x", message="y"), NOW).job
+
+    assert transition_to_unscheduled(failed).job.next_poll_at is None
+    assert transition_to_due_now(running(), NOW).job.next_poll_at == NOW
+    with pytest.raises(IllegalTransition):
+        transition_to_unscheduled(running())
+    with pytest.raises(IllegalTransition):
+        transition_to_due_now(failed, NOW)
+
+
+@pytest.mark.parametrize("give_up", ["reset", "resubmit", "fail"])
+def test_giving_up_on_an_attempt_whose_store_was_requested_releases_its_uploads(give_up):
+    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
+    give_ups = {
+        "reset": lambda job: transition_to_reset(job, NOW, resubmit=False),
+        "resubmit": lambda job: transition_to_reset(job, NOW, resubmit=True),
+        "fail": lambda job: transition_to_failed(job, JobError(code="timeout", message="late"), NOW),
+    }
+
+    assert give_ups[give_up](awaiting).release_uploads
+    assert not give_ups[give_up](running()).release_uploads
+
+
+def test_a_create_the_provider_refused_is_a_rejection_and_a_later_failure_is_not():
+    refused = transition_to_failed(pending(), JobError(code="moderation_blocked", message="No."), NOW).job
+    failed_later = transition_to_failed(running(), JobError(code="generation_failed", message="No."), NOW).job
+
+    assert provider_rejection(refused) == JobError(code="moderation_blocked", message="No.")
+    assert provider_rejection(failed_later) is None

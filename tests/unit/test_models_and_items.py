@@ -32,7 +32,7 @@ def test_a_job_survives_the_round_trip_through_a_dynamodb_item():
         metadata={"a": "b"},
         now=now,
     )
-    job = transition_to_reset(job, now, resubmit=True)
+    job = transition_to_reset(job, now, resubmit=True).job
 
     assert job_from_item(serialize(job_to_attributes(job))) == job
 
@@ -44,7 +44,7 @@ def test_only_unfinished_jobs_carry_the_sparse_due_index_keys():
     )
 
     assert "due_shard" in job_to_attributes(job)
-    assert "due_shard" not in job_to_attributes(transition_to_reset(job, now, resubmit=False))
+    assert "due_shard" not in job_to_attributes(transition_to_reset(job, now, resubmit=False).job)
 
 
 def test_timestamps_in_the_api_are_utc_with_a_z_suffix():

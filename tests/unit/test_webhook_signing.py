@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from sorajobs.webhooks.signing import (
+from sorajobs.signing import (
     WEBHOOK_TOLERANCE_SECONDS,
     WebhookSecret,
     WebhookSignatureError,

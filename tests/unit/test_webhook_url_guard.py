@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Sequence
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
+from sorajobs import url_guard
 from sorajobs.config import Settings
-from sorajobs.webhooks import url_guard
-from sorajobs.webhooks.url_guard import (
+from sorajobs.logic.delivery import delivery_request
+from sorajobs.url_guard import (
     WebhookUrlRefused,
     check_delivery_address,
     check_webhook_url,
@@ -272,6 +274,37 @@ def test_the_delivery_check_lets_a_local_url_through_only_in_local_mode():
     assert check_delivery_address("http://127.0.0.1:8080/hook", resolve=FakeResolver(), allow_local_http=True) == ()
     with pytest.raises(WebhookUrlRefused, match="loopback"):
         check_delivery_address("http://127.0.0.1:8080/hook", resolve=FakeResolver())
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "connects_to", "host"),
+    [
+        ("https://hooks.example.com/sora?x=1", PUBLIC, "https://93.184.216.34/sora?x=1", "hooks.example.com"),
+        (
+            "https://hooks.example.com:8443/sora",
+            "2606:2800:220:1::1",
+            "https://[2606:2800:220:1::1]:8443/sora",
+            "hooks.example.com:8443",
+        ),
+    ],
+)
+def test_a_delivery_connects_to_the_checked_address_and_names_the_urls_host(url, address, connects_to, host):
+    with httpx.Client(timeout=15) as client:
+        request = delivery_request(client, url, content=b"{}", headers={}, connect_to=address)
+
+    assert str(request.url) == connects_to
+    assert request.headers["host"] == host
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    assert request.extensions["timeout"]["connect"] == 15
+    assert request.headers["connection"] == "close"  # never pooled for a request to another name at this IP
+
+
+def test_a_delivery_without_a_checked_address_goes_to_the_url_as_given():
+    with httpx.Client() as client:
+        request = delivery_request(client, "http://127.0.0.1:8080/hook", content=b"{}", headers={}, connect_to=None)
+
+    assert str(request.url) == "http://127.0.0.1:8080/hook"
+    assert "sni_hostname" not in request.extensions
 
 
 # The production resolver, with getaddrinfo replaced

@@ -17,13 +17,12 @@ from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
 from sorajobs.dal.rate_budget import RateBudget
 from sorajobs.dal.storage import VideoStorage
 from sorajobs.dal.webhooks import WebhookRepository
-from sorajobs.logic.schedule import PollSchedule
 from sorajobs.providers.base import VideoProvider
 
 if TYPE_CHECKING:
     import httpx
 
-    from sorajobs.webhooks.signing import WebhookSecret
+    from sorajobs.signing import WebhookSecret
 
 # Outbound webhook requests get this long to answer.
 WEBHOOK_TIMEOUT_SECONDS = 15.0
@@ -125,16 +124,6 @@ class Services:
         return RateBudget(self.dynamodb, self.settings.jobs_table_name, self.clock, limits)
 
     @cached_property
-    def poll_schedule(self) -> PollSchedule:
-        return PollSchedule(
-            min_seconds=self.settings.poll_min_seconds,
-            max_seconds=self.settings.poll_max_seconds,
-            stuck_after_seconds=self.settings.stuck_after_seconds,
-            max_job_age_seconds=self.settings.max_job_age_seconds,
-            rng=self.random_source,
-        )
-
-    @cached_property
     def provider(self) -> VideoProvider:
         return self._provider_factory()
 
@@ -167,7 +156,7 @@ class Services:
         """DNS for the webhook URL checks (injected in tests)."""
         if self._resolve_host is not None:
             return self._resolve_host(host)
-        from sorajobs.webhooks.url_guard import resolve_host
+        from sorajobs.url_guard import resolve_host
 
         return resolve_host(host)
 
@@ -185,12 +174,12 @@ class Services:
         return str(value).strip()
 
     def webhook_signing_secrets(self) -> tuple[WebhookSecret, ...]:
-        from sorajobs.webhooks.signing import parse_webhook_secrets
+        from sorajobs.signing import parse_webhook_secrets
 
         return parse_webhook_secrets(self.secret(self.settings.webhook_signing_secret_name))
 
     def provider_webhook_secrets(self) -> tuple[WebhookSecret, ...]:
-        from sorajobs.webhooks.signing import parse_webhook_secrets
+        from sorajobs.signing import parse_webhook_secrets
 
         return parse_webhook_secrets(self.secret(self.settings.provider_webhook_secret_name))
 

@@ -31,7 +31,6 @@ from sorajobs.models.errors import (
 )
 from sorajobs.models.job import UNFINISHED_STATUSES, Job, JobStatus
 from sorajobs.timeutil import to_epoch_ms
-from sorajobs.webhooks.events import stamp_event
 
 ALL_OWNERS_STATS_KEY = "STATS#all"
 BY_OWNER_INDEX = "by_owner"
@@ -139,7 +138,6 @@ class JobRepository:
 
     def create(self, job: Job) -> Job:
         """Stores a new job; its first status is counted in the owner's and the global counters."""
-        job = stamp_event(None, job)
         put = {
             "Put": {
                 "TableName": self._table,
@@ -151,14 +149,15 @@ class JobRepository:
         return job
 
     def save_transition(self, before: Job, after: Job) -> Job:
-        """Writes `after` only if the stored job is still exactly `before` (same status and version).
+        """Writes `after`, a transition of `before` (the lifecycle's, with the next version), only if the
+        stored job is still exactly `before` (same status and version).
 
         Raises TransitionConflict when another writer got there first.
         """
-        # The event bookkeeping rides in the same conditional write (the stream is the outbox).
-        written = stamp_event(before, after).model_copy(update={"version": before.version + 1})
+        if after.id != before.id or after.version != before.version + 1:
+            raise ValueError("a job is written only as a lifecycle transition of the job that was read")
         old = job_to_attributes(before)
-        new = job_to_attributes(written)
+        new = job_to_attributes(after)
         expression = _Expression()
         assignments = [
             f"{expression.name(attr)} = {expression.value(value)}"
@@ -181,7 +180,7 @@ class JobRepository:
             "ExpressionAttributeNames": expression.names,
             "ExpressionAttributeValues": expression.serialized_values(),
         }
-        counters = self._counter_updates(before, written)
+        counters = self._counter_updates(before, after)
         if not counters:
             try:
                 self._client.update_item(**update)
@@ -191,7 +190,7 @@ class JobRepository:
                 raise
         else:
             self._transact([({"Update": update}, TransitionConflict), *counters], before.id)
-        return written
+        return after
 
     def claim(self, job_id: str, now: datetime, lease_seconds: float) -> Job | None:
         """Takes a short lease on a due job so overlapping sweeps don't poll it twice."""

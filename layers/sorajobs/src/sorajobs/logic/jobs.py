@@ -11,20 +11,20 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from sorajobs.dal.rate_budget import Bucket
 from sorajobs.logic.lifecycle import (
-    Observation,
+    Change,
     apply_provider_video,
-    may_have_unfinished_uploads,
     new_pending_job,
     transition_to_admitted,
     transition_to_awaiting_admission,
     transition_to_creating,
     transition_to_failed,
     transition_to_reset,
+    transition_to_retry_later,
     transition_to_submit_retry,
     transition_to_submitted,
-    with_retry_delay,
 )
 from sorajobs.logic.pricing import estimate_cost_cents
+from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.api import SubmitVideoRequest
 from sorajobs.models.errors import (
     JobAlreadyCompleted,
@@ -46,7 +46,7 @@ from sorajobs.providers.base import (
     ProviderVideoNotFoundError,
 )
 from sorajobs.services import Services
-from sorajobs.webhooks.url_guard import WebhookUrlRefused, check_webhook_url
+from sorajobs.url_guard import WebhookUrlRefused, check_webhook_url
 
 logger = Logger(child=True)
 
@@ -68,7 +68,7 @@ class JobService:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._settings = services.settings
-        self._schedule = services.poll_schedule
+        self._schedule = PollSchedule.for_settings(services.settings, services.random_source)
 
     def _now(self) -> datetime:
         return self._services.clock.now()
@@ -125,46 +125,46 @@ class JobService:
         """
         if not job.admitted:
             try:
-                job = self._services.jobs.save_transition(job, transition_to_admitted(job))
+                job = self.write(job, transition_to_admitted(job))
             except ProviderSlotsFull:
                 logger.info("Every provider slot is taken; the job waits its turn", extra={"job_id": job.id})
-                return self._save(job, transition_to_awaiting_admission(job))
+                return self.apply(job, transition_to_awaiting_admission(job))
         if not budget_reserved and not self._services.rate_budget.take("create").granted:
             record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
             logger.info("The provider's create budget is spent; the job waits its turn", extra={"job_id": job.id})
-            return self._save(job, transition_to_awaiting_admission(job))
+            return self.apply(job, transition_to_awaiting_admission(job))
         request = GenerationRequest(prompt=job.prompt, model=job.model, seconds=job.seconds, size=job.size)
         try:
             earlier = self._earlier_create(job, request)
         except ProviderTemporaryError as fault:
             self._provider_fault(fault, "retrieve")
-            return self._save(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
+            return self.apply(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
         if earlier is not None:
             logger.info(
                 "Found the generation of a create whose answer was lost; adopting it",
                 extra={"job_id": job.id, "provider_video_id": earlier.id},
             )
             record_metric(name="LostCreatesAdopted", unit=MetricUnit.Count, value=1)
-            return self._apply(job, transition_to_submitted(job, earlier, self._now(), self._schedule))
+            return self.apply(job, transition_to_submitted(job, earlier, self._now(), self._schedule))
         # Written before the paid call: if this invocation dies before the answer is stored, the next
         # try knows a generation may already exist and looks for it instead of paying twice.
-        job = self._services.jobs.save_transition(job, transition_to_creating(job, self._now()))
+        job = self.write(job, transition_to_creating(job, self._now()))
         try:
             video = self._services.provider.submit(request)
         except GenerationRejectedError as rejection:
             logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
             record_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
             failed = transition_to_failed(job, JobError(code=rejection.code, message=rejection.message), self._now())
-            return self._save(job, failed)
+            return self.apply(job, failed)
         except ProviderTemporaryError as fault:
             self._provider_fault(fault, "create")
             logger.warning(
                 "Provider unavailable at submit; the sweep will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
             )
-            return self._save(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
+            return self.apply(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
         logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
-        return self._apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
+        return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
 
     def _earlier_create(self, job: Job, request: GenerationRequest) -> ProviderVideo | None:
         """The generation an earlier create of this attempt made, if its answer never reached us.
@@ -204,15 +204,15 @@ class JobService:
             video = self._services.provider.retrieve(job.provider_video_id)
         except ProviderVideoNotFoundError as missing:
             error = JobError(code="not_found", message=f"The provider no longer knows the video: {missing.message}")
-            return self._save(job, transition_to_failed(job, error, now)), None
+            return self.apply(job, transition_to_failed(job, error, now)), None
         except ProviderTemporaryError as fault:
             self._provider_fault(fault, "retrieve")
             logger.warning(
                 "Provider fault while refreshing; will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
             )
-            return self._save(job, with_retry_delay(job, now, fault.retry_after)), fault.retry_after
-        return self._apply(job, apply_provider_video(job, video, now, self._schedule)), None
+            return self.apply(job, transition_to_retry_later(job, now, fault.retry_after)), fault.retry_after
+        return self.apply(job, apply_provider_video(job, video, now, self._schedule)), None
 
     def status(self, owner: str, job_id: str) -> StatusAnswer:
         """The job, refreshed from the provider when unfinished and not refreshed recently."""
@@ -252,42 +252,37 @@ class JobService:
         if job.status is JobStatus.RESET and not resubmit:
             return job
         cost = self._attempt_cost(job.model, job.seconds, job.size) if resubmit else 0
-        new_state = transition_to_reset(job, self._now(), resubmit=resubmit, attempt_cost_cents=cost)
-        reset = self._services.jobs.save_transition(job, new_state)
+        reset = self.write(job, transition_to_reset(job, self._now(), resubmit=resubmit, attempt_cost_cents=cost))
         logger.info("Job reset", extra={"job_id": job.id, "resubmit": resubmit, "attempt": reset.attempt})
-        self.release_abandoned_attempt(job)
         return self.submit_pending(reset) if resubmit else reset
 
     # --- writes -------------------------------------------------------------------------------
 
-    def _save(self, before: Job, after: Job) -> Job:
-        try:
-            return self._services.jobs.save_transition(before, after)
-        except TransitionConflict:
-            return self._current(before)
-
-    def _apply(self, before: Job, observation: Observation) -> Job:
-        try:
-            saved = self._services.jobs.save_transition(before, observation.job)
-        except TransitionConflict:
-            # Another sweep or status call applied its update first; theirs stands.
-            return self._current(before)
-        if observation.request_store:
+    def write(self, before: Job, change: Change) -> Job:
+        """Writes a transition of `before` and does what it asks for next; TransitionConflict if another
+        writer changed the job first."""
+        saved = self._services.jobs.save_transition(before, change.job)
+        if change.request_store:
             self.request_store(saved)
-        if observation.detection_delay_seconds is not None:
+        if change.release_uploads:
+            # The abandoned attempt goes to the store step once more, which aborts its unfinished uploads.
+            self.request_store(before)
+        if change.detection_delay_seconds is not None:
             record_metric(
-                name="DetectionDelay", unit=MetricUnit.Seconds, value=max(0.0, observation.detection_delay_seconds)
+                name="DetectionDelay", unit=MetricUnit.Seconds, value=max(0.0, change.detection_delay_seconds)
             )
         return saved
 
-    def release_abandoned_attempt(self, abandoned: Job) -> None:
-        """After an attempt is given up on (`abandoned` is the job as it was): a store request for that
-        attempt, if it may have left unfinished uploads, so that the store step aborts them."""
-        if may_have_unfinished_uploads(abandoned):
-            self.request_store(abandoned)
+    def apply(self, before: Job, change: Change) -> Job:
+        """`write`, where losing to another writer is fine: theirs stands, and the current job is returned."""
+        try:
+            return self.write(before, change)
+        except TransitionConflict:
+            return self._current(before)
 
     def request_store(self, job: Job) -> None:
-        """Hands a finished generation to the store step; if this send is lost, the sweep re-sends it."""
+        """Hands a job's attempt to the store step: a finished generation to copy, or an abandoned attempt
+        whose unfinished uploads to abort. If this send is lost, the sweep re-sends a finished one."""
         if job.provider_video_id is None:
             return
         self._services.store_queue.request_store(

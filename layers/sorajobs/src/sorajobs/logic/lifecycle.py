@@ -1,7 +1,9 @@
-"""The job state machine: pure functions from (job, observation, now) to the job's next state.
+"""The job state machine: every change of a job is one of these named transitions.
 
-Each transition names the statuses it may leave; the repository writes the result with a condition
-on the status and version that were read, so racing writers never double-apply a change.
+Each is a pure function from (job, what happened, now) to a `Change`: the job to write, already
+stamped with its webhook event and its next version, and what the caller does next. Each names the
+statuses it may leave; the repository writes the result with a condition on the status and version
+that were read, so racing writers never double-apply a change. Nothing else changes a job.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from sorajobs.config import Settings
+from sorajobs.logic.events import stamp_event
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.job import (
     STATUS_RANK,
@@ -53,14 +56,33 @@ def _require_status(job: Job, allowed: Collection[JobStatus], change: str) -> No
 
 
 @dataclass(frozen=True)
-class Observation:
-    """The result of applying what the provider said: the next job state and what to do next."""
+class Change:
+    """A transition's result: the job to write, and what the caller does once it is written."""
 
     job: Job
+    # Hand the finished generation to the store step.
     request_store: bool = False
+    # The attempt was given up on after its store was requested: hand it to the store step once more, so
+    # that it aborts whatever uploads the attempt left (see `may_have_unfinished_uploads`).
+    release_uploads: bool = False
+    # The status or progress moved (a poll that only reschedules is not a change the client sees).
     changed: bool = False
     # Seconds from the provider finishing to this observation of it, when the provider said when.
     detection_delay_seconds: float | None = None
+
+
+def _change(
+    before: Job,
+    after: Job,
+    *,
+    request_store: bool = False,
+    release_uploads: bool = False,
+    changed: bool = False,
+    detection_delay_seconds: float | None = None,
+) -> Change:
+    """Every transition ends here: the webhook event the change produces, and the next version."""
+    stamped = stamp_event(before, after).model_copy(update={"version": before.version + 1})
+    return Change(stamped, request_store, release_uploads, changed, detection_delay_seconds)
 
 
 def new_pending_job(
@@ -76,7 +98,7 @@ def new_pending_job(
     estimated_cost_cents: int = 0,
     webhook_url: str | None = None,
 ) -> Job:
-    return Job.model_validate(
+    job = Job.model_validate(
         {
             "id": job_id,
             "webhook_url": webhook_url,
@@ -96,11 +118,12 @@ def new_pending_job(
             "lease_until": now + SUBMIT_LEASE,
         }
     )
+    return stamp_event(None, job)
 
 
 def transition_to_submitted(
     job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule = DEFAULT_SCHEDULE
-) -> Observation:
+) -> Change:
     """pending → queued: the provider accepted the generation; then apply whatever else it reported."""
     _require_status(job, {JobStatus.PENDING}, "submit")
     submitted = job.model_copy(
@@ -116,37 +139,37 @@ def transition_to_submitted(
             "create_started_at": None,
         }
     )
-    observed = apply_provider_video(submitted, video, now, schedule)
-    return Observation(job=observed.job, request_store=observed.request_store, changed=True)
+    observed = _observe(submitted, video, now, schedule)
+    return _change(job, observed.job, request_store=observed.request_store, changed=True)
 
 
-def transition_to_creating(job: Job, now: datetime) -> Job:
+def transition_to_creating(job: Job, now: datetime) -> Change:
     """pending stays pending, marked as having a paid create on its way to the provider."""
     _require_status(job, {JobStatus.PENDING}, "create a generation for")
-    return job.model_copy(update={"create_started_at": now})
+    return _change(job, job.model_copy(update={"create_started_at": now}))
 
 
-def transition_to_admitted(job: Job) -> Job:
+def transition_to_admitted(job: Job) -> Change:
     """pending → pending holding a provider slot: the admission step before the paid create."""
     _require_status(job, {JobStatus.PENDING}, "admit")
-    return job.model_copy(update={"admitted": True})
+    return _change(job, job.model_copy(update={"admitted": True}))
 
 
-def transition_to_awaiting_admission(job: Job) -> Job:
+def transition_to_awaiting_admission(job: Job) -> Change:
     """pending stays pending without a slot, due at once in first-come order, for the sweep to submit."""
     _require_status(job, {JobStatus.PENDING}, "queue")
-    return job.model_copy(update={"admitted": False, "next_poll_at": job.attempt_started_at, "lease_until": None})
+    after = job.model_copy(update={"admitted": False, "next_poll_at": job.attempt_started_at, "lease_until": None})
+    return _change(job, after)
 
 
-def transition_to_submit_retry(job: Job, now: datetime, retry_after: float | None) -> Job:
+def transition_to_submit_retry(job: Job, now: datetime, retry_after: float | None) -> Change:
     """pending stays pending: the provider was unreachable or rate-limited; the sweep submits later."""
     _require_status(job, {JobStatus.PENDING}, "retry the submission of")
     delay = max(SUBMIT_RETRY_DELAY, timedelta(seconds=retry_after or 0))
-    return job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "admitted": False})
+    return _change(job, job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "admitted": False}))
 
 
-def transition_to_failed(job: Job, error: JobError, now: datetime) -> Job:
-    """Any unfinished status → failed (provider failure, rejection, timeout or lost video)."""
+def _failed(job: Job, error: JobError, now: datetime) -> Job:
     _require_status(job, UNFINISHED_STATUSES, "fail")
     return job.model_copy(
         update={
@@ -160,12 +183,17 @@ def transition_to_failed(job: Job, error: JobError, now: datetime) -> Job:
     )
 
 
-def transition_to_completed(job: Job, video: StoredObject, thumbnail: StoredObject | None, now: datetime) -> Job:
+def transition_to_failed(job: Job, error: JobError, now: datetime) -> Change:
+    """Any unfinished status → failed (rejection, timeout, lost video, expired content)."""
+    return _change(job, _failed(job, error, now), release_uploads=may_have_unfinished_uploads(job), changed=True)
+
+
+def transition_to_completed(job: Job, video: StoredObject, thumbnail: StoredObject | None, now: datetime) -> Change:
     """in_progress (provider done, awaiting storage) → completed: the video is in S3 and verified."""
     _require_status(job, {JobStatus.IN_PROGRESS}, "complete")
     if not job.awaiting_storage:
         raise IllegalTransition("the provider has not reported this generation as completed")
-    return job.model_copy(
+    completed = job.model_copy(
         update={
             "status": JobStatus.COMPLETED,
             "progress": 100,
@@ -179,9 +207,34 @@ def transition_to_completed(job: Job, video: StoredObject, thumbnail: StoredObje
             "error": None,
         }
     )
+    return _change(job, completed, changed=True)
 
 
-def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost_cents: int = 0) -> Job:
+def transition_to_store_requested(job: Job, now: datetime) -> Change:
+    """in_progress awaiting storage stays so, its store request sent again (the last one may be lost)."""
+    if not job.awaiting_storage:
+        raise IllegalTransition(f"cannot request the store of a job that is {job.status.value}, not awaiting storage")
+    after = job.model_copy(
+        update={"store_requested_at": now, "next_poll_at": now + STORE_RECHECK_DELAY, "lease_until": None}
+    )
+    return _change(job, after, request_store=True)
+
+
+def transition_to_unscheduled(job: Job) -> Change:
+    """A finished job found in the due index leaves it (and whatever lease it had)."""
+    if job.is_unfinished:
+        raise IllegalTransition(f"cannot unschedule a job that is {job.status.value}")
+    return _change(job, job.model_copy(update={"next_poll_at": None, "lease_until": None}))
+
+
+def transition_to_due_now(job: Job, now: datetime) -> Change:
+    """An unfinished job becomes due at once, for the sweep's next pass (a provider webhook could not
+    refresh it because the provider's request budget was spent)."""
+    _require_status(job, UNFINISHED_STATUSES, "make due")
+    return _change(job, job.model_copy(update={"next_poll_at": now}))
+
+
+def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost_cents: int = 0) -> Change:
     """Any status but completed → reset (or straight to pending for a new attempt).
 
     The abandoned attempt is kept in the job's history and the provider link is cleared; a new attempt
@@ -216,9 +269,11 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost
         "last_refreshed_at": None,
         "admitted": False,
     }
+    release = may_have_unfinished_uploads(job)
     if not resubmit:
-        return job.model_copy(update={**base, "status": JobStatus.RESET, "next_poll_at": None})
-    return job.model_copy(
+        reset = job.model_copy(update={**base, "status": JobStatus.RESET, "next_poll_at": None})
+        return _change(job, reset, release_uploads=release, changed=True)
+    restarted = job.model_copy(
         update={
             **base,
             "status": JobStatus.PENDING,
@@ -230,32 +285,51 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost
             "estimated_cost_cents": job.estimated_cost_cents + attempt_cost_cents,
         }
     )
+    return _change(job, restarted, release_uploads=release, changed=True)
 
 
 def apply_provider_video(
     job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule = DEFAULT_SCHEDULE
-) -> Observation:
-    """Folds one provider report into the job. It never moves a job backwards.
+) -> Change:
+    """A provider report about the job, folded in: it never moves a job backwards."""
+    observed = _observe(job, video, now, schedule)
+    return _change(
+        job,
+        observed.job,
+        request_store=observed.request_store,
+        changed=observed.changed,
+        detection_delay_seconds=observed.detection_delay_seconds,
+    )
 
-    An unknown provider status is logged and ignored; only the poll schedule moves on.
-    """
+
+@dataclass(frozen=True)
+class _Observed:
+    job: Job
+    request_store: bool = False
+    changed: bool = False
+    detection_delay_seconds: float | None = None
+
+
+def _observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule) -> _Observed:
+    """Folds one provider report into the job. An unknown provider status is logged and ignored; only
+    the poll schedule moves on."""
     refreshed = job.model_copy(update={"last_refreshed_at": now, "lease_until": None})
     if not job.is_unfinished or video.id != job.provider_video_id:
-        return Observation(job=refreshed)
+        return _Observed(job=refreshed)
     reported = PROVIDER_STATUSES.get(video.status)
     if reported is None:
         logger.warning(
             "Ignoring unknown provider status",
             extra={"job_id": job.id, "provider_video_id": video.id, "provider_status": video.status},
         )
-        return Observation(job=_with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
+        return _Observed(job=_with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
     if job.awaiting_storage or STATUS_RANK[reported] < STATUS_RANK[job.status]:
-        return Observation(job=_with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
+        return _Observed(job=_with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
 
     if reported is JobStatus.FAILED:
         error = video.error or JobError(code="generation_failed", message="The provider failed the generation.")
-        failed = transition_to_failed(refreshed, error, now)
-        return Observation(job=failed.model_copy(update={"provider_status": "failed"}), changed=True)
+        failed = _failed(refreshed, error, now).model_copy(update={"provider_status": "failed"})
+        return _Observed(job=failed, changed=True)
 
     if reported is JobStatus.COMPLETED:
         awaiting = refreshed.model_copy(
@@ -272,7 +346,7 @@ def apply_provider_video(
             }
         )
         delay = now.timestamp() - video.completed_at if video.completed_at else None
-        return Observation(job=awaiting, request_store=True, changed=True, detection_delay_seconds=delay)
+        return _Observed(job=awaiting, request_store=True, changed=True, detection_delay_seconds=delay)
 
     progress = max(job.progress, min(video.progress, 99))
     moved = reported is not job.status or progress > job.progress
@@ -282,7 +356,7 @@ def apply_provider_video(
     if moved:
         updates.update(updated_at=now, last_progress_at=now)
     advanced = refreshed.model_copy(update=updates)
-    return Observation(job=_with_next_poll(advanced, now, video.poll_after_seconds, schedule), changed=moved)
+    return _Observed(job=_with_next_poll(advanced, now, video.poll_after_seconds, schedule), changed=moved)
 
 
 def _with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None, schedule: PollSchedule) -> Job:
@@ -291,10 +365,18 @@ def _with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None
     return job.model_copy(update={"next_poll_at": now + schedule.delay(job, now, provider_hint_seconds)})
 
 
-def with_retry_delay(job: Job, now: datetime, retry_after: float | None) -> Job:
+def transition_to_retry_later(job: Job, now: datetime, retry_after: float | None) -> Change:
     """After a temporary provider fault: keep the status, try again later (honouring Retry-After)."""
     delay = max(FAULT_RETRY_DELAY, timedelta(seconds=retry_after or 0))
-    return job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "last_refreshed_at": now})
+    after = job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "last_refreshed_at": now})
+    return _change(job, after)
+
+
+def provider_rejection(job: Job) -> JobError | None:
+    """Why the provider refused the job's create outright: failed before it ever had a provider video."""
+    if job.status is JobStatus.FAILED and job.provider_video_id is None:
+        return job.error
+    return None
 
 
 def may_have_unfinished_uploads(job: Job) -> bool:

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sorajobs.config import Settings
 from sorajobs.models.job import Job, JobStatus
 
 # Typical render time (seconds) of a 4 s clip at the smaller sizes; longer clips and larger sizes scale it.
@@ -56,6 +57,16 @@ class PollSchedule:
     stuck_after_seconds: float | None = None
     max_job_age_seconds: float | None = None
     rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, rng: random.Random) -> PollSchedule:
+        return cls(
+            min_seconds=settings.poll_min_seconds,
+            max_seconds=settings.poll_max_seconds,
+            stuck_after_seconds=settings.stuck_after_seconds,
+            max_job_age_seconds=settings.max_job_age_seconds,
+            rng=rng,
+        )
 
     def delay(self, job: Job, now: datetime, provider_hint_seconds: float | None = None) -> timedelta:
         if job.status is JobStatus.QUEUED or job.status is JobStatus.PENDING:

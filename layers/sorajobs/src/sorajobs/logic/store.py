@@ -7,7 +7,7 @@ from enum import StrEnum
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sorajobs.logic.lifecycle import transition_to_completed, transition_to_failed
+from sorajobs.logic.lifecycle import Change, transition_to_completed, transition_to_failed
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import Job, JobError, JobStatus, StoredObject
 from sorajobs.models.messages import StoreVideoMessage
@@ -95,9 +95,9 @@ class VideoStorer:
                 expected_bytes=download.content_length,
             )
 
-    def _save(self, before: Job, after: Job) -> None:
+    def _save(self, before: Job, change: Change) -> None:
         try:
-            self._services.jobs.save_transition(before, after)
+            self._services.jobs.save_transition(before, change.job)
         except TransitionConflict:
             # A reset or another delivery won; a second look decides whether this delivery still matters.
             current = self._services.jobs.get(before.id)

@@ -16,7 +16,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD
 from sorajobs.dal.rate_budget import Bucket, RateBudget
 from sorajobs.logic.jobs import JobService
-from sorajobs.logic.lifecycle import STORE_RECHECK_DELAY, timeout_error, transition_to_failed
+from sorajobs.logic.lifecycle import (
+    timeout_error,
+    transition_to_failed,
+    transition_to_store_requested,
+    transition_to_unscheduled,
+)
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import JobStatus
 from sorajobs.observability import record_metric
@@ -184,12 +189,11 @@ class Sweeper:
         if job is None:
             return SweepOutcome.SKIPPED
         if not job.is_unfinished:
-            self._services.jobs.save_transition(job, job.model_copy(update={"next_poll_at": None, "lease_until": None}))
+            self._jobs.write(job, transition_to_unscheduled(job))
             return SweepOutcome.UNSCHEDULED
         if (error := timeout_error(job, now, self._settings)) is not None:
             logger.warning("Job timed out", extra={"job_id": job.id, "reason": error.message})
-            self._services.jobs.save_transition(job, transition_to_failed(job, error, now))
-            self._jobs.release_abandoned_attempt(job)
+            self._jobs.write(job, transition_to_failed(job, error, now))
             return SweepOutcome.TIMED_OUT
         if job.status is JobStatus.PENDING:
             submitted = self._jobs.submit_pending(job, budget_reserved=budget_reserved)
@@ -197,15 +201,7 @@ class Sweeper:
                 return SweepOutcome.AWAITING_ADMISSION
             return SweepOutcome.SUBMITTED
         if job.awaiting_storage:
-            requeued = job.model_copy(
-                update={
-                    "store_requested_at": now,
-                    "next_poll_at": now + STORE_RECHECK_DELAY,
-                    "lease_until": None,
-                }
-            )
-            saved = self._services.jobs.save_transition(job, requeued)
-            self._jobs.request_store(saved)
+            self._jobs.write(job, transition_to_store_requested(job, now))
             return SweepOutcome.STORE_REQUESTED
         self._jobs.refresh(job, budget_reserved=budget_reserved)
         return SweepOutcome.POLLED

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sorajobs.models.api import UtcTimestamp
+from sorajobs.models.api import UtcTimestamp, VideoJobResponse
 
 
 class WebhookDestination(StrEnum):
@@ -131,3 +131,24 @@ class ReplayWebhookRequest(BaseModel):
 class ReplayWebhookResponse(BaseModel):
     event_id: str
     deliveries: list[WebhookDeliveryResponse]
+
+
+class WebhookEventType(StrEnum):
+    QUEUED = "video.queued"
+    IN_PROGRESS = "video.in_progress"
+    PROGRESS = "video.progress"
+    COMPLETED = "video.completed"
+    FAILED = "video.failed"
+    RESET = "video.reset"
+
+
+class WebhookEvent(BaseModel):
+    """What a client endpoint receives. `sequence` rises by one per job, so a stale event can be dropped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: Annotated[str, Field(description="Event id; also the `webhook-id` header, stable across retries.")]
+    type: WebhookEventType
+    created_at: UtcTimestamp
+    sequence: Annotated[int, Field(ge=1)]
+    data: VideoJobResponse

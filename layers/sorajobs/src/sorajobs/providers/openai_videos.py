@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx2  # the SDK's HTTP transport; its errors surface while a streamed body is read
 import openai
 from openai import OpenAI
 
+from sorajobs.clock import Clock, SystemClock
 from sorajobs.models.job import JobError
 from sorajobs.providers.base import (
     ContentUnavailableError,
@@ -23,27 +25,12 @@ from sorajobs.providers.base import (
     ProviderVideo,
     ProviderVideoNotFoundError,
 )
+from sorajobs.retry_after import retry_after_seconds
 
 # Every client.videos.* call warns that OpenAI's hosted Videos API is retired; gateways still serve it.
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 # The largest page `GET /videos` serves.
 LIST_PAGE_SIZE = 100
-
-
-def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    if headers is None:
-        return None
-    if (milliseconds := headers.get("retry-after-ms")) is not None:
-        try:
-            return float(milliseconds) / 1000
-        except ValueError:
-            pass
-    if (seconds := headers.get("retry-after")) is not None:
-        try:
-            return float(seconds)
-        except ValueError:
-            return None
-    return None
 
 
 def _error_code(error: openai.APIStatusError, fallback: str) -> str:
@@ -59,14 +46,14 @@ def _error_message(error: openai.APIStatusError) -> str:
     return error.message
 
 
-def translate_sdk_error(error: Exception, *, on_create: bool = False) -> ProviderError:
+def translate_sdk_error(error: Exception, *, now: datetime, on_create: bool = False) -> ProviderError:
     """Turns an SDK exception into the provider interface's error types."""
     if isinstance(error, openai.APITimeoutError):
         return ProviderTemporaryError("provider_timeout", "The provider did not answer in time.")
     if isinstance(error, openai.APIConnectionError):
         return ProviderTemporaryError("provider_unreachable", "The provider could not be reached.")
     if isinstance(error, openai.APIStatusError):
-        retry_after = _retry_after_seconds(error.response.headers)
+        retry_after = retry_after_seconds(error.response.headers, now)
         message = _error_message(error)
         if isinstance(error, openai.NotFoundError):
             return ProviderVideoNotFoundError(_error_code(error, "not_found"), message)
@@ -133,9 +120,13 @@ class OpenAIVideosProvider:
     so a create whose answer was lost is looked for with `created_since` before it is sent again.
     """
 
-    def __init__(self, client: OpenAI) -> None:
+    def __init__(self, client: OpenAI, clock: Clock | None = None) -> None:
         self._client = client
+        self._clock: Clock = clock or SystemClock()  # reads a Retry-After that is an HTTP date
         self._create_client = client.with_options(max_retries=0)
+
+    def _translate(self, error: Exception, *, on_create: bool = False) -> ProviderError:
+        return translate_sdk_error(error, now=self._clock.now(), on_create=on_create)
 
     def submit(self, request: GenerationRequest) -> ProviderVideo:
         try:
@@ -143,7 +134,7 @@ class OpenAIVideosProvider:
                 prompt=request.prompt, model=request.model, seconds=request.seconds, size=request.size
             )
         except openai.OpenAIError as error:
-            raise translate_sdk_error(error, on_create=True) from error
+            raise self._translate(error, on_create=True) from error
         return _video_from_sdk(video)
 
     def retrieve(self, provider_video_id: str) -> ProviderVideo:
@@ -151,7 +142,7 @@ class OpenAIVideosProvider:
             raw = self._client.videos.with_raw_response.retrieve(provider_video_id)
             video = raw.parse()
         except openai.OpenAIError as error:
-            raise translate_sdk_error(error) from error
+            raise self._translate(error) from error
         return _video_from_sdk(video, raw.headers.get("openai-poll-after-ms"))
 
     def created_since(self, moment: int) -> Iterator[ProviderVideo]:
@@ -161,7 +152,7 @@ class OpenAIVideosProvider:
                     return
                 yield _video_from_sdk(video)
         except openai.OpenAIError as error:
-            raise translate_sdk_error(error) from error
+            raise self._translate(error) from error
 
     @contextmanager
     def download(self, provider_video_id: str, variant: ContentVariant) -> Iterator[_StreamingDownload]:
@@ -173,7 +164,7 @@ class OpenAIVideosProvider:
         except openai.NotFoundError as error:
             raise ContentUnavailableError(_error_code(error, "content_unavailable"), _error_message(error)) from error
         except openai.OpenAIError as error:
-            raise translate_sdk_error(error) from error
+            raise self._translate(error) from error
 
     def delete(self, provider_video_id: str) -> None:
         try:
@@ -181,7 +172,7 @@ class OpenAIVideosProvider:
         except openai.NotFoundError:
             return
         except openai.OpenAIError as error:
-            raise translate_sdk_error(error) from error
+            raise self._translate(error) from error
 
 
 def build_openai_provider(

@@ -8,8 +8,8 @@ import base64
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
+from sorajobs.logic.provider_webhooks import InboundOutcome, ProviderWebhookReceiver
 from sorajobs.services import get_services
-from sorajobs.webhooks.inbound import InboundOutcome, ProviderWebhookReceiver
 
 router = APIGatewayHttpRouter()
 

@@ -15,10 +15,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from sorajobs.api.caller import current_caller
 from sorajobs.logic.jobs import JobService
+from sorajobs.logic.lifecycle import provider_rejection
 from sorajobs.logic.queries import JobQueries
 from sorajobs.models.api import SubmitVideoRequest, VideoJobResponse
 from sorajobs.models.errors import GenerationRejected, IdempotencyKeyReused, JobNotFound, RequestInProgress
-from sorajobs.models.job import Job, JobStatus
+from sorajobs.models.job import Job
 from sorajobs.services import Services, get_services
 
 router = APIGatewayHttpRouter()
@@ -75,8 +76,8 @@ def submit_video(
         job = _submit_once(services, owner, request, idempotency_key)
     else:
         job = JobService(services).submit(owner, request)
-    if job.status is JobStatus.FAILED and job.provider_video_id is None and job.error is not None:
-        raise GenerationRejected(job.error.code, job.error.message, job_id=job.id)
+    if (rejection := provider_rejection(job)) is not None:
+        raise GenerationRejected(rejection.code, rejection.message, job_id=job.id)
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from sorajobs.api.caller import current_caller
 from sorajobs.api.routes.common import JobIdPath
+from sorajobs.logic.webhook_log import WebhookLog
 from sorajobs.models.webhooks import (
     ReplayWebhookRequest,
     ReplayWebhookResponse,
@@ -17,7 +18,6 @@ from sorajobs.models.webhooks import (
     WebhookDeliveryResponse,
 )
 from sorajobs.services import get_services
-from sorajobs.webhooks.log import WebhookLog
 
 router = APIGatewayHttpRouter()
 

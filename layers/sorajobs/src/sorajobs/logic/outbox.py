@@ -8,11 +8,17 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
+from sorajobs.logic.events import event_body, produced_event
 from sorajobs.models.job import Job
-from sorajobs.models.webhooks import DeliveryState, WebhookDelivery, WebhookDeliveryMessage, WebhookDestination
+from sorajobs.models.webhooks import (
+    DeliveryState,
+    WebhookDelivery,
+    WebhookDeliveryMessage,
+    WebhookDestination,
+    WebhookEvent,
+)
 from sorajobs.observability import record_metric
 from sorajobs.services import Services
-from sorajobs.webhooks.events import WebhookEvent, event_body, produced_event
 
 logger = Logger(child=True)
 

@@ -1,7 +1,8 @@
 """Validation of client-given webhook URLs, so a webhook cannot be aimed at our own network (SSRF).
 
 ``check_webhook_url`` runs when a client registers a URL; ``check_delivery_address`` runs again right before
-each delivery, because DNS may answer differently by then (rebinding). The resolver is a parameter.
+each delivery, because DNS may answer differently by then (rebinding), and the delivery connects to an
+address it checked rather than resolving the name again. The resolver is a parameter.
 
 Both take an optional allowlist of hosts (``WEBHOOK_URL_ALLOWED_HOSTS``): when it is not empty, the URL's host
 must be one of its entries exactly, or fall under an entry that starts with a dot (".example.org" allows

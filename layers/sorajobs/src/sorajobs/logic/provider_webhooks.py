@@ -18,10 +18,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sorajobs.logic.jobs import JobService
+from sorajobs.logic.lifecycle import transition_to_due_now
 from sorajobs.models.errors import DomainError, TransitionConflict, WebhookSignatureInvalid
 from sorajobs.observability import record_metric
 from sorajobs.services import Services
-from sorajobs.webhooks.signing import WebhookSignatureError, verify
+from sorajobs.signing import WebhookSignatureError, verify
 
 logger = Logger(child=True)
 
@@ -117,5 +118,5 @@ class ProviderWebhookReceiver:
         # The provider budget is spent: make the job due at once, for the sweep's next pass.
         now = self._services.clock.now()
         with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
-            self._services.jobs.save_transition(refreshed, refreshed.model_copy(update={"next_poll_at": now}))
+            self._jobs.write(refreshed, transition_to_due_now(refreshed, now))
         return InboundOutcome.DUE_NOW

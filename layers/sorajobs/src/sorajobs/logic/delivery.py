@@ -11,8 +11,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import httpx
@@ -28,9 +27,10 @@ from sorajobs.models.webhooks import (
     WebhookDestination,
 )
 from sorajobs.observability import record_metric
+from sorajobs.retry_after import parse_retry_after
 from sorajobs.services import Services
-from sorajobs.webhooks.signing import sign
-from sorajobs.webhooks.url_guard import WebhookUrlRefused, check_delivery_address
+from sorajobs.signing import sign
+from sorajobs.url_guard import WebhookUrlRefused, check_delivery_address
 
 logger = Logger(child=True)
 
@@ -69,21 +69,10 @@ class AttemptResult:
 
 def retry_after_delay(header: str | None, now: datetime) -> timedelta | None:
     """A Retry-After header (seconds or an HTTP date) as a wait, capped; None when absent or malformed."""
-    if not header:
+    seconds = parse_retry_after(header, now)
+    if seconds is None:
         return None
-    value = header.strip()
-    wait: timedelta
-    if value.isdigit():
-        wait = timedelta(seconds=int(value))
-    else:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        wait = moment - now
-    return max(timedelta(0), min(wait, MAX_RETRY_AFTER))
+    return timedelta(seconds=min(seconds, MAX_RETRY_AFTER.total_seconds()))
 
 
 def next_attempt_delay(attempt: int, result: AttemptResult) -> timedelta | None:
@@ -94,6 +83,27 @@ def next_attempt_delay(attempt: int, result: AttemptResult) -> timedelta | None:
     if result.retry_after is not None and result.status_code in RETRY_AFTER_STATUSES:
         return max(scheduled, result.retry_after)
     return scheduled
+
+
+def delivery_request(
+    client: httpx.Client, url: str, *, content: bytes, headers: dict[str, str], connect_to: str | None
+) -> httpx.Request:
+    """The POST of one attempt to ``url``. With ``connect_to`` (an IP address that passed the address check)
+    it connects to exactly that address, while the Host header, TLS SNI and the certificate check use the
+    URL's host: httpx resolving the name again could get another answer (DNS rebinding)."""
+    # No connection outlives its request: the pool keys connections by IP and port, and must not hand
+    # one whose certificate was checked for one host name to a request for another.
+    headers = {**headers, "connection": "close"}
+    if connect_to is None:
+        return client.build_request("POST", url, content=content, headers=headers)
+    target = httpx.URL(url)
+    return client.build_request(
+        "POST",
+        target.copy_with(host=connect_to),  # brackets an IPv6 address and keeps the port
+        content=content,
+        headers={**headers, "host": target.netloc.decode("ascii")},
+        extensions={"sni_hostname": target.host},  # httpcore's name for TLS SNI and the certificate check
+    )
 
 
 class WebhookDeliverer:
@@ -127,9 +137,10 @@ class WebhookDeliverer:
 
     def _attempt(self, delivery: WebhookDelivery, now: datetime) -> AttemptResult:
         services = self._services
+        checked_address: str | None = None
         if delivery.destination is WebhookDestination.JOB:
             try:
-                check_delivery_address(
+                checked = check_delivery_address(
                     delivery.url,
                     resolve=services.resolve_host,
                     allow_local_http=services.settings.webhook_allow_local_http,
@@ -137,14 +148,18 @@ class WebhookDeliverer:
                 )
             except WebhookUrlRefused as refused:  # DNS changed since submit (rebinding), or the allowlist did
                 return AttemptResult(status_code=None, duration_ms=0, error=str(refused), retry_after=None)
+            checked_address = checked[0] if checked else None  # none for a loopback URL in local mode
         body = delivery.body.encode()
         headers = sign(
             services.webhook_signing_secrets(), msg_id=delivery.event_id, timestamp=int(now.timestamp()), body=body
         )
         headers["content-type"] = "application/json"
+        request = delivery_request(
+            services.webhook_http, delivery.url, content=body, headers=headers, connect_to=checked_address
+        )
         started = time.perf_counter()
         try:
-            response = services.webhook_http.post(delivery.url, content=body, headers=headers)
+            response = services.webhook_http.send(request, follow_redirects=False)
         except httpx.HTTPError as failure:
             elapsed = round((time.perf_counter() - started) * 1000)
             return AttemptResult(

@@ -1,35 +1,23 @@
-"""Which job writes produce a webhook event, and the event itself.
+"""Which job changes produce a webhook event, and the event itself.
 
-Every job write goes through `stamp_event`, which bumps the job's `event_sequence` in the same
-conditional write. The table's change stream then carries the event out (an outbox): a crash right
-after the write still delivers, because the stream record exists once the write does.
+Every job change is stamped by the lifecycle (`stamp_event`), which bumps the job's `event_sequence`
+in the same conditional write. The table's change stream then carries the event out (an outbox): a
+crash right after the write still delivers, because the stream record exists once the write does.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from enum import StrEnum
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from sorajobs.logic.schedule import estimated_seconds_remaining
-from sorajobs.models.api import UtcTimestamp, VideoJobResponse
+from sorajobs.models.api import VideoJobResponse
 from sorajobs.models.job import Job, JobStatus
+from sorajobs.models.webhooks import WebhookEvent, WebhookEventType
 
 # video.progress goes out at most this often per job, unless progress moved this many points.
 PROGRESS_EVENT_MIN_INTERVAL = timedelta(seconds=10)
 PROGRESS_EVENT_MIN_POINTS = 10
-
-
-class WebhookEventType(StrEnum):
-    QUEUED = "video.queued"
-    IN_PROGRESS = "video.in_progress"
-    PROGRESS = "video.progress"
-    COMPLETED = "video.completed"
-    FAILED = "video.failed"
-    RESET = "video.reset"
 
 
 _STATUS_EVENTS = {
@@ -82,18 +70,6 @@ def webhook_event_id(job_id: str, sequence: int) -> str:
     """Derived, not random: a stream record handled twice yields the same event."""
     digest = hashlib.sha256(f"{job_id}#{sequence}".encode()).hexdigest()
     return f"evt_{digest[:32]}"
-
-
-class WebhookEvent(BaseModel):
-    """What a client endpoint receives. `sequence` rises by one per job, so a stale event can be dropped."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: Annotated[str, Field(description="Event id; also the `webhook-id` header, stable across retries.")]
-    type: WebhookEventType
-    created_at: UtcTimestamp
-    sequence: Annotated[int, Field(ge=1)]
-    data: VideoJobResponse
 
 
 def produced_event(before: Job | None, after: Job) -> WebhookEvent | None:

@@ -1,1 +1,0 @@
-"""Webhooks both ways: signed status-change events to clients, and the provider's events in."""

@@ -2,6 +2,7 @@
 
     python -m tests.chaos --jobs 1000 --seed-count 5 --record     # the recorded seed and the next four
     python -m tests.chaos --jobs 1000 --seeds 20261123            # replay one seed exactly
+    python -m tests.chaos --jobs 1000 --seeds 20261121 20261121   # a seed named twice must give one table
 
 A seed decides a whole run (the faults, the kills, the clients, and the order in which concurrent
 invocations interleave), so a seed that misses a target misses it again every time it is run.
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = args.seeds or [FIRST_SEED + offset for offset in range(args.seed_count)]
     ran_on, today = commit(), datetime.now(UTC).date().isoformat()
     blocks: dict[int, str] = {}
+    reports: dict[int, str] = {}
     missed: list[int] = []
     with ProcessPoolExecutor(max_workers=max(1, args.parallel), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(run_seed, args.jobs, seed) for seed in seeds]
@@ -72,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
             minutes, rest = divmod(round(seconds), 60)
             print(f"{text}\n(real time {minutes} min {rest} s)\n", flush=True)
             took = f"Ran on commit {ran_on}, {today}, in {minutes} min {rest} s of real time."
+            if seed in reports:  # a seed named twice: its two runs must be the same run
+                same = reports[seed] == text
+                print(f"Seed {seed} ran twice: {'the same table both times' if same else 'TWO DIFFERENT RUNS'}.")
+                took += " Run twice: the same table both times." if same else ""
+                if not same:
+                    missed.append(seed)
+            reports[seed] = text
             blocks[seed] = f"{took}\n\n```\n{text}\n```"
             if not met:
                 missed.append(seed)
@@ -81,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     if not missed:
         print("every target met.")
         return 0
-    print(f"targets missed at seed {', '.join(map(str, sorted(missed)))}.")
-    for seed in sorted(missed):
+    print(f"targets missed at seed {', '.join(map(str, sorted(set(missed))))}.")
+    for seed in sorted(set(missed)):
         print(f"  replay: make chaos SEEDS={seed} CHAOS_JOBS={args.jobs}")
     return 1
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_MODELS = ("sora-2", "sora-2-pro")
 # US dollars per generated second, by model and size ("*" = any other size; model "*" = any other model).
@@ -45,8 +45,13 @@ class Settings(BaseModel):
     videos_bucket_name: str = ""
     store_video_queue_url: str = ""
     # The provider key: OPENAI_API_KEY wins when set (local runs); deployed functions read
-    # the Secrets Manager secret named here, cached by Powertools parameters.
+    # the Secrets Manager secret named here, cached for `secret_cache_seconds` like every secret.
+    openai_api_key: SecretStr = SecretStr("")
     openai_api_key_secret_name: str = ""
+    # The provider's base URL (an OpenAI-Videos-compatible gateway); empty: the SDK's default.
+    openai_base_url: str = ""
+    # Set for local stacks (moto server): S3 then uses path-style addressing, so presigned URLs work.
+    aws_endpoint_url: str = ""
     allowed_models: tuple[str, ...] = DEFAULT_MODELS
     status_min_refresh_seconds: Annotated[float, Field(ge=0)] = 5.0
     stuck_after_seconds: Annotated[int, Field(gt=0)] = 900

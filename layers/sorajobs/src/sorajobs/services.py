@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -32,15 +31,6 @@ def _sweep_threads(max_workers: int) -> Executor:
     return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sweep")
 
 
-def _default_provider_factory(settings: Settings) -> Callable[[], VideoProvider]:
-    def build() -> VideoProvider:
-        from sorajobs.providers.factory import build_provider
-
-        return build_provider(settings)
-
-    return build
-
-
 class Services:
     """Clients are created on first use, so a function pays only for what it touches."""
 
@@ -61,7 +51,7 @@ class Services:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.new_id = new_id
-        self._provider_factory = provider_factory or _default_provider_factory(settings)
+        self._provider_factory = provider_factory or self._configured_provider
         self._boto3_session = boto3_session
         self.sleep = sleep
         # Jitter of the poll schedule; tests pass a seeded one so that runs repeat exactly.
@@ -79,7 +69,7 @@ class Services:
         config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64)
         if service == "s3":
             # Path-style keeps presigned URLs valid against local endpoints (moto server).
-            style = "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"
+            style = "path" if self.settings.aws_endpoint_url else "auto"
             config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": style}))
         return session.client(service, config=config)
 
@@ -165,6 +155,20 @@ class Services:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         return SecretsProvider(boto3_client=self._client("secretsmanager"))
+
+    def _configured_provider(self) -> VideoProvider:
+        from sorajobs.providers.factory import build_provider
+
+        return build_provider(self.settings, self.provider_api_key())
+
+    def provider_api_key(self) -> str:
+        """OPENAI_API_KEY when set (local runs), else the Secrets Manager secret, through the one secrets
+        provider every secret comes from."""
+        if key := self.settings.openai_api_key.get_secret_value():
+            return key
+        if not self.settings.openai_api_key_secret_name:
+            raise RuntimeError("Set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_NAME")
+        return self.secret(self.settings.openai_api_key_secret_name)
 
     def secret(self, name: str) -> str:
         """A Secrets Manager secret's string, cached for `secret_cache_seconds` by Powertools."""

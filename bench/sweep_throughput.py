@@ -143,8 +143,8 @@ def _footprint(job: Any) -> Counter[str]:
 
 
 def _write_jobs(services: Any, jobs: list[Any]) -> None:
+    from sorajobs.dal.job_counters import ALL_OWNERS_STATS_KEY, owner_stats_key
     from sorajobs.dal.job_items import job_to_attributes, serialize
-    from sorajobs.dal.jobs import ALL_OWNERS_STATS_KEY, owner_stats_key
 
     client, table = services.dynamodb, services.settings.jobs_table_name
 

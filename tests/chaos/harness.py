@@ -31,7 +31,7 @@ from local.emulator import EmulatorConfig, EmulatorServer, Fault, Scenario
 from local.emulator import ManualClock as EmulatorClock
 from local.resources import create_stack_resources
 from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
-from sorajobs.logic.lifecycle import timeout_error
+from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobStatus
 from sorajobs.services import use_services
 from tests.chaos.crash import CrashPoint, InvocationKilled

@@ -13,7 +13,6 @@ from sorajobs.logic.lifecycle import (
     apply_provider_video,
     new_pending_job,
     provider_rejection,
-    timeout_error,
     transition_to_completed,
     transition_to_due_now,
     transition_to_failed,
@@ -23,6 +22,7 @@ from sorajobs.logic.lifecycle import (
     transition_to_unscheduled,
 )
 from sorajobs.logic.schedule import PollSchedule, estimated_seconds_remaining
+from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobError, JobStatus, StoredObject
 from sorajobs.providers.base import ProviderVideo
 

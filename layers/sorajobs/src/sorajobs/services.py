@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from sorajobs.clock import Clock, SystemClock, new_job_id
 from sorajobs.config import Settings, get_settings
-from sorajobs.dal.jobs import AdmissionLimits, JobRepository
+from sorajobs.dal.job_counters import AdmissionLimits
+from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
 from sorajobs.dal.rate_budget import RateBudget
 from sorajobs.dal.storage import VideoStorage

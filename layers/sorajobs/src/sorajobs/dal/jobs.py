@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +12,15 @@ from botocore.exceptions import ClientError
 
 from sorajobs.dal.conditions import condition_failed
 from sorajobs.dal.cursors import decode_cursor, encode_cursor
+from sorajobs.dal.expressions import Expression
+from sorajobs.dal.job_counters import (
+    ALL_OWNERS_STATS_KEY,
+    AdmissionLimits,
+    CounterUpdates,
+    JobTotals,
+    TransactItem,
+    owner_stats_key,
+)
 from sorajobs.dal.job_items import (
     JOB_KEY_PREFIX,
     POLL_SHARD,
@@ -23,16 +31,12 @@ from sorajobs.dal.job_items import (
     serialize,
 )
 from sorajobs.models.errors import (
-    DailySpendLimitReached,
     JobNotFound,
-    ProviderSlotsFull,
-    TooManyActiveJobs,
     TransitionConflict,
 )
-from sorajobs.models.job import UNFINISHED_STATUSES, Job, JobStatus
+from sorajobs.models.job import Job, JobStatus
 from sorajobs.timeutil import to_epoch_ms
 
-ALL_OWNERS_STATS_KEY = "STATS#all"
 BY_OWNER_INDEX = "by_owner"
 BY_OWNER_STATUS_INDEX = "by_owner_status"
 DUE_INDEX = "due"
@@ -41,84 +45,10 @@ BY_PROVIDER_VIDEO_INDEX = "by_provider_video"
 TRANSACTION_CONFLICT_RETRIES = 8
 
 
-SPEND_RECORD_DAYS = 2
-
-
-def owner_stats_key(owner: str) -> str:
-    return f"STATS#owner#{owner}"
-
-
-def daily_spend_key(owner: str, moment: datetime) -> str:
-    return f"SPEND#{owner}#{moment.date().isoformat()}"
-
-
-@dataclass(frozen=True)
-class AdmissionLimits:
-    """Limits enforced atomically with each job write; None turns one off."""
-
-    max_in_flight: int | None = None
-    max_active_per_owner: int | None = None
-    daily_spend_cents: int | None = None
-
-
-@dataclass(frozen=True)
-class JobTotals:
-    """What the counter items hold for one owner, or for everyone."""
-
-    counts: dict[JobStatus, int]
-    estimated_cost_cents: int
-    in_flight: int
-
-
 @dataclass(frozen=True)
 class JobPage:
     jobs: list[Job]
     next_cursor: str | None
-
-
-def _footprint(job: Job | None) -> Counter[str]:
-    """What one job adds to the counters: its status, whether it is active or holds a provider slot, its cost."""
-    if job is None:
-        return Counter()
-    return Counter(
-        {
-            job.status.value: 1,
-            "active": int(job.status in UNFINISHED_STATUSES),
-            "in_flight": int(job.admitted),
-            "cost_cents": job.estimated_cost_cents,
-        }
-    )
-
-
-def _counter_deltas(before: Job | None, after: Job) -> dict[str, int]:
-    deltas = _footprint(after)
-    deltas.subtract(_footprint(before))
-    return {name: delta for name, delta in deltas.items() if delta}
-
-
-# A transaction item, and the error to raise when its condition is what cancelled the transaction.
-_TransactItem = tuple[dict[str, Any], Callable[[str], Exception]]
-
-
-class _Expression:
-    """Builds placeholder names and values for one DynamoDB expression."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def name(self, attribute: str) -> str:
-        placeholder = f"#n{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, python_value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = python_value
-        return placeholder
-
-    def serialized_values(self) -> dict[str, Any]:
-        return serialize(self.values)
 
 
 def _transaction_conflict(error: ClientError) -> bool:
@@ -132,7 +62,7 @@ class JobRepository:
     def __init__(self, dynamodb_client: Any, table_name: str, limits: AdmissionLimits | None = None) -> None:
         self._client = dynamodb_client
         self._table = table_name
-        self._limits = limits or AdmissionLimits()
+        self._counters = CounterUpdates(table_name, limits or AdmissionLimits())
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -145,7 +75,7 @@ class JobRepository:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        self._transact([(put, TransitionConflict), *self._counter_updates(None, job)], job.id)
+        self._transact([(put, TransitionConflict), *self._counters.updates(None, job)], job.id)
         return job
 
     def save_transition(self, before: Job, after: Job) -> Job:
@@ -158,7 +88,7 @@ class JobRepository:
             raise ValueError("a job is written only as a lifecycle transition of the job that was read")
         old = job_to_attributes(before)
         new = job_to_attributes(after)
-        expression = _Expression()
+        expression = Expression()
         assignments = [
             f"{expression.name(attr)} = {expression.value(value)}"
             for attr, value in new.items()
@@ -180,7 +110,7 @@ class JobRepository:
             "ExpressionAttributeNames": expression.names,
             "ExpressionAttributeValues": expression.serialized_values(),
         }
-        counters = self._counter_updates(before, after)
+        counters = self._counters.updates(before, after)
         if not counters:
             try:
                 self._client.update_item(**update)
@@ -215,63 +145,7 @@ class JobRepository:
             raise
         return job_from_item(response["Attributes"])
 
-    def _counter_updates(self, before: Job | None, after: Job) -> list[_TransactItem]:
-        """Counter changes of a job write, each guarded by the admission limit it could break."""
-        deltas = _counter_deltas(before, after)
-        if not deltas:
-            return []
-        limits = self._limits
-        owner_condition = None
-        if limits.max_active_per_owner is not None and deltas.get("active", 0) > 0:
-            owner_condition = ("active", limits.max_active_per_owner - deltas["active"])
-        global_condition = None
-        if limits.max_in_flight is not None and deltas.get("in_flight", 0) > 0:
-            global_condition = ("in_flight", limits.max_in_flight - deltas["in_flight"])
-        items: list[_TransactItem] = [
-            (self._counter_update(owner_stats_key(after.owner), deltas, owner_condition), _too_many_active),
-            (self._counter_update(ALL_OWNERS_STATS_KEY, deltas, global_condition), _slots_full),
-        ]
-        cost = deltas.get("cost_cents", 0)
-        if cost > 0 and limits.daily_spend_cents is not None:
-            spend = self._counter_update(
-                daily_spend_key(after.owner, after.updated_at),
-                {"cost_cents": cost},
-                ("cost_cents", limits.daily_spend_cents - cost),
-                expires_at=int((after.updated_at + timedelta(days=SPEND_RECORD_DAYS)).timestamp()),
-            )
-            items.append((spend, _spend_limit_reached))
-        return items
-
-    def _counter_update(
-        self,
-        key: str,
-        deltas: dict[str, int],
-        at_most: tuple[str, int] | None,
-        expires_at: int | None = None,
-    ) -> dict[str, Any]:
-        """ADD the deltas to a counter item; with `at_most`, only while that counter is at most the bound."""
-        expression = _Expression()
-        parts = [f"{expression.name(name)} {expression.value(delta)}" for name, delta in deltas.items()]
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": {"pk": {"S": key}},
-            "UpdateExpression": "ADD " + ", ".join(parts),
-        }
-        if expires_at is not None:
-            update["UpdateExpression"] += f" SET {expression.name('expiration')} = {expression.value(expires_at)}"
-        if at_most is not None:
-            counter, bound = at_most
-            name = expression.name(counter)
-            update["ConditionExpression"] = (
-                f"attribute_not_exists({name}) OR {name} <= {expression.value(bound)}"
-                if bound >= 0
-                else f"{name} <= {expression.value(bound)}"
-            )
-        update["ExpressionAttributeNames"] = expression.names
-        update["ExpressionAttributeValues"] = expression.serialized_values()
-        return {"Update": update}
-
-    def _transact(self, items: list[_TransactItem], job_id: str) -> None:
+    def _transact(self, items: list[TransactItem], job_id: str) -> None:
         for attempt in range(TRANSACTION_CONFLICT_RETRIES):
             try:
                 self._client.transact_write_items(TransactItems=[item for item, _ in items])
@@ -368,17 +242,3 @@ class JobRepository:
             estimated_cost_cents=max(0, int(stored.get("cost_cents", 0))),
             in_flight=max(0, int(stored.get("in_flight", 0))),
         )
-
-
-def _too_many_active(job_id: str) -> Exception:
-    error = TooManyActiveJobs("You have as many unfinished jobs as allowed; wait for one to finish.")
-    error.retry_after = 30
-    return error
-
-
-def _slots_full(job_id: str) -> Exception:
-    return ProviderSlotsFull(job_id)
-
-
-def _spend_limit_reached(job_id: str) -> Exception:
-    return DailySpendLimitReached("This job would exceed your daily spending limit; try again tomorrow (UTC).")

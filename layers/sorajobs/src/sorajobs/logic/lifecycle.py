@@ -8,17 +8,19 @@ that were read, so racing writers never double-apply a change. Nothing else chan
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aws_lambda_powertools import Logger
-
-from sorajobs.config import Settings
 from sorajobs.logic.events import stamp_event
+from sorajobs.logic.observation import (
+    STORE_RECHECK_DELAY,
+    IllegalTransition,
+    failed_job,
+    observe,
+    require_status,
+)
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.job import (
-    STATUS_RANK,
     UNFINISHED_STATUSES,
     AttemptRecord,
     Job,
@@ -28,31 +30,12 @@ from sorajobs.models.job import (
 )
 from sorajobs.providers.base import ProviderVideo
 
-logger = Logger(child=True)
-
-PROVIDER_STATUSES = {
-    "queued": JobStatus.QUEUED,
-    "in_progress": JobStatus.IN_PROGRESS,
-    "completed": JobStatus.COMPLETED,
-    "failed": JobStatus.FAILED,
-}
 # After a temporary provider fault without Retry-After, the job is asked about again this much later.
 FAULT_RETRY_DELAY = timedelta(seconds=15)
 DEFAULT_SCHEDULE = PollSchedule()
 SUBMIT_RETRY_DELAY = timedelta(seconds=30)
-# A finished generation not stored by then is handed to the store step again by the sweep.
-STORE_RECHECK_DELAY = timedelta(minutes=10)
 # Whoever creates a pending job holds it this long, so the sweep never submits it a second time meanwhile.
 SUBMIT_LEASE = timedelta(seconds=90)
-
-
-class IllegalTransition(Exception):
-    """The job's status does not allow the requested change."""
-
-
-def _require_status(job: Job, allowed: Collection[JobStatus], change: str) -> None:
-    if job.status not in allowed:
-        raise IllegalTransition(f"cannot {change} a job that is {job.status.value}")
 
 
 @dataclass(frozen=True)
@@ -125,7 +108,7 @@ def transition_to_submitted(
     job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule = DEFAULT_SCHEDULE
 ) -> Change:
     """pending → queued: the provider accepted the generation; then apply whatever else it reported."""
-    _require_status(job, {JobStatus.PENDING}, "submit")
+    require_status(job, {JobStatus.PENDING}, "submit")
     submitted = job.model_copy(
         update={
             "status": JobStatus.QUEUED,
@@ -139,58 +122,44 @@ def transition_to_submitted(
             "create_started_at": None,
         }
     )
-    observed = _observe(submitted, video, now, schedule)
+    observed = observe(submitted, video, now, schedule)
     return _change(job, observed.job, request_store=observed.request_store, changed=True)
 
 
 def transition_to_creating(job: Job, now: datetime) -> Change:
     """pending stays pending, marked as having a paid create on its way to the provider."""
-    _require_status(job, {JobStatus.PENDING}, "create a generation for")
+    require_status(job, {JobStatus.PENDING}, "create a generation for")
     return _change(job, job.model_copy(update={"create_started_at": now}))
 
 
 def transition_to_admitted(job: Job) -> Change:
     """pending → pending holding a provider slot: the admission step before the paid create."""
-    _require_status(job, {JobStatus.PENDING}, "admit")
+    require_status(job, {JobStatus.PENDING}, "admit")
     return _change(job, job.model_copy(update={"admitted": True}))
 
 
 def transition_to_awaiting_admission(job: Job) -> Change:
     """pending stays pending without a slot, due at once in first-come order, for the sweep to submit."""
-    _require_status(job, {JobStatus.PENDING}, "queue")
+    require_status(job, {JobStatus.PENDING}, "queue")
     after = job.model_copy(update={"admitted": False, "next_poll_at": job.attempt_started_at, "lease_until": None})
     return _change(job, after)
 
 
 def transition_to_submit_retry(job: Job, now: datetime, retry_after: float | None) -> Change:
     """pending stays pending: the provider was unreachable or rate-limited; the sweep submits later."""
-    _require_status(job, {JobStatus.PENDING}, "retry the submission of")
+    require_status(job, {JobStatus.PENDING}, "retry the submission of")
     delay = max(SUBMIT_RETRY_DELAY, timedelta(seconds=retry_after or 0))
     return _change(job, job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "admitted": False}))
 
 
-def _failed(job: Job, error: JobError, now: datetime) -> Job:
-    _require_status(job, UNFINISHED_STATUSES, "fail")
-    return job.model_copy(
-        update={
-            "status": JobStatus.FAILED,
-            "error": error,
-            "updated_at": now,
-            "next_poll_at": None,
-            "lease_until": None,
-            "admitted": False,
-        }
-    )
-
-
 def transition_to_failed(job: Job, error: JobError, now: datetime) -> Change:
     """Any unfinished status → failed (rejection, timeout, lost video, expired content)."""
-    return _change(job, _failed(job, error, now), release_uploads=may_have_unfinished_uploads(job), changed=True)
+    return _change(job, failed_job(job, error, now), release_uploads=may_have_unfinished_uploads(job), changed=True)
 
 
 def transition_to_completed(job: Job, video: StoredObject, thumbnail: StoredObject | None, now: datetime) -> Change:
     """in_progress (provider done, awaiting storage) → completed: the video is in S3 and verified."""
-    _require_status(job, {JobStatus.IN_PROGRESS}, "complete")
+    require_status(job, {JobStatus.IN_PROGRESS}, "complete")
     if not job.awaiting_storage:
         raise IllegalTransition("the provider has not reported this generation as completed")
     completed = job.model_copy(
@@ -230,7 +199,7 @@ def transition_to_unscheduled(job: Job) -> Change:
 def transition_to_due_now(job: Job, now: datetime) -> Change:
     """An unfinished job becomes due at once, for the sweep's next pass (a provider webhook could not
     refresh it because the provider's request budget was spent)."""
-    _require_status(job, UNFINISHED_STATUSES, "make due")
+    require_status(job, UNFINISHED_STATUSES, "make due")
     return _change(job, job.model_copy(update={"next_poll_at": now}))
 
 
@@ -240,7 +209,7 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost
     The abandoned attempt is kept in the job's history and the provider link is cleared; a new attempt
     adds its estimated cost to the job's.
     """
-    _require_status(job, set(JobStatus) - {JobStatus.COMPLETED}, "reset")
+    require_status(job, set(JobStatus) - {JobStatus.COMPLETED}, "reset")
     history = job.history
     if job.status is not JobStatus.RESET:
         history = (
@@ -292,7 +261,7 @@ def apply_provider_video(
     job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule = DEFAULT_SCHEDULE
 ) -> Change:
     """A provider report about the job, folded in: it never moves a job backwards."""
-    observed = _observe(job, video, now, schedule)
+    observed = observe(job, video, now, schedule)
     return _change(
         job,
         observed.job,
@@ -300,69 +269,6 @@ def apply_provider_video(
         changed=observed.changed,
         detection_delay_seconds=observed.detection_delay_seconds,
     )
-
-
-@dataclass(frozen=True)
-class _Observed:
-    job: Job
-    request_store: bool = False
-    changed: bool = False
-    detection_delay_seconds: float | None = None
-
-
-def _observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule) -> _Observed:
-    """Folds one provider report into the job. An unknown provider status is logged and ignored; only
-    the poll schedule moves on."""
-    refreshed = job.model_copy(update={"last_refreshed_at": now, "lease_until": None})
-    if not job.is_unfinished or video.id != job.provider_video_id:
-        return _Observed(job=refreshed)
-    reported = PROVIDER_STATUSES.get(video.status)
-    if reported is None:
-        logger.warning(
-            "Ignoring unknown provider status",
-            extra={"job_id": job.id, "provider_video_id": video.id, "provider_status": video.status},
-        )
-        return _Observed(job=_with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
-    if job.awaiting_storage or STATUS_RANK[reported] < STATUS_RANK[job.status]:
-        return _Observed(job=_with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
-
-    if reported is JobStatus.FAILED:
-        error = video.error or JobError(code="generation_failed", message="The provider failed the generation.")
-        failed = _failed(refreshed, error, now).model_copy(update={"provider_status": "failed"})
-        return _Observed(job=failed, changed=True)
-
-    if reported is JobStatus.COMPLETED:
-        awaiting = refreshed.model_copy(
-            update={
-                "status": JobStatus.IN_PROGRESS,
-                "progress": 100,
-                "provider_status": "completed",
-                "updated_at": now,
-                "last_progress_at": now,
-                "store_requested_at": now,
-                "rendering_since": job.rendering_since or now,
-                "next_poll_at": now + STORE_RECHECK_DELAY,
-                "admitted": False,  # the provider is done with it: its slot is free
-            }
-        )
-        delay = now.timestamp() - video.completed_at if video.completed_at else None
-        return _Observed(job=awaiting, request_store=True, changed=True, detection_delay_seconds=delay)
-
-    progress = max(job.progress, min(video.progress, 99))
-    moved = reported is not job.status or progress > job.progress
-    updates: dict[str, object] = {"status": reported, "progress": progress, "provider_status": video.status}
-    if reported is JobStatus.IN_PROGRESS and job.rendering_since is None:
-        updates.update(rendering_since=now, progress_baseline=progress)
-    if moved:
-        updates.update(updated_at=now, last_progress_at=now)
-    advanced = refreshed.model_copy(update=updates)
-    return _Observed(job=_with_next_poll(advanced, now, video.poll_after_seconds, schedule), changed=moved)
-
-
-def _with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None, schedule: PollSchedule) -> Job:
-    if not job.is_unfinished:
-        return job
-    return job.model_copy(update={"next_poll_at": now + schedule.delay(job, now, provider_hint_seconds)})
 
 
 def transition_to_retry_later(job: Job, now: datetime, retry_after: float | None) -> Change:
@@ -387,25 +293,3 @@ def may_have_unfinished_uploads(job: Job) -> bool:
     out) is therefore handed to the store step once more, which aborts whatever the attempt left.
     """
     return job.store_requested_at is not None
-
-
-def timeout_error(job: Job, now: datetime, settings: Settings) -> JobError | None:
-    """Why an unfinished job counts as stuck, or None while it is healthy."""
-    if not job.is_unfinished:
-        return None
-    age = now - job.attempt_started_at
-    if age > timedelta(seconds=settings.max_job_age_seconds):
-        return JobError(
-            code="timeout",
-            message=f"The job did not finish within the maximum age of {settings.max_job_age_seconds} s.",
-        )
-    stalled = now - job.last_progress_at
-    if (
-        job.status is not JobStatus.PENDING
-        and not job.awaiting_storage
-        and stalled > timedelta(seconds=settings.stuck_after_seconds)
-    ):
-        return JobError(
-            code="timeout", message=f"The generation made no progress for {settings.stuck_after_seconds} s."
-        )
-    return None

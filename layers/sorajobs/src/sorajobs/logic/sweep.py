@@ -17,11 +17,11 @@ from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD
 from sorajobs.dal.rate_budget import Bucket, RateBudget
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import (
-    timeout_error,
     transition_to_failed,
     transition_to_store_requested,
     transition_to_unscheduled,
 )
+from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import JobStatus
 from sorajobs.observability import record_metric

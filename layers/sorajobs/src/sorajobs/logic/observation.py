@@ -1,0 +1,111 @@
+"""A provider's report about a generation, folded into the job: the raw next state, before the lifecycle
+stamps it (see lifecycle.py, whose transitions are the only way these states are written)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aws_lambda_powertools import Logger
+
+from sorajobs.logic.schedule import PollSchedule
+from sorajobs.models.job import STATUS_RANK, UNFINISHED_STATUSES, Job, JobError, JobStatus
+from sorajobs.providers.base import ProviderVideo
+
+logger = Logger(child=True)
+
+PROVIDER_STATUSES = {
+    "queued": JobStatus.QUEUED,
+    "in_progress": JobStatus.IN_PROGRESS,
+    "completed": JobStatus.COMPLETED,
+    "failed": JobStatus.FAILED,
+}
+# A finished generation not stored by then is handed to the store step again by the sweep.
+STORE_RECHECK_DELAY = timedelta(minutes=10)
+
+
+class IllegalTransition(Exception):
+    """The job's status does not allow the requested change."""
+
+
+def require_status(job: Job, allowed: Collection[JobStatus], change: str) -> None:
+    if job.status not in allowed:
+        raise IllegalTransition(f"cannot {change} a job that is {job.status.value}")
+
+
+def failed_job(job: Job, error: JobError, now: datetime) -> Job:
+    require_status(job, UNFINISHED_STATUSES, "fail")
+    return job.model_copy(
+        update={
+            "status": JobStatus.FAILED,
+            "error": error,
+            "updated_at": now,
+            "next_poll_at": None,
+            "lease_until": None,
+            "admitted": False,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Observed:
+    job: Job
+    request_store: bool = False
+    changed: bool = False
+    detection_delay_seconds: float | None = None
+
+
+def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule) -> Observed:
+    """Folds one provider report into the job. An unknown provider status is logged and ignored; only
+    the poll schedule moves on."""
+    refreshed = job.model_copy(update={"last_refreshed_at": now, "lease_until": None})
+    if not job.is_unfinished or video.id != job.provider_video_id:
+        return Observed(job=refreshed)
+    reported = PROVIDER_STATUSES.get(video.status)
+    if reported is None:
+        logger.warning(
+            "Ignoring unknown provider status",
+            extra={"job_id": job.id, "provider_video_id": video.id, "provider_status": video.status},
+        )
+        return Observed(job=with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
+    if job.awaiting_storage or STATUS_RANK[reported] < STATUS_RANK[job.status]:
+        return Observed(job=with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
+
+    if reported is JobStatus.FAILED:
+        error = video.error or JobError(code="generation_failed", message="The provider failed the generation.")
+        failed = failed_job(refreshed, error, now).model_copy(update={"provider_status": "failed"})
+        return Observed(job=failed, changed=True)
+
+    if reported is JobStatus.COMPLETED:
+        awaiting = refreshed.model_copy(
+            update={
+                "status": JobStatus.IN_PROGRESS,
+                "progress": 100,
+                "provider_status": "completed",
+                "updated_at": now,
+                "last_progress_at": now,
+                "store_requested_at": now,
+                "rendering_since": job.rendering_since or now,
+                "next_poll_at": now + STORE_RECHECK_DELAY,
+                "admitted": False,  # the provider is done with it: its slot is free
+            }
+        )
+        delay = now.timestamp() - video.completed_at if video.completed_at else None
+        return Observed(job=awaiting, request_store=True, changed=True, detection_delay_seconds=delay)
+
+    progress = max(job.progress, min(video.progress, 99))
+    moved = reported is not job.status or progress > job.progress
+    updates: dict[str, object] = {"status": reported, "progress": progress, "provider_status": video.status}
+    if reported is JobStatus.IN_PROGRESS and job.rendering_since is None:
+        updates.update(rendering_since=now, progress_baseline=progress)
+    if moved:
+        updates.update(updated_at=now, last_progress_at=now)
+    advanced = refreshed.model_copy(update=updates)
+    return Observed(job=with_next_poll(advanced, now, video.poll_after_seconds, schedule), changed=moved)
+
+
+def with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None, schedule: PollSchedule) -> Job:
+    if not job.is_unfinished:
+        return job
+    return job.model_copy(update={"next_poll_at": now + schedule.delay(job, now, provider_hint_seconds)})

@@ -29,7 +29,7 @@ from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
 from local.emulator import EmulatorConfig, EmulatorServer, Fault, Scenario
 from local.emulator import ManualClock as EmulatorClock
-from local.resources import create_stack_resources
+from local.resources import create_stack_resources, resource
 from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobStatus
@@ -42,6 +42,10 @@ from tests.conftest import API_KEY, START, LambdaContext, World, http_event, loa
 # Where a job's expected outcome is marked in its prompt; the emulator picks the scenario from it.
 FAILS, STUCK = "[fails]", "[stuck]"
 FAIL_CODE = "video_generation_failed"
+# The store function's batch size in template.yaml: each killed invocation costs that many messages a receive.
+STORE_BATCH_SIZE = int(
+    resource("StoreVideoFunction")["Properties"]["Events"]["StoreVideoMessages"]["Properties"]["BatchSize"]
+)
 RANK = {
     JobStatus.PENDING: 0,
     JobStatus.QUEUED: 1,
@@ -350,12 +354,13 @@ class ChaosRun:
             self.result.sweeps += 1
 
     def _drain_store_queue(self) -> None:
-        """The SQS event source: batches of up to 10; a killed or failed delivery comes back next tick."""
+        """The SQS event source: batches of the template's size; a killed or failed delivery comes back next
+        tick (a killed invocation takes its whole batch back, as Lambda's does)."""
         world = self._world
         queue_url = world.resources.queue_url
         retry = []
         while messages := world.sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600
+            QueueUrl=queue_url, MaxNumberOfMessages=STORE_BATCH_SIZE, VisibilityTimeout=600
         ).get("Messages", []):
             try:
                 result = load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())

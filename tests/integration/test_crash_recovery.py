@@ -214,16 +214,29 @@ def test_a_killed_thumbnail_upload_whose_request_ran_out_is_aborted_when_its_job
     assert _orphaned_uploads(world) == []
 
 
-def test_a_killed_thumbnail_upload_whose_request_ran_out_is_aborted_when_its_job_times_out(world):
+def test_a_killed_thumbnail_upload_whose_request_ran_out_is_aborted_by_the_sweeps_resend(world):
     job_id = _thumbnail_upload_killed(world)
-    world.advance(world.settings.max_job_age_seconds + 1)
+    world.advance(STORE_RECHECK_DELAY.total_seconds() + 1)
+
+    world.sweep()
+    world.drain_store_queue()
+
+    assert world.stored_job(job_id).status == JobStatus.COMPLETED
+    assert _stored_bytes_match_the_provider(world, job_id)
+    assert _orphaned_uploads(world) == []
+
+
+def test_a_finished_generation_past_the_maximum_age_is_stored_not_timed_out(world):
+    world.use_settings(max_job_age_seconds=300)  # shorter than the wait for the store's re-send
+    job_id = _thumbnail_upload_killed(world)
+    world.advance(STORE_RECHECK_DELAY.total_seconds() + 1)
 
     world.sweep()
     world.drain_store_queue()
 
     job = world.stored_job(job_id)
-    assert job.status == JobStatus.FAILED and job.error.code == "timeout"
-    assert _orphaned_uploads(world) == []
+    assert job.status == JobStatus.COMPLETED and job.error is None
+    assert _stored_bytes_match_the_provider(world, job_id)
 
 
 def test_a_later_try_that_fails_at_the_video_still_aborts_a_killed_tries_thumbnail_upload(world):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from local.emulator.clock import Clock
-from local.emulator.faults import FaultBook
+from local.emulator.faults import Fault, FaultBook
 from local.emulator.scenarios import Scenario
 from local.emulator.state import EmulatorState
 from local.emulator.webhooks import WebhookScheduler
@@ -49,3 +49,27 @@ class EmulatorHost(Protocol):
     _webhook_scheduler: WebhookScheduler
 
     def configure_webhooks(self, url: str | None, secret: str | None) -> None: ...
+
+    # The /_emulator controls.
+    def script_next(self, scenario: Scenario) -> None: ...
+
+    def add_rule(self, *, prompt_contains: str, scenario: Scenario) -> None: ...
+
+    def clear_scenarios(self) -> None: ...
+
+    def clear_rules(self) -> None: ...
+
+    def inject(self, fault: Fault) -> None: ...
+
+    def clear_faults(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]: ...
+
+    def video(self, video_id: str) -> dict[str, Any]: ...
+
+    def webhook_log(self) -> list[dict[str, Any]]: ...
+
+    def stats(self) -> dict[str, Any]: ...

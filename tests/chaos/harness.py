@@ -6,6 +6,7 @@ tick by tick, so a run of an hour of job time takes seconds of real time.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -46,6 +47,8 @@ FAIL_CODE = "video_generation_failed"
 STORE_BATCH_SIZE = int(
     resource("StoreVideoFunction")["Properties"]["Events"]["StoreVideoMessages"]["Properties"]["BatchSize"]
 )
+# Every this many ticks the collector also looks at the oldest generation (see _garbage_collected_between_ticks).
+FULL_COLLECTION_TICKS = 20
 RANK = {
     JobStatus.PENDING: 0,
     JobStatus.QUEUED: 1,
@@ -482,7 +485,7 @@ class ChaosRun:
         return tasks
 
     def run(self) -> ChaosResult:
-        with self._system() as world:
+        with self._system() as world, _garbage_collected_between_ticks() as collect:
             self._world = world
             p = self.profile
             per_tick = -(-p.jobs // p.submit_ticks)
@@ -496,6 +499,7 @@ class ChaosRun:
                 world.advance(p.tick_seconds)
                 self._flush_provider_webhooks()
                 self.result.ticks = tick + 1
+                collect(tick)
                 jobs = self._watch()
                 if next_index >= p.jobs and not any(job.is_unfinished or job.awaiting_storage for job in jobs):
                     break
@@ -555,6 +559,23 @@ class ChaosRun:
         body = world.s3.get_object(Bucket=world.resources.bucket_name, Key=job.video.key)["Body"].read()
         expected = world.emulator.video(job.provider_video_id)["content_sha256"]
         return hashlib.sha256(body).hexdigest() == expected == job.video.sha256 and len(body) == job.video.bytes
+
+
+@contextmanager
+def _garbage_collected_between_ticks() -> Iterator[Callable[[int], None]]:
+    """Python's collector runs between ticks only, never during one: a full collection of a run's heap (gigabytes
+    at N=1,000) can pause the process for longer than the provider client's timeout, and a call that times out
+    by accident would make the run depend on the machine instead of the seed."""
+    gc.disable()
+    gc.collect()
+
+    def collect(tick: int) -> None:
+        gc.collect(2 if tick % FULL_COLLECTION_TICKS == 0 else 1)
+
+    try:
+        yield collect
+    finally:
+        gc.enable()
 
 
 def _fired_faults(emulator: EmulatorServer) -> Counter[str]:

@@ -47,6 +47,9 @@ FAIL_CODE = "video_generation_failed"
 STORE_BATCH_SIZE = int(
     resource("StoreVideoFunction")["Properties"]["Events"]["StoreVideoMessages"]["Properties"]["BatchSize"]
 )
+# SQS's longest visibility timeout: moto counts it in real seconds, and a message must never come back in the
+# middle of a drain because the machine was slow (its receipt handle would no longer be valid).
+IN_FLIGHT_SECONDS = 12 * 3600
 # Every this many ticks the collector also looks at the oldest generation (see _garbage_collected_between_ticks).
 FULL_COLLECTION_TICKS = 20
 RANK = {
@@ -363,7 +366,7 @@ class ChaosRun:
         queue_url = world.resources.queue_url
         retry = []
         while messages := world.sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=STORE_BATCH_SIZE, VisibilityTimeout=600
+            QueueUrl=queue_url, MaxNumberOfMessages=STORE_BATCH_SIZE, VisibilityTimeout=IN_FLIGHT_SECONDS
         ).get("Messages", []):
             try:
                 result = load_handler("store_video").lambda_handler(sqs_event("store_video", messages), LambdaContext())

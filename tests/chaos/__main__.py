@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from tests.chaos.harness import run_seed
+from tests.chaos.harness import die_with_the_parent, run_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 RELIABILITY_DOC = ROOT / "docs" / "reliability.md"
@@ -67,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     blocks: dict[int, str] = {}
     reports: dict[int, str] = {}
     missed: list[int] = []
-    with ProcessPoolExecutor(max_workers=max(1, args.parallel), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=max(1, args.parallel),
+        mp_context=get_context("spawn"),
+        initializer=die_with_the_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [pool.submit(run_seed, args.jobs, seed) for seed in seeds]
         for future in as_completed(futures):
             seed, text, met, seconds = future.result()

@@ -617,3 +617,15 @@ def run_seed(jobs: int, seed: int) -> tuple[int, str, bool, float]:
     started = time.monotonic()
     result = ChaosRun(profile).run()
     return seed, report(result, profile), result.targets_met, time.monotonic() - started
+
+
+def die_with_the_parent(parent: int) -> None:
+    """In each worker: exit when `make chaos` does. A run outlives a killed parent otherwise, and two runs'
+    worth of orphaned workers (gigabytes each at N=1,000) can make the machine swap."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()

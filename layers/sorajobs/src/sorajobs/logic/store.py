@@ -46,8 +46,11 @@ class VideoStorer:
         Temporary faults (network, provider, S3) raise, so the queue delivers the message again.
         """
         job = self._services.jobs.get(message.job_id)
+        # Whatever an earlier try of this attempt left unfinished goes first, whatever this request finds: a
+        # stored or abandoned attempt's keys are never used again, and a try that fails early (at the video)
+        # still clears the thumbnail upload of a try that was killed after it.
+        self._abort_leftover_uploads(message)
         if job is not None and job.status is JobStatus.COMPLETED and job.attempt == message.attempt:
-            self._abort_leftover_uploads(message)
             return StoreOutcome.ALREADY_STORED
         if (
             job is None
@@ -59,11 +62,7 @@ class VideoStorer:
                 "Dropping a store request for an attempt that no longer awaits storage",
                 extra={"job_id": message.job_id, "provider_video_id": message.provider_video_id},
             )
-            self._abort_leftover_uploads(message)
             return StoreOutcome.STALE
-        # Whatever an earlier try of this attempt left unfinished goes first, so a try that fails early
-        # (at the video) still clears the thumbnail upload of a try that was killed after it.
-        self._abort_leftover_uploads(message)
         try:
             video = self._copy(job, "video")
         except ContentUnavailableError as gone:
@@ -81,8 +80,7 @@ class VideoStorer:
         return StoreOutcome.STORED
 
     def _abort_leftover_uploads(self, message: StoreVideoMessage) -> None:
-        """Aborts the attempt's unfinished uploads: what a delivery killed mid-upload left behind. Done
-        before each try, and for a stored or abandoned attempt, whose keys no later try will reuse."""
+        """Aborts the attempt's unfinished uploads: what a delivery killed mid-upload left behind."""
         self._services.storage.abort_unfinished_uploads(attempt_prefix(message.job_id, message.attempt))
 
     def _copy(self, job: Job, variant: ContentVariant) -> StoredObject:

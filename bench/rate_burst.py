@@ -93,7 +93,7 @@ def run_burst(clients: int, seconds: int, threads: int, seed: int = SEED) -> Bur
         services = world.services(
             provider_retrieve_rpm=RETRIEVE_RPM, status_min_refresh_seconds=STATUS_MIN_REFRESH_SECONDS
         )
-        provider = services.provider
+        provider = services.provider("openai")
         real_retrieve = provider.retrieve
 
         def recorded_retrieve(video_id: str) -> Any:

@@ -125,7 +125,7 @@ class _Stack:
         return Services(
             settings,
             clock=self.clock,
-            provider_factory=lambda: TimedProvider(build_provider(), timings),
+            providers={"openai": lambda: TimedProvider(build_provider(), timings)},
             boto3_session=TimedSession(self.session, timings),
         )
 
@@ -183,10 +183,13 @@ def create_due_jobs(stack: _Stack, count: int) -> None:
         transition_to_submitted,
     )
     from sorajobs.logic.schedule import PollSchedule
-    from sorajobs.providers.base import GenerationRequest, ProviderVideo
+    from sorajobs.providers.base import GenerationRequest, ProviderState, ProviderVideo
 
     services = stack.services(concurrency=1)
-    provider, schedule = services.provider, PollSchedule.for_settings(services.settings, services.random_source)
+    provider, schedule = (
+        services.provider("openai"),
+        PollSchedule.for_settings(services.settings, services.random_source),
+    )
     request = GenerationRequest(prompt=PROMPT, model="sora-2", seconds="4", size="720x1280")
     with ThreadPoolExecutor(CREATE_THREADS) as pool:
         videos = list(pool.map(lambda _: provider.submit(request), range(count)))
@@ -207,7 +210,7 @@ def create_due_jobs(stack: _Stack, count: int) -> None:
             estimated_cost_cents=40,
         )
         queued = transition_to_submitted(transition_to_admitted(pending).job, video, submitted_at, schedule).job
-        rendering = ProviderVideo(id=video.id, status="in_progress", progress=1)
+        rendering = ProviderVideo(id=video.id, state=ProviderState.RUNNING, progress=1)
         job = apply_provider_video(queued, rendering, now, schedule).job
         jobs.append(job.model_copy(update={"next_poll_at": now}))
     _write_jobs(services, jobs)
@@ -219,7 +222,7 @@ def time_pass(stack: _Stack, size: int, concurrency: int, logged: LoggedErrors) 
     stack.advance(BETWEEN_PASSES_SECONDS)
     timings = CallTimings()
     services = stack.services(concurrency, timings)
-    _ = services.provider, services.jobs  # clients built before the clock starts, as in a warm container
+    _ = services.provider("openai"), services.jobs  # clients built before the clock starts, as in a warm container
     errors_before = logged.count
     requests_before = stack.provider_requests()
     cpu_before = (time.process_time(), process_cpu_seconds(stack.moto.pid), process_cpu_seconds(stack.emulator.pid))

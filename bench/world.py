@@ -400,7 +400,7 @@ class VirtualWorld:
         return Services(
             configured,
             clock=self.clock,
-            provider_factory=provider_factory(self.emulator.base_url),
+            providers={"openai": provider_factory(self.emulator.base_url)},
             boto3_session=self.session,
             sleep=self.advance,
         )

@@ -298,6 +298,7 @@ class World:
                 base_url=self.emulator.base_url,
                 timeout_seconds=self.provider_timeout_seconds,
                 max_retries=0,
+                clock=self.clock,
             )
             return built if self.turns is None else SwitchingProxy(built, self._switch)
 
@@ -306,7 +307,7 @@ class World:
             crashes=self.crashes,
             clock=self.clock,
             new_id=self.new_job_id,
-            provider_factory=provider,
+            providers={"openai": provider},
             boto3_session=self.aws,
             sleep=self.advance,
             random_source=random.Random(self._seed),

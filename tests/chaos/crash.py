@@ -11,14 +11,15 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from sorajobs.catalog import ProviderName
 from sorajobs.dal.queue import StoreVideoQueue
 from sorajobs.dal.storage import VideoStorage
 from sorajobs.models.messages import StoreVideoMessage
-from sorajobs.providers.base import ContentVariant, GenerationRequest, ProviderVideo, VideoDownload, VideoProvider
+from sorajobs.providers.base import GenerationRequest, ProviderVideo, VideoProvider
 from sorajobs.services import Services
 
 CrashPoint = Literal["after_provider_create", "after_upload_parts", "after_status_write"]
@@ -86,6 +87,7 @@ class _KillAfterCreate:
 
     def __init__(self, provider: VideoProvider, plan: CrashPlan) -> None:
         self._provider = provider
+        self.wraps = provider
         self._plan = plan
 
     def submit(self, request: GenerationRequest) -> ProviderVideo:
@@ -93,17 +95,8 @@ class _KillAfterCreate:
         self._plan.reached("after_provider_create")
         return video
 
-    def retrieve(self, provider_video_id: str) -> ProviderVideo:
-        return self._provider.retrieve(provider_video_id)
-
-    def created_since(self, moment: int) -> Iterator[ProviderVideo]:
-        return self._provider.created_since(moment)
-
-    def download(self, provider_video_id: str, variant: ContentVariant) -> AbstractContextManager[VideoDownload]:
-        return self._provider.download(provider_video_id, variant)
-
-    def delete(self, provider_video_id: str) -> None:
-        self._provider.delete(provider_video_id)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
 
 
 class _KillBeforeCompletingUpload:
@@ -139,10 +132,15 @@ class CrashingServices(Services):
     def __init__(self, *args: Any, crashes: CrashPlan, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.crashes = crashes
+        self._wrapped: dict[str, _KillAfterCreate] = {}
 
-    @cached_property
-    def provider(self) -> VideoProvider:
-        return _KillAfterCreate(self._provider_factory(), self.crashes)
+    def provider(self, name: ProviderName) -> VideoProvider:
+        built = super().provider(name)
+        with self._providers_lock:
+            wrapped = self._wrapped.get(name)
+            if wrapped is None or wrapped.wraps is not built:
+                wrapped = self._wrapped[name] = _KillAfterCreate(built, self.crashes)
+        return cast(VideoProvider, wrapped)
 
     @cached_property
     def storage(self) -> VideoStorage:

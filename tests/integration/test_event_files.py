@@ -17,10 +17,12 @@ from tests.conftest import FUNCTIONS, ROOT, LambdaContext, load_event, load_hand
         ("submit", "submit", 202),
         ("sora_status", "sora_status", 404),  # the sample's job id is not in this table
         ("reset", "reset", 404),
+        ("reset", "cancel", 404),
         ("read_api", "read_api_get", 404),
         ("read_api", "read_api_list", 200),
         ("read_api", "read_api_content", 404),
         ("read_api", "read_api_stats", 200),
+        ("read_api", "read_api_models", 200),
         ("read_api", "read_api_openapi", 200),
         ("webhooks_api", "webhooks_api_list", 404),
         ("webhooks_api", "webhooks_api_replay", 404),

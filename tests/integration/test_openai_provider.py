@@ -11,6 +11,7 @@ from sorajobs.providers.base import (
     ContentUnavailableError,
     GenerationRejectedError,
     GenerationRequest,
+    ProviderAuthError,
     ProviderTemporaryError,
     ProviderVideoNotFoundError,
 )
@@ -78,13 +79,15 @@ def test_an_unreachable_provider_is_temporary(emulator):
     assert unreachable.value.code == "provider_unreachable"
 
 
-def test_a_wrong_key_is_temporary_not_a_rejection(emulator):
+def test_a_wrong_key_is_an_auth_error_not_a_temporary_fault(emulator):
     provider = build_openai_provider(api_key="sk-wrong", base_url=emulator.base_url, timeout_seconds=5, max_retries=0)
 
-    with pytest.raises(ProviderTemporaryError) as refused:
+    with pytest.raises(ProviderAuthError) as refused:
         provider.submit(REQUEST)
 
     assert refused.value.code == "provider_auth_failed"
+    assert refused.value.category == "auth"
+    assert not isinstance(refused.value, ProviderTemporaryError)
 
 
 def test_content_before_completion_or_after_expiry_is_unavailable(provider, emulator_clock):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from local.emulator import Fault, Scenario
 from sorajobs.logic.lifecycle import transition_to_failed
 from sorajobs.models.job import JobError
+from sorajobs.providers.base import ProviderState
 from tests.conftest import OTHER_OWNER, assert_error, http_event, provider_calls
 
 
@@ -129,8 +130,10 @@ def test_a_provider_report_of_an_earlier_status_does_not_move_the_job_back(world
     progressed = world.sora_status(job_id).body
     assert progressed["status"] == "in_progress"
     # The provider now claims the video is queued again (a stale replica, say).
-    world.services.provider.retrieve = lambda _id, real=world.services.provider.retrieve: real(_id).model_copy(
-        update={"status": "queued", "progress": 0}
+    provider = world.services.provider("openai")
+    real_retrieve = provider.retrieve
+    provider.retrieve = lambda _id: real_retrieve(_id).model_copy(
+        update={"state": ProviderState.QUEUED, "status": "queued", "progress": 0}
     )
     world.advance(10)
 

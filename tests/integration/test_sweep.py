@@ -95,7 +95,7 @@ def test_the_sweep_stops_before_its_time_runs_out(world):
     for n in range(5):
         world.submit(prompt=f"clip {n}")
     world.advance(20)
-    provider = world.services.provider
+    provider = world.services.provider("openai")
     real_retrieve = provider.retrieve
 
     def slow_retrieve(video_id):
@@ -115,7 +115,7 @@ def test_the_sweep_polls_with_bounded_concurrency(world):
     for n in range(6):
         world.submit(prompt=f"clip {n}")
     world.advance(20)
-    provider = world.services.provider
+    provider = world.services.provider("openai")
     real_retrieve = provider.retrieve
     active, peak, lock = 0, 0, threading.Lock()
     release = threading.Event()
@@ -208,7 +208,7 @@ def test_more_due_jobs_than_one_invocation_can_take_are_left_for_the_next_oldest
         job_ids.append(world.submit(prompt=f"clip {n}").body["id"])
         world.advance(1)
     world.advance(20)
-    provider = world.services.provider
+    provider = world.services.provider("openai")
     real_retrieve = provider.retrieve
     polled = []
 

@@ -24,7 +24,7 @@ from sorajobs.logic.lifecycle import (
 from sorajobs.logic.schedule import PollSchedule, estimated_seconds_remaining
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobError, JobStatus, StoredObject
-from sorajobs.providers.base import ProviderVideo
+from sorajobs.providers.base import ProviderState, ProviderVideo
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(jobs_table_name="t")
@@ -38,12 +38,14 @@ def pending() -> Job:
 
 
 def running(progress: int = 40, at: datetime = NOW) -> Job:
-    submitted = transition_to_submitted(pending(), ProviderVideo(id="video_1", status="queued"), NOW).job
-    return apply_provider_video(submitted, ProviderVideo(id="video_1", status="in_progress", progress=progress), at).job
+    submitted = transition_to_submitted(pending(), ProviderVideo(id="video_1", state=ProviderState.QUEUED), NOW).job
+    return apply_provider_video(
+        submitted, ProviderVideo(id="video_1", state=ProviderState.RUNNING, progress=progress), at
+    ).job
 
 
 def test_submission_moves_pending_to_queued_with_the_provider_link():
-    job = transition_to_submitted(pending(), ProviderVideo(id="video_1", status="queued"), NOW).job
+    job = transition_to_submitted(pending(), ProviderVideo(id="video_1", state=ProviderState.QUEUED), NOW).job
 
     assert job.status is JobStatus.QUEUED and job.provider_video_id == "video_1"
     assert job.lease_until is None
@@ -52,7 +54,7 @@ def test_submission_moves_pending_to_queued_with_the_provider_link():
 def test_progress_never_decreases():
     job = running(60)
 
-    after = apply_provider_video(job, ProviderVideo(id="video_1", status="in_progress", progress=20), NOW).job
+    after = apply_provider_video(job, ProviderVideo(id="video_1", state=ProviderState.RUNNING, progress=20), NOW).job
 
     assert after.progress == 60
 
@@ -60,13 +62,15 @@ def test_progress_never_decreases():
 def test_a_report_about_another_video_is_ignored():
     job = running(40)
 
-    after = apply_provider_video(job, ProviderVideo(id="video_old", status="failed"), NOW)
+    after = apply_provider_video(job, ProviderVideo(id="video_old", state=ProviderState.FAILED), NOW)
 
     assert after.job.status is JobStatus.IN_PROGRESS and not after.changed
 
 
 def test_provider_completion_waits_for_storage_and_asks_for_it():
-    observed = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed", progress=100), NOW)
+    observed = apply_provider_video(
+        running(), ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED, progress=100), NOW
+    )
 
     assert observed.request_store
     assert observed.job.status is JobStatus.IN_PROGRESS and observed.job.awaiting_storage
@@ -79,7 +83,7 @@ def test_completion_requires_the_provider_to_have_finished():
 
 
 def test_a_completed_job_cannot_be_reset():
-    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
+    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED), NOW).job
     completed = transition_to_completed(awaiting, VIDEO, None, NOW).job
 
     with pytest.raises(IllegalTransition):
@@ -87,10 +91,10 @@ def test_a_completed_job_cannot_be_reset():
 
 
 def test_a_terminal_job_ignores_later_provider_reports():
-    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
+    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED), NOW).job
     completed = transition_to_completed(awaiting, VIDEO, None, NOW).job
 
-    after = apply_provider_video(completed, ProviderVideo(id="video_1", status="in_progress", progress=3), NOW)
+    after = apply_provider_video(completed, ProviderVideo(id="video_1", state=ProviderState.RUNNING, progress=3), NOW)
 
     assert after.job.status is JobStatus.COMPLETED and not after.changed
 
@@ -106,7 +110,7 @@ def test_resubmitting_after_reset_starts_a_fresh_attempt_and_records_the_old_one
 def test_the_remaining_time_follows_the_observed_rate_of_progress():
     job = running(25, at=NOW)
     job = apply_provider_video(
-        job, ProviderVideo(id="video_1", status="in_progress", progress=50), NOW + timedelta(seconds=30)
+        job, ProviderVideo(id="video_1", state=ProviderState.RUNNING, progress=50), NOW + timedelta(seconds=30)
     ).job
 
     assert estimated_seconds_remaining(job, NOW + timedelta(seconds=30)) == 60
@@ -126,15 +130,15 @@ def test_the_poll_interval_stays_within_its_configured_bounds(progress):
 
 
 def test_a_job_is_polled_rarely_far_from_the_end_and_often_near_it():
-    submitted = transition_to_submitted(pending(), ProviderVideo(id="video_1", status="queued"), NOW).job
+    submitted = transition_to_submitted(pending(), ProviderVideo(id="video_1", state=ProviderState.QUEUED), NOW).job
     early = apply_provider_video(
-        submitted, ProviderVideo(id="video_1", status="in_progress", progress=10), NOW + timedelta(seconds=10)
+        submitted, ProviderVideo(id="video_1", state=ProviderState.RUNNING, progress=10), NOW + timedelta(seconds=10)
     ).job
     early = apply_provider_video(
-        early, ProviderVideo(id="video_1", status="in_progress", progress=20), NOW + timedelta(seconds=20)
+        early, ProviderVideo(id="video_1", state=ProviderState.RUNNING, progress=20), NOW + timedelta(seconds=20)
     ).job
     late = apply_provider_video(
-        early, ProviderVideo(id="video_1", status="in_progress", progress=95), NOW + timedelta(seconds=95)
+        early, ProviderVideo(id="video_1", state=ProviderState.RUNNING, progress=95), NOW + timedelta(seconds=95)
     ).job
 
     far = SCHEDULE.delay(early, NOW + timedelta(seconds=20))
@@ -145,7 +149,7 @@ def test_a_job_is_polled_rarely_far_from_the_end_and_often_near_it():
 
 
 def test_a_freshly_submitted_job_is_polled_soon():
-    job = transition_to_submitted(pending(), ProviderVideo(id="video_1", status="queued"), NOW).job
+    job = transition_to_submitted(pending(), ProviderVideo(id="video_1", state=ProviderState.QUEUED), NOW).job
 
     assert job.next_poll_at - NOW <= timedelta(seconds=10)
 
@@ -199,14 +203,14 @@ def test_a_job_is_polled_no_later_than_the_moment_it_would_time_out():
 def test_every_transition_moves_the_version_on_by_one_and_stamps_its_event():
     job = running()
 
-    change = apply_provider_video(job, ProviderVideo(id="video_1", status="completed"), NOW)
+    change = apply_provider_video(job, ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED), NOW)
 
     assert change.job.version == job.version + 1
     assert change.job.event_sequence == job.event_sequence + 1 and change.job.last_event_type == "video.progress"
 
 
 def test_a_store_request_sent_again_keeps_the_job_awaiting_storage_and_asks_for_the_store():
-    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
+    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED), NOW).job
 
     change = transition_to_store_requested(awaiting, NOW + STORE_RECHECK_DELAY)
 
@@ -229,7 +233,7 @@ def test_only_a_finished_job_is_unscheduled_and_only_an_unfinished_one_made_due(
 
 @pytest.mark.parametrize("give_up", ["reset", "resubmit", "fail"])
 def test_giving_up_on_an_attempt_whose_store_was_requested_releases_its_uploads(give_up):
-    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", status="completed"), NOW).job
+    awaiting = apply_provider_video(running(), ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED), NOW).job
     give_ups = {
         "reset": lambda job: transition_to_reset(job, NOW, resubmit=False),
         "resubmit": lambda job: transition_to_reset(job, NOW, resubmit=True),

@@ -16,7 +16,7 @@ def test_settings_read_lists_and_numbers_from_the_environment():
     )
 
     assert settings.allowed_models == ("wan-2.5", "sora-2")
-    assert settings.default_model == "wan-2.5"
+    assert settings.catalog.models[0].model == "wan-2.5"
     assert settings.status_min_refresh_seconds == 2.5
 
 

@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from sorajobs.catalog import BUILT_IN_MODELS, PROVIDER_NAMES, Catalog, ModelSpec, ProviderName, openai_gateway_model
 
 DEFAULT_MODELS = ("sora-2", "sora-2-pro")
-# US dollars per generated second, by model and size ("*" = any other size; model "*" = any other model).
-DEFAULT_PRICE_TABLE: dict[str, dict[str, float]] = {
-    "sora-2": {"*": 0.10},
-    "sora-2-pro": {"*": 0.30, "1024x1792": 0.50, "1792x1024": 0.50},
-}
+DEFAULT_FAL_QUEUE_URL = "https://queue.fal.run"
+DEFAULT_FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+DEFAULT_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
 
 
 _ALLOWED_HOST = re.compile(r"\.?[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|[0-9a-f:.]+")
@@ -50,6 +50,22 @@ class Settings(BaseModel):
     openai_api_key_secret_name: str = ""
     # The provider's base URL (an OpenAI-Videos-compatible gateway); empty: the SDK's default.
     openai_base_url: str = ""
+    # The providers jobs may name, the first being the default for a submit that names none.
+    enabled_providers: tuple[ProviderName, ...] = ("openai",)
+    # fal: the key (FAL_KEY wins, else the named secret), the queue's base URL, the JWKS its webhooks are
+    # verified against, the models offered (empty: every built-in fal model), and where fal posts completions
+    # (this API's /provider-webhooks/fal; empty: no fal webhooks, the sweep polls).
+    fal_key: SecretStr = SecretStr("")
+    fal_key_secret_name: str = ""
+    fal_queue_url: str = DEFAULT_FAL_QUEUE_URL
+    fal_jwks_url: str = DEFAULT_FAL_JWKS_URL
+    fal_models: tuple[str, ...] = ()
+    fal_webhook_url: str = ""
+    # Runway: the key (RUNWAYML_API_SECRET wins, else the named secret), base URL and models offered.
+    runwayml_api_secret: SecretStr = SecretStr("")
+    runway_api_key_secret_name: str = ""
+    runway_base_url: str = DEFAULT_RUNWAY_BASE_URL
+    runway_models: tuple[str, ...] = ()
     # Set for local stacks (moto server): S3 then uses path-style addressing, so presigned URLs work.
     aws_endpoint_url: str = ""
     allowed_models: tuple[str, ...] = DEFAULT_MODELS
@@ -97,9 +113,11 @@ class Settings(BaseModel):
     # Longest SQS delay of one hop of a delivery's wait (tests set 0 and drive a manual clock).
     webhook_max_queue_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 900
     secret_cache_seconds: Annotated[int, Field(ge=0)] = 300
-    price_table: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICE_TABLE))
+    # US dollars per generated second, by model and size ("*" = any other size; model "*" = any other model);
+    # overrides the catalog's list prices per model.
+    price_table: dict[str, dict[str, float]] = Field(default_factory=dict)
 
-    @field_validator("allowed_models", mode="before")
+    @field_validator("allowed_models", "enabled_providers", "fal_models", "runway_models", mode="before")
     @classmethod
     def split_model_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -127,15 +145,51 @@ class Settings(BaseModel):
             raise ValueError("ALLOWED_MODELS must name at least one model")
         return value
 
+    @field_validator("enabled_providers")
+    @classmethod
+    def require_a_provider(cls, value: tuple[ProviderName, ...]) -> tuple[ProviderName, ...]:
+        if not value:
+            raise ValueError(f"ENABLED_PROVIDERS must name at least one of {', '.join(PROVIDER_NAMES)}")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def require_known_models(self) -> Settings:
+        for provider, chosen in (("fal", self.fal_models), ("runway", self.runway_models)):
+            known = {spec.model for spec in BUILT_IN_MODELS[provider]}  # type: ignore[index]
+            if unknown := [name for name in chosen if name not in known]:
+                raise ValueError(
+                    f"{provider.upper()}_MODELS names {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                )
+        return self
+
     @property
-    def default_model(self) -> str:
-        return self.allowed_models[0]
+    def catalog(self) -> Catalog:
+        """The models jobs may name here, the default provider's first."""
+        return _catalog(self.enabled_providers, self.allowed_models, self.fal_models, self.runway_models)
+
+    @property
+    def prices(self) -> dict[str, dict[str, float]]:
+        """The catalog's list prices with PRICE_TABLE's overrides."""
+        return {**self.catalog.price_table(), **self.price_table}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         values = {name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper(), "") != ""}
         return cls.model_validate(values)
+
+
+@lru_cache(maxsize=8)
+def _catalog(
+    enabled: tuple[ProviderName, ...], openai_models: tuple[str, ...], fal: tuple[str, ...], runway: tuple[str, ...]
+) -> Catalog:
+    def models_of(provider: ProviderName) -> tuple[ModelSpec, ...]:
+        if provider == "openai":
+            return tuple(openai_gateway_model(name) for name in openai_models)
+        chosen = fal if provider == "fal" else runway
+        return tuple(spec for spec in BUILT_IN_MODELS[provider] if not chosen or spec.model in chosen)
+
+    return Catalog(spec for provider in enabled for spec in models_of(provider))
 
 
 @lru_cache(maxsize=1)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from sorajobs.catalog import ProviderName
 from sorajobs.clock import Clock, SystemClock, new_job_id
 from sorajobs.config import Settings, get_settings
 from sorajobs.dal.job_counters import AdmissionLimits
@@ -17,6 +19,7 @@ from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
 from sorajobs.dal.rate_budget import RateBudget
 from sorajobs.dal.storage import VideoStorage
 from sorajobs.dal.webhooks import WebhookRepository
+from sorajobs.models.errors import ProviderNotConfigured
 from sorajobs.providers.base import VideoProvider
 
 if TYPE_CHECKING:
@@ -41,7 +44,7 @@ class Services:
         *,
         clock: Clock | None = None,
         new_id: Callable[[], str] = new_job_id,
-        provider_factory: Callable[[], VideoProvider] | None = None,
+        providers: Mapping[str, Callable[[], VideoProvider]] | None = None,
         boto3_session: Any = None,
         sleep: Callable[[float], None] = time.sleep,
         random_source: random.Random | None = None,
@@ -52,7 +55,10 @@ class Services:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.new_id = new_id
-        self._provider_factory = provider_factory or self._configured_provider
+        # Tests build some providers themselves (against the emulators); the rest come from the settings.
+        self._provider_factories = dict(providers or {})
+        self._providers: dict[str, VideoProvider] = {}
+        self._providers_lock = threading.Lock()
         self._boto3_session = boto3_session
         self.sleep = sleep
         # Jitter of the poll schedule; tests pass a seeded one so that runs repeat exactly.
@@ -114,9 +120,21 @@ class Services:
         limits = {"create": self.settings.provider_create_rpm, "retrieve": self.settings.provider_retrieve_rpm}
         return RateBudget(self.dynamodb, self.settings.jobs_table_name, self.clock, limits)
 
-    @cached_property
-    def provider(self) -> VideoProvider:
-        return self._provider_factory()
+    def provider(self, name: ProviderName) -> VideoProvider:
+        """The named provider, built on first use (its SDK imported then); ProviderNotConfigured when the
+        deployment does not enable it or has no key for it."""
+        if (built := self._providers.get(name)) is not None:
+            return built
+        with self._providers_lock:  # the sweep's worker threads share one client per provider
+            if name not in self._providers:
+                if name not in self.settings.enabled_providers:
+                    raise ProviderNotConfigured(
+                        f"The provider {name!r} is not enabled here; enabled: "
+                        + ", ".join(self.settings.enabled_providers)
+                    )
+                factory = self._provider_factories.get(name) or (lambda: self._configured_provider(name))
+                self._providers[name] = factory()
+            return self._providers[name]
 
     # --- webhooks -----------------------------------------------------------------------------
 
@@ -157,19 +175,37 @@ class Services:
 
         return SecretsProvider(boto3_client=self._client("secretsmanager"))
 
-    def _configured_provider(self) -> VideoProvider:
+    def _configured_provider(self, name: ProviderName) -> VideoProvider:
         from sorajobs.providers.factory import build_provider
 
-        return build_provider(self.settings, self.provider_api_key())
+        return build_provider(self.settings, name, self.provider_api_key(name), clock=self.clock)
 
-    def provider_api_key(self) -> str:
-        """OPENAI_API_KEY when set (local runs), else the Secrets Manager secret, through the one secrets
-        provider every secret comes from."""
-        if key := self.settings.openai_api_key.get_secret_value():
-            return key
-        if not self.settings.openai_api_key_secret_name:
-            raise RuntimeError("Set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_NAME")
-        return self.secret(self.settings.openai_api_key_secret_name)
+    def provider_api_key(self, name: ProviderName) -> str:
+        """The provider's key from its environment variable when set (local runs), else from its Secrets
+        Manager secret, through the one secrets provider every secret comes from."""
+        settings = self.settings
+        key, secret_name, variables = {
+            "openai": (settings.openai_api_key, settings.openai_api_key_secret_name, "OPENAI_API_KEY(_SECRET_NAME)"),
+            "fal": (settings.fal_key, settings.fal_key_secret_name, "FAL_KEY or FAL_KEY_SECRET_NAME"),
+            "runway": (
+                settings.runwayml_api_secret,
+                settings.runway_api_key_secret_name,
+                "RUNWAYML_API_SECRET or RUNWAY_API_KEY_SECRET_NAME",
+            ),
+        }[name]
+        if value := key.get_secret_value():
+            return value
+        if not secret_name:
+            raise ProviderNotConfigured(f"No key is configured for the provider {name!r}: set {variables}.")
+        try:
+            value = self.secret(secret_name)
+        except Exception as error:  # the secret is missing or unreadable: the provider cannot be used
+            raise ProviderNotConfigured(
+                f"The key of the provider {name!r} could not be read from the secret {secret_name!r}: {error}"
+            ) from error
+        if not value:
+            raise ProviderNotConfigured(f"The secret {secret_name!r} of the provider {name!r} is empty.")
+        return value
 
     def secret(self, name: str) -> str:
         """A Secrets Manager secret's string, cached for `secret_cache_seconds` by Powertools."""

@@ -25,6 +25,7 @@ _STATUS_EVENTS = {
     JobStatus.IN_PROGRESS: WebhookEventType.IN_PROGRESS,
     JobStatus.COMPLETED: WebhookEventType.COMPLETED,
     JobStatus.FAILED: WebhookEventType.FAILED,
+    JobStatus.CANCELLED: WebhookEventType.CANCELLED,
     JobStatus.RESET: WebhookEventType.RESET,
 }
 

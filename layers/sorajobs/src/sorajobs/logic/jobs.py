@@ -16,6 +16,7 @@ from sorajobs.logic.lifecycle import (
     new_pending_job,
     transition_to_admitted,
     transition_to_awaiting_admission,
+    transition_to_cancelled,
     transition_to_creating,
     transition_to_failed,
     transition_to_reset,
@@ -23,27 +24,33 @@ from sorajobs.logic.lifecycle import (
     transition_to_submit_retry,
     transition_to_submitted,
 )
+from sorajobs.logic.model_choice import choose_model
+from sorajobs.logic.observation import IllegalTransition
 from sorajobs.logic.pricing import estimate_cost_cents
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.api import SubmitVideoRequest
 from sorajobs.models.errors import (
     JobAlreadyCompleted,
+    JobNotCancellable,
     JobNotFound,
+    ProviderNotConfigured,
     ProviderSlotsFull,
     TransitionConflict,
-    UnsupportedModel,
     WebhookUrlNotAllowed,
 )
-from sorajobs.models.job import Job, JobError, JobStatus
+from sorajobs.models.job import ErrorCategory, Job, JobError, JobStatus
 from sorajobs.models.messages import StoreVideoMessage
 from sorajobs.observability import record_metric
 from sorajobs.providers.base import (
     GenerationRejectedError,
     GenerationRequest,
+    ProviderAuthError,
+    ProviderError,
     ProviderRateLimitedError,
     ProviderTemporaryError,
     ProviderVideo,
     ProviderVideoNotFoundError,
+    VideoProvider,
 )
 from sorajobs.services import Services
 from sorajobs.url_guard import WebhookUrlRefused, check_webhook_url
@@ -54,6 +61,12 @@ logger = Logger(child=True)
 RATE_LIMIT_PAUSE_SECONDS = 10.0
 # How far the provider's clock may run behind ours when a lost create is looked for.
 CREATE_CLOCK_SKEW = timedelta(minutes=2)
+LOST_CREATE_ERROR = JobError(
+    code="create_outcome_unknown",
+    message="The provider's answer to the create was lost, and it cannot be asked what it made; "
+    "reset the job to try again.",
+    category=ErrorCategory.TIMEOUT,
+)
 
 
 @dataclass(frozen=True)
@@ -76,23 +89,24 @@ class JobService:
     # --- submit -------------------------------------------------------------------------------
 
     def submit(self, owner: str, request: SubmitVideoRequest) -> Job:
-        """Stores the job as pending, then submits it; a provider outage leaves it for the sweep."""
-        model = request.model or self._settings.default_model
-        if model not in self._settings.allowed_models:
-            raise UnsupportedModel(
-                f"Model {model!r} is not offered here.",
-                details=[{"loc": ["body", "model"], "allowed": list(self._settings.allowed_models)}],
-            )
+        """Stores the job as pending, then submits it; a provider outage leaves it for the sweep.
+
+        Nothing is written for a model, duration, size or image the deployment does not offer, nor for a
+        provider it cannot reach (not enabled, or without a key)."""
+        choice = choose_model(self._settings.catalog, request)
+        self._services.provider(choice.spec.provider)  # ProviderNotConfigured (503) before anything is written
         job = new_pending_job(
             job_id=self._services.new_id(),
             owner=owner,
             prompt=request.prompt,
-            model=model,
-            seconds=request.seconds,
-            size=request.size,
+            provider=choice.spec.provider,
+            model=choice.spec.model,
+            seconds=choice.seconds,
+            size=choice.size,
+            image_url=request.image_url,
             metadata=dict(request.metadata),
             now=self._now(),
-            estimated_cost_cents=self._attempt_cost(model, request.seconds, request.size),
+            estimated_cost_cents=self._attempt_cost(choice.spec.model, choice.seconds, choice.size),
             webhook_url=self._checked_webhook_url(request.webhook_url),
         )
         # Refused atomically, with nothing written, past the owner's active-job or daily spend limit.
@@ -115,7 +129,7 @@ class JobService:
             raise WebhookUrlNotAllowed(str(refused), details=[{"loc": ["body", "webhook_url"]}]) from refused
 
     def _attempt_cost(self, model: str, seconds: str, size: str) -> int:
-        return estimate_cost_cents(self._settings.price_table, model=model, seconds=seconds, size=size)
+        return estimate_cost_cents(self._settings.prices, model=model, seconds=seconds, size=size)
 
     def submit_pending(self, job: Job, *, budget_reserved: bool = False) -> Job:
         """Takes a provider slot and a create request from the budget for a pending job, and sends it.
@@ -133,9 +147,23 @@ class JobService:
             record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
             logger.info("The provider's create budget is spent; the job waits its turn", extra={"job_id": job.id})
             return self.apply(job, transition_to_awaiting_admission(job))
-        request = GenerationRequest(prompt=job.prompt, model=job.model, seconds=job.seconds, size=job.size)
         try:
-            earlier = self._earlier_create(job, request)
+            provider = self._services.provider(job.provider)
+        except ProviderNotConfigured as missing:
+            # The key went missing after the job was accepted: the job waits (and alarms) until it is back.
+            record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
+            logger.error("The job's provider cannot be reached", extra={"job_id": job.id, "reason": missing.message})
+            return self.apply(job, transition_to_submit_retry(job, self._now(), None))
+        request = GenerationRequest(
+            prompt=job.prompt,
+            model=job.model,
+            seconds=job.seconds,
+            size=job.size,
+            image_url=job.image_url,
+            webhook_url=self._provider_webhook_url(job),
+        )
+        try:
+            earlier = self._earlier_create(job, request, provider)
         except ProviderTemporaryError as fault:
             self._provider_fault(fault, "retrieve")
             return self.apply(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
@@ -146,16 +174,20 @@ class JobService:
             )
             record_metric(name="LostCreatesAdopted", unit=MetricUnit.Count, value=1)
             return self.apply(job, transition_to_submitted(job, earlier, self._now(), self._schedule))
+        if job.create_started_at is not None and not provider.capabilities.finds_lost_creates:
+            # A create may have been billed, and this provider cannot be asked: sending another could pay twice.
+            logger.warning("A create's answer was lost at a provider that cannot list", extra={"job_id": job.id})
+            record_metric(name="LostCreatesUnknowable", unit=MetricUnit.Count, value=1)
+            return self.apply(job, transition_to_failed(job, LOST_CREATE_ERROR, self._now()))
         # Written before the paid call: if this invocation dies before the answer is stored, the next
         # try knows a generation may already exist and looks for it instead of paying twice.
         job = self.write(job, transition_to_creating(job, self._now()))
         try:
-            video = self._services.provider.submit(request)
-        except GenerationRejectedError as rejection:
+            video = provider.submit(request)
+        except (GenerationRejectedError, ProviderAuthError) as rejection:
             logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
             record_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
-            failed = transition_to_failed(job, JobError(code=rejection.code, message=rejection.message), self._now())
-            return self.apply(job, failed)
+            return self.apply(job, transition_to_failed(job, rejection.as_job_error(), self._now()))
         except ProviderTemporaryError as fault:
             self._provider_fault(fault, "create")
             logger.warning(
@@ -166,17 +198,23 @@ class JobService:
         logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
         return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
 
-    def _earlier_create(self, job: Job, request: GenerationRequest) -> ProviderVideo | None:
+    def _provider_webhook_url(self, job: Job) -> str | None:
+        """Where a provider with per-request webhooks posts this attempt's completion (fal)."""
+        if job.provider != "fal" or not self._settings.fal_webhook_url:
+            return None
+        return self._settings.fal_webhook_url
+
+    def _earlier_create(self, job: Job, request: GenerationRequest, provider: VideoProvider) -> ProviderVideo | None:
         """The generation an earlier create of this attempt made, if its answer never reached us.
 
         Only asked when a create was started: the provider's newest generations since then, matched on
         what was asked for and not already any job's (nor an earlier attempt's of this one).
         """
-        if job.create_started_at is None:
+        if job.create_started_at is None or not provider.capabilities.finds_lost_creates:
             return None
         since = job.create_started_at - CREATE_CLOCK_SKEW
         taken = {record.provider_video_id for record in job.history}
-        for video in self._services.provider.created_since(int(since.timestamp())):
+        for video in provider.created_since(int(since.timestamp())):
             if video.id in taken or not video.answers(request):
                 continue
             if self._services.jobs.find_by_provider_video_id(video.id) is None:
@@ -201,10 +239,22 @@ class JobService:
         now = self._now()
         record_metric(name="ProviderPolls", unit=MetricUnit.Count, value=1)
         try:
-            video = self._services.provider.retrieve(job.provider_video_id)
+            video = self._services.provider(job.provider).retrieve(job.provider_video_id)
         except ProviderVideoNotFoundError as missing:
-            error = JobError(code="not_found", message=f"The provider no longer knows the video: {missing.message}")
+            error = JobError(
+                code="not_found",
+                message=f"The provider no longer knows the video: {missing.message}",
+                category=ErrorCategory.PROVIDER_INTERNAL,
+            )
             return self.apply(job, transition_to_failed(job, error, now)), None
+        except (ProviderAuthError, ProviderNotConfigured) as refused:
+            # The generation may still finish and be fetched once the key is mended; the stuck timeout ends it
+            # otherwise. Loud meanwhile: this is a misconfiguration.
+            record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
+            logger.error(
+                "The provider refused our key while refreshing", extra={"job_id": job.id, "error": str(refused)}
+            )
+            return self.apply(job, transition_to_retry_later(job, now, None)), None
         except ProviderTemporaryError as fault:
             self._provider_fault(fault, "retrieve")
             logger.warning(
@@ -228,6 +278,38 @@ class JobService:
         since = (self._now() - (job.last_refreshed_at or job.created_at)).total_seconds()
         wait = max(minimum - since, provider_retry_after or 0.0, 1.0)
         return StatusAnswer(job=job, retry_after_seconds=math.ceil(wait))
+
+    # --- cancel -------------------------------------------------------------------------------
+
+    def cancel(self, owner: str, job_id: str) -> Job:
+        """Ends an unfinished job at once, and asks its provider to stop where the provider can."""
+        job = self._services.jobs.get_for_owner(job_id, owner)
+        if job.status is JobStatus.CANCELLED:
+            return job
+        if not job.is_unfinished or job.awaiting_storage:
+            raise JobNotCancellable(
+                f"The job is {'finished at the provider and being stored' if job.is_unfinished else job.status.value}"
+                "; only a pending, queued or in-progress job can be cancelled.",
+                details=[{"job_id": job.id, "status": job.status.value}],
+            )
+        try:
+            cancelled = self.write(job, transition_to_cancelled(job, self._now()))
+        except IllegalTransition as illegal:
+            raise JobNotCancellable(str(illegal)) from illegal
+        self.stop_at_provider(job)
+        logger.info("Job cancelled", extra={"job_id": job.id})
+        return cancelled
+
+    def stop_at_provider(self, job: Job) -> None:
+        """Asks the provider to stop an abandoned generation; best effort, since the job has moved on."""
+        if job.provider_video_id is None or job.awaiting_storage or not job.is_unfinished:
+            return
+        try:
+            provider = self._services.provider(job.provider)
+            if provider.capabilities.cancel and provider.cancel(job.provider_video_id):
+                record_metric(name="ProviderCancels", unit=MetricUnit.Count, value=1)
+        except (ProviderError, ProviderNotConfigured) as error:
+            logger.warning("Could not cancel at the provider", extra={"job_id": job.id, "error": str(error)})
 
     def _provider_fault(self, fault: ProviderTemporaryError, bucket: Bucket) -> None:
         """Counts the fault by code; a 429 pauses that kind of call for every function."""
@@ -253,6 +335,7 @@ class JobService:
             return job
         cost = self._attempt_cost(job.model, job.seconds, job.size) if resubmit else 0
         reset = self.write(job, transition_to_reset(job, self._now(), resubmit=resubmit, attempt_cost_cents=cost))
+        self.stop_at_provider(job)
         logger.info("Job reset", extra={"job_id": job.id, "resubmit": resubmit, "attempt": reset.attempt})
         return self.submit_pending(reset) if resubmit else reset
 

@@ -23,6 +23,7 @@ from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.job import (
     UNFINISHED_STATUSES,
     AttemptRecord,
+    ErrorCategory,
     Job,
     JobError,
     JobStatus,
@@ -80,6 +81,8 @@ def new_pending_job(
     now: datetime,
     estimated_cost_cents: int = 0,
     webhook_url: str | None = None,
+    provider: str = "openai",
+    image_url: str | None = None,
 ) -> Job:
     job = Job.model_validate(
         {
@@ -88,7 +91,9 @@ def new_pending_job(
             "owner": owner,
             "status": JobStatus.PENDING,
             "prompt": prompt,
+            "provider": provider,
             "model": model,
+            "image_url": image_url,
             "seconds": seconds,
             "size": size,
             "metadata": metadata,
@@ -155,6 +160,16 @@ def transition_to_submit_retry(job: Job, now: datetime, retry_after: float | Non
 def transition_to_failed(job: Job, error: JobError, now: datetime) -> Change:
     """Any unfinished status → failed (rejection, timeout, lost video, expired content)."""
     return _change(job, failed_job(job, error, now), release_uploads=may_have_unfinished_uploads(job), changed=True)
+
+
+def transition_to_cancelled(job: Job, now: datetime) -> Change:
+    """pending, queued or in_progress → cancelled, on the owner's request. A generation the provider has
+    finished is paid for and on its way to storage, so it is not cancelled."""
+    if job.awaiting_storage:
+        raise IllegalTransition("the provider has finished this generation; it is being stored")
+    error = JobError(code="cancelled", message="Cancelled on request.", category=ErrorCategory.CANCELLED)
+    cancelled = failed_job(job, error, now, JobStatus.CANCELLED)
+    return _change(job, cancelled, release_uploads=may_have_unfinished_uploads(job), changed=True)
 
 
 def transition_to_completed(job: Job, video: StoredObject, thumbnail: StoredObject | None, now: datetime) -> Change:

@@ -10,16 +10,37 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from sorajobs.logic.schedule import PollSchedule
-from sorajobs.models.job import STATUS_RANK, UNFINISHED_STATUSES, Job, JobError, JobStatus
-from sorajobs.providers.base import ProviderVideo
+from sorajobs.models.job import STATUS_RANK, UNFINISHED_STATUSES, ErrorCategory, Job, JobError, JobStatus
+from sorajobs.providers.base import ProviderState, ProviderVideo
 
 logger = Logger(child=True)
 
-PROVIDER_STATUSES = {
-    "queued": JobStatus.QUEUED,
-    "in_progress": JobStatus.IN_PROGRESS,
-    "completed": JobStatus.COMPLETED,
-    "failed": JobStatus.FAILED,
+# What each provider state means for the job; a cancelled or expired generation ends the job like a failure.
+REPORTED_STATUSES = {
+    ProviderState.QUEUED: JobStatus.QUEUED,
+    ProviderState.RUNNING: JobStatus.IN_PROGRESS,
+    ProviderState.SUCCEEDED: JobStatus.COMPLETED,
+    ProviderState.FAILED: JobStatus.FAILED,
+    ProviderState.CANCELLED: JobStatus.CANCELLED,
+    ProviderState.EXPIRED: JobStatus.FAILED,
+}
+# The error a job ends with when the provider gave none.
+DEFAULT_ERRORS = {
+    ProviderState.FAILED: JobError(
+        code="generation_failed",
+        message="The provider failed the generation.",
+        category=ErrorCategory.PROVIDER_INTERNAL,
+    ),
+    ProviderState.CANCELLED: JobError(
+        code="cancelled_at_provider",
+        message="The generation was cancelled at the provider.",
+        category=ErrorCategory.CANCELLED,
+    ),
+    ProviderState.EXPIRED: JobError(
+        code="content_expired",
+        message="The provider no longer serves the generation.",
+        category=ErrorCategory.PROVIDER_INTERNAL,
+    ),
 }
 # A finished generation not stored by then is handed to the store step again by the sweep.
 STORE_RECHECK_DELAY = timedelta(minutes=10)
@@ -34,11 +55,13 @@ def require_status(job: Job, allowed: Collection[JobStatus], change: str) -> Non
         raise IllegalTransition(f"cannot {change} a job that is {job.status.value}")
 
 
-def failed_job(job: Job, error: JobError, now: datetime) -> Job:
-    require_status(job, UNFINISHED_STATUSES, "fail")
+def failed_job(job: Job, error: JobError, now: datetime, status: JobStatus = JobStatus.FAILED) -> Job:
+    """The job ended without a video: failed, or cancelled."""
+    require_status(job, UNFINISHED_STATUSES, "fail" if status is JobStatus.FAILED else "cancel")
     return job.model_copy(
         update={
-            "status": JobStatus.FAILED,
+            "status": status,
+            "queue_position": None,
             "error": error,
             "updated_at": now,
             "next_poll_at": None,
@@ -62,26 +85,27 @@ def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedul
     refreshed = job.model_copy(update={"last_refreshed_at": now, "lease_until": None})
     if not job.is_unfinished or video.id != job.provider_video_id:
         return Observed(job=refreshed)
-    reported = PROVIDER_STATUSES.get(video.status)
-    if reported is None:
+    if video.state is None:
         logger.warning(
             "Ignoring unknown provider status",
             extra={"job_id": job.id, "provider_video_id": video.id, "provider_status": video.status},
         )
         return Observed(job=with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
+    reported = REPORTED_STATUSES[video.state]
     if job.awaiting_storage or STATUS_RANK[reported] < STATUS_RANK[job.status]:
         return Observed(job=with_next_poll(refreshed, now, video.poll_after_seconds, schedule))
 
-    if reported is JobStatus.FAILED:
-        error = video.error or JobError(code="generation_failed", message="The provider failed the generation.")
-        failed = failed_job(refreshed, error, now).model_copy(update={"provider_status": "failed"})
-        return Observed(job=failed, changed=True)
+    if reported in (JobStatus.FAILED, JobStatus.CANCELLED):
+        error = video.error or DEFAULT_ERRORS[video.state]
+        ended = failed_job(refreshed, error, now, reported).model_copy(update={"provider_status": video.state.value})
+        return Observed(job=ended, changed=True)
 
     if reported is JobStatus.COMPLETED:
         awaiting = refreshed.model_copy(
             update={
                 "status": JobStatus.IN_PROGRESS,
                 "progress": 100,
+                "queue_position": None,
                 "provider_status": "completed",
                 "updated_at": now,
                 "last_progress_at": now,
@@ -95,8 +119,14 @@ def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedul
         return Observed(job=awaiting, request_store=True, changed=True, detection_delay_seconds=delay)
 
     progress = max(job.progress, min(video.progress, 99))
-    moved = reported is not job.status or progress > job.progress
-    updates: dict[str, object] = {"status": reported, "progress": progress, "provider_status": video.status}
+    position = video.queue_position if reported is JobStatus.QUEUED else None
+    moved = reported is not job.status or progress > job.progress or position != job.queue_position
+    updates: dict[str, object] = {
+        "status": reported,
+        "progress": progress,
+        "provider_status": video.status or video.state.value,
+        "queue_position": position,
+    }
     if reported is JobStatus.IN_PROGRESS and job.rendering_since is None:
         updates.update(rendering_since=now, progress_baseline=progress)
     if moved:

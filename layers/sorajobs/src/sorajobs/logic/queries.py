@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sorajobs.catalog import CAPABILITIES
+from sorajobs.config import Settings
 from sorajobs.dal.jobs import JobPage
 from sorajobs.logic.schedule import estimated_seconds_remaining
-from sorajobs.models.api import StatsResponse, VideoJobResponse
+from sorajobs.models.api import (
+    ModelListResponse,
+    ModelResponse,
+    ProviderResponse,
+    StatsResponse,
+    VideoJobResponse,
+)
 from sorajobs.models.errors import VariantNotStored, VideoNotReady
 from sorajobs.models.job import Job, JobStatus, VideoVariant
 from sorajobs.services import Services
@@ -56,3 +64,28 @@ class JobQueries:
             expires_in=self._services.settings.content_url_ttl_seconds,
             filename=f"{job.id}.{extension}",
         )
+
+
+def model_listing(settings: Settings) -> ModelListResponse:
+    """What `GET /models` shows: every model jobs may name here, with its provider's capabilities."""
+    catalog = settings.catalog
+    prices = settings.prices
+    default = catalog.models[0]
+    models = [
+        ModelResponse(
+            provider=spec.provider,
+            model=spec.model,
+            description=spec.description,
+            seconds=list(spec.seconds),
+            sizes=list(spec.sizes),
+            image_input=spec.image_input,
+            usd_per_second=prices.get(spec.model, {}),
+            default=spec is default,
+        )
+        for spec in catalog.models
+    ]
+    providers = [
+        ProviderResponse(name=name, **CAPABILITIES[name].model_dump(exclude={"finds_lost_creates", "thumbnails"}))
+        for name in catalog.providers
+    ]
+    return ModelListResponse(data=models, providers=providers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
@@ -69,10 +70,10 @@ class VideoStorer:
             error = JobError(code="content_expired", message=f"The provider no longer serves the video: {gone.message}")
             self._save(job, transition_to_failed(job, error, self._services.clock.now()))
             return StoreOutcome.CONTENT_EXPIRED
-        try:
-            thumbnail: StoredObject | None = self._copy(job, "thumbnail")
-        except ContentUnavailableError:
-            thumbnail = None  # a thumbnail is a nicety; the video is what was paid for
+        thumbnail: StoredObject | None = None
+        if self._services.provider(job.provider).capabilities.thumbnails:
+            with suppress(ContentUnavailableError):  # a thumbnail is a nicety; the video is what was paid for
+                thumbnail = self._copy(job, "thumbnail")
         self._save(job, transition_to_completed(job, video, thumbnail, self._services.clock.now()))
         record_metric(name="VideosStored", unit=MetricUnit.Count, value=1)
         record_metric(name="StoredVideoBytes", unit=MetricUnit.Bytes, value=video.bytes)
@@ -85,7 +86,7 @@ class VideoStorer:
 
     def _copy(self, job: Job, variant: ContentVariant) -> StoredObject:
         provider_video_id = job.provider_video_id or ""  # set on every job that awaits storage
-        with self._services.provider.download(provider_video_id, variant) as download:
+        with self._services.provider(job.provider).download(provider_video_id, variant) as download:
             return self._services.storage.upload_stream(
                 object_key(job, variant),
                 download.iter_chunks(DOWNLOAD_CHUNK_BYTES),

@@ -84,7 +84,6 @@ class Sweeper:
         report = SweepReport()
         settings = self._settings
         started_with = remaining_seconds()
-        _ = self._services.provider  # built once here, shared by the worker threads
         with self._services.worker_pool(settings.sweep_concurrency) as pool:
             while True:
                 self._sweep_pass(pool, report, remaining_seconds)

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
-from sorajobs.models.job import Job, JobStatus, VideoSeconds, VideoSize
+from sorajobs.catalog import ImageInput, ProviderName
+from sorajobs.models.job import ErrorCategory, Job, JobStatus, VideoSeconds, VideoSize
 from sorajobs.timeutil import to_iso_z
 
 UtcTimestamp = Annotated[datetime, PlainSerializer(to_iso_z, return_type=str, when_used="json")]
@@ -17,6 +18,7 @@ MetadataValue = Annotated[str, Field(max_length=512)]
 MAX_PROMPT_CHARS = 32000
 MAX_METADATA_KEYS = 16
 MAX_WEBHOOK_URL_CHARS = 2048
+MAX_IMAGE_URL_CHARS = 2048
 
 
 class SubmitVideoRequest(BaseModel):
@@ -25,11 +27,31 @@ class SubmitVideoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to generate.")]
-    model: Annotated[
-        str | None, Field(default=None, min_length=1, max_length=64, description="A model on the allowlist.")
+    provider: Annotated[
+        ProviderName | None,
+        Field(default=None, description="openai, fal or runway; empty: the provider of `model`, else the default."),
     ] = None
-    seconds: Annotated[VideoSeconds, Field(description="Clip length; the integers 4, 8 and 12 are accepted.")] = "4"
-    size: VideoSize = "720x1280"
+    model: Annotated[
+        str | None,
+        Field(default=None, min_length=1, max_length=128, description="A model of GET /models; empty: the default."),
+    ] = None
+    seconds: Annotated[
+        VideoSeconds | None,
+        Field(default=None, description="Clip length in seconds, one the model takes; empty: the model's first."),
+    ] = None
+    size: Annotated[
+        VideoSize | None, Field(default=None, description="WIDTHxHEIGHT, one the model takes; empty: its first.")
+    ] = None
+    image_url: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=9,
+            max_length=MAX_IMAGE_URL_CHARS,
+            pattern=r"^https://",
+            description="An https image to animate, for models that take one (image-to-video).",
+        ),
+    ] = None
     metadata: Annotated[
         dict[MetadataKey, MetadataValue],
         Field(max_length=MAX_METADATA_KEYS, description="Small string map stored with the job."),
@@ -70,6 +92,7 @@ class ResetVideoRequest(BaseModel):
 class JobErrorResponse(BaseModel):
     code: str
     message: str
+    category: Annotated[ErrorCategory | None, Field(description="The same words for every provider.")] = None
 
 
 class VideoContentResponse(BaseModel):
@@ -87,10 +110,15 @@ class VideoJobResponse(BaseModel):
     progress: Annotated[int, Field(ge=0, le=100)]
     ready: Annotated[bool, Field(description="The video is stored and downloadable.")]
     prompt: str
+    provider: ProviderName
     model: str
     seconds: VideoSeconds
     size: VideoSize
+    image_url: str | None
     provider_video_id: str | None
+    queue_position: Annotated[
+        int | None, Field(description="Requests ahead in the provider's queue, when it says (fal).")
+    ]
     attempt: int
     created_at: UtcTimestamp
     updated_at: UtcTimestamp
@@ -118,21 +146,53 @@ class VideoJobResponse(BaseModel):
             progress=job.progress,
             ready=job.ready,
             prompt=job.prompt,
+            provider=job.provider,
             model=job.model,
             seconds=job.seconds,
             size=job.size,
+            image_url=job.image_url,
             provider_video_id=job.provider_video_id,
+            queue_position=job.queue_position,
             attempt=job.attempt,
             created_at=job.created_at,
             updated_at=job.updated_at,
             completed_at=job.completed_at,
-            error=JobErrorResponse(code=job.error.code, message=job.error.message) if job.error else None,
+            error=JobErrorResponse(code=job.error.code, message=job.error.message, category=job.error.category)
+            if job.error
+            else None,
             video=video,
             estimated_seconds_remaining=estimated_seconds_remaining,
             estimated_cost_usd=job.estimated_cost_cents / 100,
             metadata=dict(job.metadata),
             webhook_url=job.webhook_url,
         )
+
+
+class ModelResponse(BaseModel):
+    """One model a job may name, with what it takes and costs."""
+
+    provider: ProviderName
+    model: str
+    description: str
+    seconds: list[str]
+    sizes: list[str]
+    image_input: Annotated[ImageInput, Field(description="Whether `image_url` is refused, optional or required.")]
+    usd_per_second: Annotated[dict[str, float], Field(description='By size; "*" is any size.')]
+    default: Annotated[bool, Field(description="What a submit naming no provider and no model gets.")]
+
+
+class ProviderResponse(BaseModel):
+    name: ProviderName
+    progress: bool
+    queue_position: bool
+    webhooks: bool
+    cancel: bool
+    output_lifetime_seconds: int | None
+
+
+class ModelListResponse(BaseModel):
+    data: list[ModelResponse]
+    providers: list[ProviderResponse]
 
 
 class VideoJobListResponse(BaseModel):

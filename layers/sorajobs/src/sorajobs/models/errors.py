@@ -55,8 +55,29 @@ class InvalidCursor(DomainError):
 
 
 class UnsupportedModel(DomainError):
-    status_code = 422
+    """An unknown or disabled provider or model; the details list the valid ones."""
+
+    status_code = 400
     code = "unsupported_model"
+
+
+class UnsupportedOption(DomainError):
+    """A duration, size or image the chosen model does not take; the details list what it takes."""
+
+    status_code = 400
+    code = "unsupported_option"
+
+
+class ProviderNotConfigured(DomainError):
+    """The deployment cannot reach the provider (not enabled, or its key is missing): nothing was written."""
+
+    status_code = 503
+    code = "provider_not_configured"
+
+
+class JobNotCancellable(DomainError):
+    status_code = 409
+    code = "not_cancellable"
 
 
 class IdempotencyKeyReused(DomainError):

@@ -8,8 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-VideoSeconds = Literal["4", "8", "12"]
-VideoSize = Literal["720x1280", "1280x720", "1024x1792", "1792x1024"]
+from sorajobs.catalog import ProviderName
+
+# Each model allows some of these (sorajobs.catalog); the shapes are checked here, the values per model.
+VideoSeconds = Annotated[str, Field(pattern=r"^[1-9][0-9]?$")]
+VideoSize = Annotated[str, Field(pattern=r"^[1-9][0-9]{2,3}x[1-9][0-9]{2,3}$")]
 VideoVariant = Literal["video", "thumbnail"]
 
 
@@ -19,6 +22,7 @@ class JobStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
     RESET = "reset"
 
 
@@ -30,7 +34,20 @@ STATUS_RANK = {
     JobStatus.IN_PROGRESS: 2,
     JobStatus.COMPLETED: 3,
     JobStatus.FAILED: 3,
+    JobStatus.CANCELLED: 3,
 }
+
+
+class ErrorCategory(StrEnum):
+    """What kind of failure a job met, the same words for every provider."""
+
+    INVALID_REQUEST = "invalid_request"
+    CONTENT_POLICY = "content_policy"
+    QUOTA = "quota"
+    PROVIDER_INTERNAL = "provider_internal"
+    AUTH = "auth"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
 
 
 class JobError(BaseModel):
@@ -38,6 +55,8 @@ class JobError(BaseModel):
 
     code: str
     message: str
+    # None on jobs stored before categories existed, and for faults no category describes.
+    category: ErrorCategory | None = None
 
 
 class StoredObject(BaseModel):
@@ -75,9 +94,13 @@ class Job(BaseModel):
     status: JobStatus
     progress: Annotated[int, Field(ge=0, le=100)] = 0
     prompt: str
+    # Jobs stored before providers could be chosen ran on the OpenAI-Videos-compatible gateway.
+    provider: ProviderName = "openai"
     model: str
     seconds: VideoSeconds
     size: VideoSize
+    # The https image an image-to-video generation starts from.
+    image_url: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     attempt: Annotated[int, Field(ge=1)] = 1
     history: tuple[AttemptRecord, ...] = ()
@@ -98,6 +121,8 @@ class Job(BaseModel):
     # The first progress report of this attempt (when, and how far), to estimate the rate of progress.
     rendering_since: datetime | None = None
     progress_baseline: Annotated[int, Field(ge=0, le=100)] = 0
+    # How many requests are ahead in the provider's queue, as it last said (providers that say: fal).
+    queue_position: Annotated[int, Field(ge=0)] | None = None
     # Set while the job needs the sweep; absent once it is finished (the sparse `due` index).
     next_poll_at: datetime | None = None
     # A sweep that claimed the job owns it until then.

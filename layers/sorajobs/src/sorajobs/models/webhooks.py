@@ -139,6 +139,7 @@ class WebhookEventType(StrEnum):
     PROGRESS = "video.progress"
     COMPLETED = "video.completed"
     FAILED = "video.failed"
+    CANCELLED = "video.cancelled"
     RESET = "video.reset"
 
 

@@ -1,16 +1,30 @@
-"""The provider interface: submit, retrieve, list recent, download (streaming) and delete a generation."""
+"""The provider interface every provider module fits: submit, retrieve (a normalised state), find a create whose
+answer was lost, stream the output, cancel."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sorajobs.models.job import JobError, VideoSeconds, VideoSize
+from sorajobs.catalog import ProviderCapabilities, ProviderName
+from sorajobs.models.job import ErrorCategory, JobError
 
 ContentVariant = Literal["video", "thumbnail"]
+
+
+class ProviderState(StrEnum):
+    """A generation's state in the same words for every provider; each module maps its own statuses here."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
 class GenerationRequest(BaseModel):
@@ -18,18 +32,26 @@ class GenerationRequest(BaseModel):
 
     prompt: str
     model: str
-    seconds: VideoSeconds
-    size: VideoSize
+    seconds: str
+    size: str
+    # An https image to animate (image-to-video); only for models that take one.
+    image_url: str | None = None
+    # Where the provider should post its completion (providers with per-request webhooks: fal).
+    webhook_url: str | None = None
 
 
 class ProviderVideo(BaseModel):
-    """What the provider says about one generation. `status` is kept verbatim, known or not."""
+    """What the provider says about one generation. `status` is the provider's own word, kept verbatim;
+    `state` is None when the module does not know that word (the report is then logged and ignored)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     id: str
-    status: str
+    state: ProviderState | None
+    status: str = ""
     progress: Annotated[int, Field(ge=0, le=100)] = 0
+    # How many requests are ahead of this one in the provider's queue, when the provider says.
+    queue_position: Annotated[int, Field(ge=0)] | None = None
     error: JobError | None = None
     expires_at: int | None = None
     completed_at: int | None = None
@@ -51,15 +73,33 @@ class ProviderVideo(BaseModel):
 class ProviderError(Exception):
     """Base of every provider failure; `code` is the provider's code or ours."""
 
-    def __init__(self, code: str, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        category: ErrorCategory | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.category = category
+
+    def as_job_error(self) -> JobError:
+        return JobError(code=self.code, message=self.message, category=self.category)
 
 
 class GenerationRejectedError(ProviderError):
-    """The provider refused the request for good (400/422: invalid or moderated prompt)."""
+    """The provider refused the request for good (invalid input, content policy, quota): nothing was made."""
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused our credentials: a misconfiguration that no retry mends."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, category=ErrorCategory.AUTH)
 
 
 class ProviderVideoNotFoundError(ProviderError):
@@ -71,7 +111,7 @@ class ContentUnavailableError(ProviderError):
 
 
 class ProviderTemporaryError(ProviderError):
-    """Rate limits, 5xx, network faults and misconfiguration: keep the job and try again later."""
+    """Rate limits, 5xx and network faults: keep the job and try again later."""
 
 
 class ProviderRateLimitedError(ProviderTemporaryError):
@@ -86,14 +126,22 @@ class VideoDownload(Protocol):
 
 
 class VideoProvider(Protocol):
+    name: ProviderName
+    capabilities: ProviderCapabilities
+
     def submit(self, request: GenerationRequest) -> ProviderVideo: ...
 
     def retrieve(self, provider_video_id: str) -> ProviderVideo: ...
 
     def created_since(self, moment: int) -> Iterator[ProviderVideo]:
-        """The generations created at or after `moment` (unix seconds), newest first."""
+        """The generations created at or after `moment` (unix seconds), newest first; empty for providers
+        that cannot list (capabilities.finds_lost_creates is False)."""
         ...
 
-    def download(self, provider_video_id: str, variant: ContentVariant) -> AbstractContextManager[VideoDownload]: ...
+    def download(self, provider_video_id: str, variant: ContentVariant) -> AbstractContextManager[VideoDownload]:
+        """Streams the output, asking the provider for a fresh URL each time (outputs' URLs expire)."""
+        ...
 
-    def delete(self, provider_video_id: str) -> None: ...
+    def cancel(self, provider_video_id: str) -> bool:
+        """Asks the provider to stop the generation; False when it cannot (no cancel, or already finished)."""
+        ...

@@ -6,26 +6,40 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx2  # the SDK's HTTP transport; its errors surface while a streamed body is read
 import openai
 from openai import OpenAI
+from openai.types import VideoSeconds, VideoSize
 
+from sorajobs.catalog import CAPABILITIES, ProviderName
 from sorajobs.clock import Clock, SystemClock
-from sorajobs.models.job import JobError
+from sorajobs.models.job import ErrorCategory, JobError
 from sorajobs.providers.base import (
     ContentUnavailableError,
     ContentVariant,
     GenerationRejectedError,
     GenerationRequest,
+    ProviderAuthError,
     ProviderError,
     ProviderRateLimitedError,
+    ProviderState,
     ProviderTemporaryError,
     ProviderVideo,
     ProviderVideoNotFoundError,
 )
 from sorajobs.retry_after import retry_after_seconds
+
+# The video object's `status`, in our words.
+STATES = {
+    "queued": ProviderState.QUEUED,  # accepted, not started
+    "in_progress": ProviderState.RUNNING,  # rendering; `progress` 0-100
+    "completed": ProviderState.SUCCEEDED,  # content downloadable until `expires_at`
+    "failed": ProviderState.FAILED,  # `error.code` says why
+}
+# Failure codes of a generation that name a content-policy refusal.
+CONTENT_POLICY_CODES = frozenset({"moderation_blocked", "sentinel_block", "content_policy_violation"})
 
 # Every client.videos.* call warns that OpenAI's hosted Videos API is retired; gateways still serve it.
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
@@ -46,25 +60,39 @@ def _error_message(error: openai.APIStatusError) -> str:
     return error.message
 
 
+def failure_category(code: str) -> ErrorCategory:
+    return ErrorCategory.CONTENT_POLICY if code in CONTENT_POLICY_CODES else ErrorCategory.PROVIDER_INTERNAL
+
+
 def translate_sdk_error(error: Exception, *, now: datetime, on_create: bool = False) -> ProviderError:
     """Turns an SDK exception into the provider interface's error types."""
     if isinstance(error, openai.APITimeoutError):
-        return ProviderTemporaryError("provider_timeout", "The provider did not answer in time.")
+        return ProviderTemporaryError(
+            "provider_timeout", "The provider did not answer in time.", category=ErrorCategory.TIMEOUT
+        )
     if isinstance(error, openai.APIConnectionError):
         return ProviderTemporaryError("provider_unreachable", "The provider could not be reached.")
     if isinstance(error, openai.APIStatusError):
         retry_after = retry_after_seconds(error.response.headers, now)
         message = _error_message(error)
+        if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+            return ProviderAuthError("provider_auth_failed", message)
         if isinstance(error, openai.NotFoundError):
             return ProviderVideoNotFoundError(_error_code(error, "not_found"), message)
         if on_create and isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):
-            return GenerationRejectedError(_error_code(error, "invalid_request"), message)
+            code = _error_code(error, "invalid_request")
+            category = ErrorCategory.CONTENT_POLICY if code in CONTENT_POLICY_CODES else ErrorCategory.INVALID_REQUEST
+            return GenerationRejectedError(code, message, category=category)
         if isinstance(error, openai.RateLimitError):
-            return ProviderRateLimitedError(_error_code(error, "rate_limited"), message, retry_after=retry_after)
-        if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-            return ProviderTemporaryError("provider_auth_failed", message)
+            code = _error_code(error, "rate_limited")
+            if code == "insufficient_quota":  # the account is out of credit: no retry mends it
+                return GenerationRejectedError(code, message, category=ErrorCategory.QUOTA)
+            return ProviderRateLimitedError(code, message, retry_after=retry_after, category=ErrorCategory.QUOTA)
         return ProviderTemporaryError(
-            _error_code(error, f"provider_http_{error.status_code}"), message, retry_after=retry_after
+            _error_code(error, f"provider_http_{error.status_code}"),
+            message,
+            retry_after=retry_after,
+            category=ErrorCategory.PROVIDER_INTERNAL,
         )
     raise error
 
@@ -77,13 +105,14 @@ def _video_from_sdk(video: Any, poll_after_ms: str | None = None) -> ProviderVid
             poll_after = float(poll_after_ms) / 1000
         except ValueError:
             poll_after = None
+    status = str(video.status)
+    code = str(getattr(error, "code", None) or "generation_failed")
     return ProviderVideo(
         id=video.id,
-        status=str(video.status),
+        state=STATES.get(status),
+        status=status,
         progress=max(0, min(100, int(video.progress or 0))),
-        error=JobError(code=str(error.code or "generation_failed"), message=str(error.message or ""))
-        if error
-        else None,
+        error=JobError(code=code, message=str(error.message or ""), category=failure_category(code)) if error else None,
         expires_at=getattr(video, "expires_at", None),
         completed_at=getattr(video, "completed_at", None),
         poll_after_seconds=poll_after,
@@ -120,6 +149,9 @@ class OpenAIVideosProvider:
     so a create whose answer was lost is looked for with `created_since` before it is sent again.
     """
 
+    name: ProviderName = "openai"
+    capabilities = CAPABILITIES["openai"]
+
     def __init__(self, client: OpenAI, clock: Clock | None = None) -> None:
         self._client = client
         self._clock: Clock = clock or SystemClock()  # reads a Retry-After that is an HTTP date
@@ -131,7 +163,10 @@ class OpenAIVideosProvider:
     def submit(self, request: GenerationRequest) -> ProviderVideo:
         try:
             video = self._create_client.videos.create(
-                prompt=request.prompt, model=request.model, seconds=request.seconds, size=request.size
+                prompt=request.prompt,
+                model=request.model,
+                seconds=cast("VideoSeconds", request.seconds),  # the catalog allows only the SDK's values
+                size=cast("VideoSize", request.size),
             )
         except openai.OpenAIError as error:
             raise self._translate(error, on_create=True) from error
@@ -166,6 +201,10 @@ class OpenAIVideosProvider:
         except openai.OpenAIError as error:
             raise self._translate(error) from error
 
+    def cancel(self, provider_video_id: str) -> bool:
+        """The API has no cancel: the generation runs on (and is billed) whatever we do."""
+        return False
+
     def delete(self, provider_video_id: str) -> None:
         try:
             self._client.videos.delete(provider_video_id)
@@ -176,7 +215,7 @@ class OpenAIVideosProvider:
 
 
 def build_openai_provider(
-    *, api_key: str, base_url: str | None, timeout_seconds: float, max_retries: int
+    *, api_key: str, base_url: str | None, timeout_seconds: float, max_retries: int, clock: Clock | None = None
 ) -> OpenAIVideosProvider:
     client = OpenAI(
         api_key=api_key,
@@ -184,4 +223,4 @@ def build_openai_provider(
         max_retries=max_retries,
         timeout=openai.Timeout(timeout_seconds, connect=5.0),
     )
-    return OpenAIVideosProvider(client)
+    return OpenAIVideosProvider(client, clock)

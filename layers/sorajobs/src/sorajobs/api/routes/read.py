@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from sorajobs.api.caller import current_caller
 from sorajobs.api.routes.common import JobIdPath
-from sorajobs.logic.queries import JobQueries
-from sorajobs.models.api import StatsResponse, VideoJobListResponse, VideoJobResponse
+from sorajobs.logic.queries import JobQueries, model_listing
+from sorajobs.models.api import ModelListResponse, StatsResponse, VideoJobListResponse, VideoJobResponse
 from sorajobs.models.job import JobStatus, VideoVariant
 from sorajobs.services import get_services
 
@@ -47,6 +47,15 @@ def get_video_content(
 ) -> Response[None]:
     url = JobQueries(get_services()).content_url(current_caller(router), id, variant)
     return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+@router.get(
+    "/models",
+    summary="The providers and models jobs may name here",
+    description="Each model's durations, sizes, whether it takes an image, and list price; the default is marked.",
+)
+def list_models() -> ModelListResponse:
+    return model_listing(get_services().settings)
 
 
 @router.get("/stats", summary="Jobs per status (all owners for the admin group)")

@@ -1,4 +1,5 @@
-"""POST /videos/{id}/reset — abandon a stuck or failed generation, optionally starting a new attempt."""
+"""POST /videos/{id}/reset — abandon a stuck or failed generation, optionally starting a new attempt; and
+POST /videos/{id}/cancel — end an unfinished one."""
 
 from __future__ import annotations
 
@@ -28,4 +29,16 @@ def reset_video(
 ) -> VideoJobResponse:
     services = get_services()
     job = JobService(services).reset(current_caller(router).owner, id, resubmit=request.resubmit)
+    return JobQueries(services).view(job)
+
+
+@router.post(
+    "/videos/<id>/cancel",
+    summary="Cancel a pending, queued or running job",
+    description="The job ends as cancelled at once; its provider is asked to stop where it can (fal while queued, "
+    "Runway). A job that is finished, or whose finished video is being stored, answers 409.",
+)
+def cancel_video(id: JobIdPath) -> VideoJobResponse:
+    services = get_services()
+    job = JobService(services).cancel(current_caller(router).owner, id)
     return JobQueries(services).view(job)

@@ -1,0 +1,230 @@
+"""fal's queue API over httpx (`fal-client` fixes its host to https://queue.fal.run, so it cannot be pointed at
+an emulator; this follows https://docs.fal.ai/model-endpoints/queue instead).
+
+    POST {queue}/{model_id}[?fal_webhook=URL]         -> {"request_id", "status_url", "response_url", ...}
+    GET  {queue}/{owner}/{alias}/requests/{id}/status  -> IN_QUEUE (queue_position) | IN_PROGRESS | COMPLETED
+    GET  {queue}/{owner}/{alias}/requests/{id}         -> the model's output, or its error (a 4xx/5xx)
+    PUT  {queue}/{owner}/{alias}/requests/{id}/cancel  -> 202 CANCELLATION_REQUESTED | 400 ALREADY_COMPLETED
+
+A generation's id here is "{owner}/{alias}/requests/{request_id}", the path its status, result and cancel URLs
+share, so it is usable without the model. The queue cannot be listed: a create whose answer was lost is found
+only through its webhook (see logic/provider_webhooks.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from sorajobs.catalog import CAPABILITIES, ProviderName
+from sorajobs.clock import Clock, SystemClock
+from sorajobs.models.job import ErrorCategory, JobError
+from sorajobs.providers.base import (
+    ContentUnavailableError,
+    ContentVariant,
+    GenerationRejectedError,
+    GenerationRequest,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimitedError,
+    ProviderState,
+    ProviderTemporaryError,
+    ProviderVideo,
+    ProviderVideoNotFoundError,
+)
+from sorajobs.providers.output_files import StreamedOutput, output_client, stream_fresh_output
+from sorajobs.retry_after import retry_after_seconds
+
+# The status endpoint's `status`, in our words. COMPLETED says nothing of success: the result decides.
+STATES = {
+    "IN_QUEUE": ProviderState.QUEUED,  # `queue_position` requests ahead
+    "IN_PROGRESS": ProviderState.RUNNING,  # a runner has it; no progress figure, only logs
+    "COMPLETED": ProviderState.SUCCEEDED,  # the result is ready: the model's output, or its error
+}
+# fal's error `type`s (https://docs.fal.ai/errors) that are content-policy refusals.
+CONTENT_POLICY_TYPES = frozenset({"content_policy_violation", "no_media_generated"})
+ASPECT_RATIOS = {"1280x720": "16:9", "720x1280": "9:16", "1080x1080": "1:1"}
+
+
+def fal_input(request: GenerationRequest) -> dict[str, Any]:
+    """The model's input fields: Veo takes "8s" durations, Kling "5"; both an aspect ratio for text-to-video."""
+    body: dict[str, Any] = {"prompt": request.prompt}
+    if request.model.startswith("fal-ai/veo"):
+        body["duration"] = f"{request.seconds}s"
+    else:
+        body["duration"] = request.seconds
+    if request.image_url:
+        body["image_url"] = request.image_url
+    elif request.size in ASPECT_RATIOS:
+        body["aspect_ratio"] = ASPECT_RATIOS[request.size]
+    return body
+
+
+def app_path(model_id: str) -> str:
+    """The queue addresses a request by its app, the model id's first two segments."""
+    owner, alias, *_ = model_id.split("/")
+    return f"{owner}/{alias}"
+
+
+def _detail(response: httpx.Response) -> tuple[str, str | None]:
+    """The error's text and fal's error type, from either documented error shape."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or f"HTTP {response.status_code}", None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        first = detail[0]
+        return str(first.get("msg") or first), str(first.get("type") or "") or None
+    error_type = body.get("error_type") if isinstance(body, dict) else None
+    return str(detail or body), error_type
+
+
+def result_error(response: httpx.Response) -> JobError:
+    """A completed request whose result is an error: why the generation failed."""
+    message, error_type = _detail(response)
+    if error_type in CONTENT_POLICY_TYPES:
+        category = ErrorCategory.CONTENT_POLICY
+    elif response.status_code == 422:
+        category = ErrorCategory.INVALID_REQUEST
+    elif response.status_code == 504 or error_type == "request_timeout":
+        category = ErrorCategory.TIMEOUT
+    else:
+        category = ErrorCategory.PROVIDER_INTERNAL
+    return JobError(code=error_type or f"fal_http_{response.status_code}", message=message, category=category)
+
+
+def translate_response(response: httpx.Response, *, now: datetime) -> ProviderError:
+    """An error answer from the queue itself (not a model's result) in the interface's error types."""
+    message, error_type = _detail(response)
+    status = response.status_code
+    if status in (401, 403):
+        return ProviderAuthError("provider_auth_failed", message)
+    if status == 404:
+        return ProviderVideoNotFoundError("not_found", message)
+    retry_after = retry_after_seconds(response.headers, now)
+    if status == 429:
+        return ProviderRateLimitedError("rate_limited", message, retry_after=retry_after, category=ErrorCategory.QUOTA)
+    if status in (400, 422):
+        return GenerationRejectedError(error_type or "invalid_request", message, category=ErrorCategory.INVALID_REQUEST)
+    return ProviderTemporaryError(
+        error_type or f"provider_http_{status}",
+        message,
+        retry_after=retry_after,
+        category=ErrorCategory.PROVIDER_INTERNAL,
+    )
+
+
+class FalQueueProvider:
+    name: ProviderName = "fal"
+    capabilities = CAPABILITIES["fal"]
+
+    def __init__(self, http: httpx.Client, output_http: httpx.Client, clock: Clock | None = None) -> None:
+        self._http = http  # base_url is the queue, with our key in its Authorization header
+        self._output_http = output_http
+        self._clock: Clock = clock or SystemClock()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise ProviderTemporaryError(
+                "provider_timeout", "fal did not answer in time.", category=ErrorCategory.TIMEOUT
+            ) from error
+        except httpx.TransportError as error:
+            raise ProviderTemporaryError("provider_unreachable", f"fal could not be reached: {error}") from error
+
+    def _fault(self, response: httpx.Response) -> ProviderError:
+        return translate_response(response, now=self._clock.now())
+
+    def submit(self, request: GenerationRequest) -> ProviderVideo:
+        params = {"fal_webhook": request.webhook_url} if request.webhook_url else None
+        response = self._call("POST", "/" + request.model, json=fal_input(request), params=params)
+        if response.status_code != 200:
+            raise self._fault(response)
+        body = response.json()
+        request_id = str(body["request_id"])
+        return ProviderVideo(
+            id=f"{app_path(request.model)}/requests/{request_id}",
+            state=ProviderState.QUEUED,
+            status="IN_QUEUE",
+            queue_position=body.get("queue_position"),
+        )
+
+    def retrieve(self, provider_video_id: str) -> ProviderVideo:
+        path = "/" + quote(provider_video_id)
+        response = self._call("GET", path + "/status")
+        if response.status_code not in (200, 202):
+            raise self._fault(response)
+        status = str(response.json().get("status", ""))
+        state = STATES.get(status)
+        if state is not ProviderState.SUCCEEDED:
+            return ProviderVideo(
+                id=provider_video_id,
+                state=state,
+                status=status,
+                queue_position=response.json().get("queue_position") if state is ProviderState.QUEUED else None,
+            )
+        return self._completed(provider_video_id, status)
+
+    def _completed(self, provider_video_id: str, status: str) -> ProviderVideo:
+        """COMPLETED: the result says whether the model made a video or failed."""
+        result = self._call("GET", "/" + quote(provider_video_id))
+        if result.status_code == 200:
+            return ProviderVideo(
+                id=provider_video_id, state=ProviderState.SUCCEEDED, status=status, completed_at=self._now()
+            )
+        if result.status_code in (401, 403, 404, 429):
+            raise self._fault(result)
+        return ProviderVideo(
+            id=provider_video_id, state=ProviderState.FAILED, status=status, error=result_error(result)
+        )
+
+    def _now(self) -> int:
+        return int(self._clock.now().timestamp())
+
+    def created_since(self, moment: int) -> Iterator[ProviderVideo]:
+        return iter(())  # the queue cannot be listed
+
+    @contextmanager
+    def download(self, provider_video_id: str, variant: ContentVariant) -> Iterator[StreamedOutput]:
+        if variant != "video":
+            raise ContentUnavailableError("no_thumbnail", "fal's video models make no thumbnails.")
+        with stream_fresh_output(self._output_http, lambda: self._output_url(provider_video_id)) as output:
+            yield output
+
+    def _output_url(self, provider_video_id: str) -> str:
+        response = self._call("GET", "/" + quote(provider_video_id))
+        if response.status_code == 404:
+            raise ContentUnavailableError("content_unavailable", "fal no longer knows the request.")
+        if response.status_code != 200:
+            raise self._fault(response)
+        video = response.json().get("video")
+        if not isinstance(video, dict) or not video.get("url"):
+            raise ContentUnavailableError("content_unavailable", "fal's result names no video file.")
+        return str(video["url"])
+
+    def cancel(self, provider_video_id: str) -> bool:
+        response = self._call("PUT", "/" + quote(provider_video_id) + "/cancel")
+        if response.status_code in (200, 202):
+            return True
+        if response.status_code in (400, 404):
+            return False  # already completed, or unknown
+        raise self._fault(response)
+
+
+def build_fal_provider(
+    *, api_key: str, queue_url: str, timeout_seconds: float, max_retries: int, clock: Clock
+) -> FalQueueProvider:
+    http = httpx.Client(
+        base_url=queue_url.rstrip("/"),
+        headers={"Authorization": f"Key {api_key}"},
+        timeout=httpx.Timeout(timeout_seconds, connect=5.0),
+        transport=httpx.HTTPTransport(retries=max_retries),  # connection failures only: never a sent create
+    )
+    return FalQueueProvider(http, output_client(timeout_seconds), clock)

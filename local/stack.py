@@ -29,8 +29,8 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from local.devtoken import DEFAULT_TTL_SECONDS, DevTokens
+from local.emulator import Clock as EmulatorClock
 from local.emulator import EmulatorConfig, EmulatorServer
-from local.emulator.clock import Clock as EmulatorClock
 from local.gateway import LocalHttpGateway
 from local.lambda_runtime import REGION, ROOT, STACK_NAME, LocalFunctions
 from local.moto_server import MotoServer

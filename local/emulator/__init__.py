@@ -7,7 +7,7 @@ official ``openai`` SDK works against it unchanged::
         client = OpenAI(base_url=server.base_url, api_key="sk-test")
 """
 
-from local.emulator.clock import Clock, ManualClock, SystemClock
+from local.emulation.clock import Clock, ManualClock, SystemClock
 from local.emulator.faults import Fault
 from local.emulator.host import EmulatorConfig
 from local.emulator.scenarios import Scenario

@@ -10,9 +10,8 @@ import threading
 import time
 from types import FrameType
 
-from local.emulator import EmulatorConfig, EmulatorServer, ManualClock, SystemClock
-from local.emulator.clock import Clock
-from local.emulator.webhooks import WebhookEndpoint
+from local.emulation.standard_webhooks import standard_webhooks_target
+from local.emulator import Clock, EmulatorConfig, EmulatorServer, ManualClock, SystemClock
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if (args.webhook_url is None) != (args.webhook_secret is None):
         parser.error("--webhook-url and --webhook-secret go together")
     try:
-        WebhookEndpoint.from_settings(args.webhook_url, args.webhook_secret)
+        standard_webhooks_target(args.webhook_url, args.webhook_secret)
     except ValueError as error:
         parser.error(str(error))
     return args

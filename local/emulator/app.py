@@ -6,22 +6,20 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from local.emulator import errors, media
+from local.emulation import media
+from local.emulation.api import EmulatedApi, EmulatedError, Route, format_seconds, json_response
+from local.emulation.faults import Fault
+from local.emulation.streaming import cut_after, stop_aware
+from local.emulator import errors
 from local.emulator.control_api import ControlApi
 from local.emulator.errors import ApiError
-from local.emulator.faults import Fault
 from local.emulator.host import EmulatorHost
 from local.emulator.requests import (
     MISSING,
-    error_response,
-    json_response,
     parse_limit,
     read_body,
     validate_create,
@@ -29,107 +27,48 @@ from local.emulator.requests import (
 )
 from local.emulator.scenarios import Scenario
 from local.emulator.state import VideoRecord, lifecycle, video_object
-from local.emulator.streaming import DroppedConnection, cut_after, drop_connection, stop_aware
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
-
 
 log = logging.getLogger("local.emulator")
 
-MAX_REQUEST_BYTES = 64 * 1024 * 1024
 NOT_READY_STATUSES = ("queued", "in_progress")
 
 _VIDEO_ROUTE = re.compile(r"^/v1/videos/(?P<video_id>[^/]+)(?P<suffix>/content|/remix)?$")
 
 
-@dataclass
-class _Route:
-    operation: str
-    handler: Callable[[Request, str | None, Fault | None], Response]
-    video_id: str | None = None
-
-
-class EmulatorApp:
+class EmulatorApp(EmulatedApi):
     """WSGI callable; all state lives on the server (an EmulatorHost)."""
 
     def __init__(self, server: EmulatorHost) -> None:
+        super().__init__(server._faults, server._requests, server.stopping, logger=log)
         self.server = server
         self._controls = ControlApi(server)
 
     # -- plumbing -------------------------------------------------------------------------------------
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        started = time.monotonic()
-        request = Request(environ)
-        request.max_content_length = MAX_REQUEST_BYTES
-        request_id = "req_" + secrets.token_hex(16)
-        try:
-            if request.path == "/_emulator" or request.path.startswith("/_emulator/"):
-                response = self._controls.handle(request)
-                self._finish_headers(response, request_id, started)
-            else:
-                response = self._serve_api(request, request_id, started)
-        finally:
-            request.close()  # closes spooled uploads at once
-        return response(environ, start_response)
+    def handle_control(self, request: Request) -> Response:
+        return self._controls.handle(request)
 
-    def _serve_api(self, request: Request, request_id: str, started: float) -> Response:
-        fault: Fault | None = None
-        operation = "unknown"
-        try:
-            self._authenticate(request)
-            route = self._route(request)
-            operation = route.operation
-            plan = self.server._faults.plan(operation)
-            if plan.delay_before_ms:
-                self._pause(request, plan.delay_before_ms)
-            fault = plan.terminal
-            if fault is not None and fault.kind == "http_error":
-                raise self._fault_error(fault)
-            response = route.handler(request, route.video_id, fault)
-        except ApiError as error:
-            response = error_response(error)
-        except RequestEntityTooLarge:
-            response = error_response(ApiError(413, "Request body too large."))
-        except DroppedConnection:
-            self._log_request(request, 0)
-            raise
-        except Exception:
-            log.exception("emulator failed on %s %s", request.method, request.path)
-            response = error_response(errors.http_error_for_status(500))
-        self._finish_headers(response, request_id, started)
-        if fault is not None and fault.kind == "timeout":
-            self._log_request(request, response.status_code)
-            self._pause(request, fault.latency_ms)
-            return response
-        if fault is not None and fault.kind == "reset" and operation != "download":
-            self._log_request(request, 0)
-            drop_connection(request.environ)
-        self._log_request(request, response.status_code)
-        return response
-
-    def _route(self, request: Request) -> _Route:
+    def route(self, request: Request) -> Route:
         path, method = request.path, request.method
         if path == "/v1/videos":
             if method == "POST":
-                return _Route("create", self._create)
+                return Route("create", self._create)
             if method == "GET":
-                return _Route("list", self._list)
+                return Route("list", self._list)
         match = _VIDEO_ROUTE.match(path)
         if match:
             video_id, suffix = match["video_id"], match["suffix"]
             if suffix is None and method == "GET":
-                return _Route("retrieve", self._retrieve, video_id)
+                return Route("retrieve", self._retrieve, video_id)
             if suffix is None and method == "DELETE":
-                return _Route("delete", self._delete, video_id)
+                return Route("delete", self._delete, video_id)
             if suffix == "/content" and method == "GET":
-                return _Route("download", self._download, video_id)
+                return Route("download", self._download, video_id)
             if suffix == "/remix" and method == "POST":
-                return _Route("remix", self._remix, video_id)
+                return Route("remix", self._remix, video_id)
         raise errors.invalid_url(method, path)
 
-    def _authenticate(self, request: Request) -> None:
+    def authenticate(self, request: Request) -> None:
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         key = key.strip()
@@ -149,25 +88,22 @@ class EmulatorApp:
                 code="invalid_api_key",
             )
 
-    def _fault_error(self, fault: Fault) -> ApiError:
+    def fault_error(self, fault: Fault) -> EmulatedError:
         error = errors.http_error_for_status(fault.status, fault.code, fault.message, fault.error_type)
         if fault.retry_after is not None:
-            error.headers["retry-after"] = _format_seconds(fault.retry_after)
+            error.headers["retry-after"] = format_seconds(fault.retry_after)
         return error
 
-    def _pause(self, request: Request, milliseconds: int) -> None:
-        """Sleep, but give up the connection at once if the server is stopping."""
-        if self.server._stopping.wait(milliseconds / 1000):
-            drop_connection(request.environ)
+    def too_large_error(self) -> EmulatedError:
+        return ApiError(413, "Request body too large.")
 
-    def _finish_headers(self, response: Response, request_id: str, started: float) -> None:
-        response.headers["x-request-id"] = request_id
+    def internal_error(self) -> EmulatedError:
+        return errors.http_error_for_status(500)
+
+    def finish_headers(self, response: Response, started: float) -> None:
+        response.headers["x-request-id"] = "req_" + secrets.token_hex(16)
         response.headers["openai-version"] = "2020-10-01"
         response.headers["openai-processing-ms"] = str(int((time.monotonic() - started) * 1000))
-
-    def _log_request(self, request: Request, status: int) -> None:
-        with self.server._state.lock:
-            self.server._state.request_log.append((request.method, request.path, status))
 
     def _now(self) -> float:
         return self.server.clock.now()
@@ -189,7 +125,7 @@ class EmulatorApp:
         state = self.server._state
         now = self._now()
         with state.lock:
-            scenario = state.take_scenario(params["prompt"])
+            scenario = state.scenarios.take(params["prompt"])
             _raise_if_rejected(scenario)
             record = self._new_record(params, scenario, now)
             state.created_count += 1
@@ -213,7 +149,7 @@ class EmulatorApp:
                     f"Video '{source.id}' is not completed (status '{status}'). Only completed videos can be remixed.",
                     param="video_id",
                 )
-            scenario = state.take_scenario(prompt)
+            scenario = state.scenarios.take(prompt)
             _raise_if_rejected(scenario)
             params = {"prompt": prompt, "model": source.model, "size": source.size, "seconds": source.seconds}
             record = self._new_record(params, scenario, now, remixed_from=source.id)
@@ -333,7 +269,7 @@ class EmulatorApp:
         chunks = media.iter_content(variant, video_bytes, record.id)
         if fault is not None and fault.kind == "reset":
             chunks = cut_after(chunks, fault.reset_after_bytes, request.environ)
-        body = stop_aware(chunks, self.server._stopping.is_set, request.environ)
+        body = stop_aware(chunks, self.server.stopping.is_set, request.environ)
         response = Response(body, 200, mimetype=media.VARIANTS[variant].content_type, direct_passthrough=True)
         response.headers["Content-Length"] = str(length)
         return response
@@ -348,7 +284,3 @@ def _mask_key(key: str) -> str:
     if len(key) <= 8:
         return "*" * len(key)
     return key[:3] + "*" * (len(key) - 7) + key[-4:]
-
-
-def _format_seconds(seconds: float) -> str:
-    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)

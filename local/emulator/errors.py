@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from local.emulation.api import EmulatedError
 
-class ApiError(Exception):
+
+class ApiError(EmulatedError):
     """An error answer of the emulated API."""
 
     def __init__(
@@ -18,13 +20,10 @@ class ApiError(Exception):
         code: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(status, message, headers=headers)
         self.error_type = error_type
         self.param = param
         self.code = code
-        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.error_type, "param": self.param, "code": self.code}}

@@ -7,11 +7,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from local.emulator.clock import Clock
-from local.emulator.faults import Fault, FaultBook
+from local.emulation.clock import Clock
+from local.emulation.control_api import ControlledEmulator
+from local.emulation.faults import FaultBook
+from local.emulation.server import RequestLog
+from local.emulation.webhooks import WebhookScheduler
 from local.emulator.scenarios import Scenario
 from local.emulator.state import EmulatorState
-from local.emulator.webhooks import WebhookScheduler
 
 
 @dataclass
@@ -38,38 +40,22 @@ class EmulatorConfig:
     webhook_timestamps_from_clock: bool = False
 
 
-class EmulatorHost(Protocol):
+class EmulatorHost(ControlledEmulator, Protocol):
     """The server as its HTTP app sees it (`EmulatorServer` is the one implementation)."""
 
     config: EmulatorConfig
     clock: Clock
     _state: EmulatorState
     _faults: FaultBook
-    _stopping: threading.Event
+    _requests: RequestLog
     _webhook_scheduler: WebhookScheduler
+
+    @property
+    def stopping(self) -> threading.Event: ...
 
     def configure_webhooks(self, url: str | None, secret: str | None) -> None: ...
 
-    # The /_emulator controls.
-    def script_next(self, scenario: Scenario) -> None: ...
-
-    def add_rule(self, *, prompt_contains: str, scenario: Scenario) -> None: ...
-
-    def clear_scenarios(self) -> None: ...
-
-    def clear_rules(self) -> None: ...
-
-    def inject(self, fault: Fault) -> None: ...
-
-    def clear_faults(self) -> None: ...
-
-    def reset(self) -> None: ...
-
-    @property
-    def request_log(self) -> list[tuple[str, str, int]]: ...
-
+    # The Videos API's own /_emulator controls (the shared ones are ControlledEmulator's).
     def video(self, video_id: str) -> dict[str, Any]: ...
 
     def webhook_log(self) -> list[dict[str, Any]]: ...
-
-    def stats(self) -> dict[str, Any]: ...

@@ -1,5 +1,5 @@
 """Reading and checking the emulator's request bodies as the OpenAI Videos API does: JSON and multipart bodies,
-the create parameters, reference images and list limits; and the JSON responses."""
+the create parameters, reference images and list limits."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import re
 from typing import Any
 
 from werkzeug.datastructures import FileStorage
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
+from local.emulation.api import read_json_object
 from local.emulator import errors
 from local.emulator.errors import ApiError
 
@@ -24,29 +25,14 @@ _SNAPSHOT_SUFFIX = re.compile(r"^-\d{4}-\d{2}-\d{2}$")
 MISSING = object()
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status, mimetype="application/json")
+UNPARSEABLE_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+    "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+)
 
 
 def json_object(request: Request) -> dict[str, Any]:
-    raw = request.get_data()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise unparseable_json() from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.")
-    return body
-
-
-def unparseable_json() -> ApiError:
-    return ApiError(
-        400,
-        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
-        "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
-    )
+    return read_json_object(request, ApiError, UNPARSEABLE_JSON)
 
 
 def read_body(request: Request) -> tuple[dict[str, Any], dict[str, FileStorage]]:
@@ -206,11 +192,3 @@ def model_allowed(model: str, models: list[str]) -> bool:
         if model.startswith(allowed) and _SNAPSHOT_SUFFIX.match(model[len(allowed) :]):
             return True
     return False
-
-
-def error_response(error: ApiError) -> Response:
-    """The API's error body and status, with the error's headers (Retry-After, for one)."""
-    response = json_response(error.body(), error.status)
-    for name, value in error.headers.items():
-        response.headers[name] = value
-    return response

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from local.emulator.controls import from_control_json
+from local.emulation.controls import from_control_json
 
 Outcome = Literal["completed", "failed", "stuck"]
 OUTCOMES: tuple[str, ...] = ("completed", "failed", "stuck")

@@ -3,139 +3,71 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
-from local.emulator import media
+from local.emulation import media
+from local.emulation.clock import Clock, ManualClock, SystemClock
+from local.emulation.faults import FaultBook
+from local.emulation.server import RequestLog, ThreadedServer
+from local.emulation.standard_webhooks import standard_webhooks_target
+from local.emulation.webhooks import WebhookScheduler, WebhookSender, WebhookTarget
 from local.emulator.app import EmulatorApp
-from local.emulator.clock import Clock, ManualClock, SystemClock
-from local.emulator.faults import Fault, FaultBook
+from local.emulator.faults import OPERATIONS, Fault
 from local.emulator.host import EmulatorConfig
 from local.emulator.scenarios import Scenario
-from local.emulator.state import EmulatorState, Rule, lifecycle, terminal_at, video_object
-from local.emulator.webhooks import WebhookEndpoint, WebhookEvent, WebhookScheduler, WebhookSender
+from local.emulator.state import EmulatorState, lifecycle, terminal_at, video_object
+from local.emulator.webhooks import WebhookEvent
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger("local.emulator")
 
-_SERVE_POLL_SECONDS = 0.05
 
-
-class _RequestHandler(WSGIRequestHandler):
-    """Sends werkzeug's access log to the emulator's logger instead of stderr."""
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        getattr(log, type if type in ("debug", "info", "warning", "error") else "info")(
-            "%s - %s", self.address_string(), message % args
-        )
-
-
-class EmulatorServer:
+class EmulatorServer(ThreadedServer):
     """The local OpenAI Videos API. Point the SDK at ``base_url``; steer it with scenarios and faults."""
 
     def __init__(self, config: EmulatorConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or EmulatorConfig()
+        super().__init__(self.config.host, self.config.port, name="openai-videos-emulator", logger=log)
         self.clock: Clock = clock or SystemClock()
         self._state = EmulatorState(self.config.default_scenario, self.config.id_seed)
-        self._faults = FaultBook(self.config.seed)
-        self._stopping = threading.Event()
-        self._httpd: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-        self._webhook_endpoint = WebhookEndpoint.from_settings(self.config.webhook_url, self.config.webhook_secret)
+        self._faults = FaultBook(self.config.seed, OPERATIONS)
+        self._requests = RequestLog()
+        self._webhook_target = standard_webhooks_target(self.config.webhook_url, self.config.webhook_secret)
         timestamp = self.clock.now if self.config.webhook_timestamps_from_clock else time.time
-        self._webhook_sender = WebhookSender(self.config.webhook_retry_delays, timestamp=timestamp)
-        self._webhook_scheduler = WebhookScheduler(self.clock, self._emit_due_webhooks)
+        self._webhook_sender = WebhookSender(self.config.webhook_retry_delays, timestamp=timestamp, logger=log)
+        self._webhook_scheduler = WebhookScheduler(self.clock, self._emit_due_webhooks, logger=log)
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
-    def start(self) -> EmulatorServer:
-        """Bind and serve in a background thread. After stop(), start() serves again on the same port
-        with the same state, which simulates a provider outage and recovery."""
-        if self.running:
-            raise RuntimeError("the emulator is already running")
-        port = self._port if self._port is not None else self.config.port
-        self._stopping.clear()
-        httpd = make_server(self.config.host, port, EmulatorApp(self), threaded=True, request_handler=_RequestHandler)
-        self._httpd, self._port = httpd, int(httpd.server_port)
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": _SERVE_POLL_SECONDS},
-            name=f"openai-videos-emulator:{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        self._webhook_sender.start(f"openai-videos-emulator-webhooks:{self._port}")
-        self._webhook_scheduler.start(f"openai-videos-emulator-webhook-scheduler:{self._port}")
-        return self
+    def wsgi_app(self) -> WSGIApplication:
+        return EmulatorApp(self)
 
-    def stop(self) -> None:
-        """Stop serving (idempotent); requests that are sleeping or streaming drop their connection at once."""
-        self._stopping.set()
-        httpd, thread = self._httpd, self._thread
-        self._httpd = self._thread = None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+    def _on_start(self) -> None:
+        self._webhook_sender.start(f"openai-videos-emulator-webhooks:{self.port}")
+        self._webhook_scheduler.start(f"openai-videos-emulator-webhook-scheduler:{self.port}")
+
+    def _on_stop(self) -> None:
         self._webhook_scheduler.stop()
         self._webhook_sender.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._httpd is not None
-
-    def __enter__(self) -> EmulatorServer:
-        return self if self.running else self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the emulator has not been started")
-        return self._port
-
-    @property
-    def root_url(self) -> str:
-        host = self.config.host
-        if host in ("", "0.0.0.0", "::"):
-            host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """What to pass as the SDK's ``base_url`` (ends with ``/v1``)."""
-        return self.root_url + "/v1"
 
     # -- controls ---------------------------------------------------------------------------------------
 
     def script_next(self, scenario: Scenario) -> None:
         """Queue a scenario for the next video generation (FIFO; before any rule)."""
-        with self._state.lock:
-            self._state.scripted.append(scenario)
+        self._state.scenarios.script_next(scenario)
 
     def add_rule(self, *, prompt_contains: str, scenario: Scenario) -> None:
         """Any generation whose prompt contains the text (case-sensitive) uses the scenario; first rule wins."""
-        with self._state.lock:
-            self._state.rules.append(Rule(prompt_contains, scenario))
+        self._state.scenarios.add_rule(prompt_contains, scenario)
 
     def clear_scenarios(self) -> None:
-        with self._state.lock:
-            self._state.scripted.clear()
+        self._state.scenarios.clear_scripted()
 
     def clear_rules(self) -> None:
-        with self._state.lock:
-            self._state.rules.clear()
+        self._state.scenarios.clear_rules()
 
     def inject(self, fault: Fault) -> None:
         self._faults.add(fault)
@@ -153,15 +85,16 @@ class EmulatorServer:
         self._faults.clear()
         with self._state.lock:
             self._state = EmulatorState(self.config.default_scenario, self.config.id_seed)
+        self._requests.clear()
         self._webhook_sender.clear()
 
     def configure_webhooks(self, url: str | None, secret: str | None) -> None:
         """Send webhooks to ``url`` signed with ``secret`` ("whsec_<base64 key>"); either None turns them off.
         Videos that turned terminal before the switch keep the previous setting. ValueError if invalid."""
-        endpoint = WebhookEndpoint.from_settings(url, secret)
+        target = standard_webhooks_target(url, secret)
         with self._state.lock:
             due, _ = self._take_due_webhooks()
-            self._webhook_endpoint = endpoint
+            self._webhook_target = target
         self._submit_webhooks(due)
 
     def flush_webhooks(self, timeout: float = 5.0) -> bool:
@@ -178,11 +111,11 @@ class EmulatorServer:
         self._submit_webhooks(due)
         return next_due
 
-    def _take_due_webhooks(self) -> tuple[list[tuple[WebhookEvent, WebhookEndpoint]], float | None]:
+    def _take_due_webhooks(self) -> tuple[list[tuple[WebhookEvent, WebhookTarget]], float | None]:
         """Marks videos that turned terminal as handled (caller holds the state lock). Their events are
         returned when webhooks are on and the video is not overridden to ``expired``."""
         now = self.clock.now()
-        endpoint = self._webhook_endpoint
+        target = self._webhook_target
         turned: list[tuple[int, int, str, str]] = []  # (moment, seq, event type, video id)
         next_due: float | None = None
         for record in self._state.videos.values():
@@ -197,14 +130,14 @@ class EmulatorServer:
             record.terminal_event_handled = True
             if state.completed_at is not None and record.scenario.status_override != "expired":
                 turned.append((state.completed_at, record.seq, "video." + state.status, record.id))
-        if endpoint is None:
+        if target is None:
             return [], next_due
-        events = [(WebhookEvent.new(kind, video_id, moment), endpoint) for moment, _, kind, video_id in sorted(turned)]
+        events = [(WebhookEvent.new(kind, video_id, moment), target) for moment, _, kind, video_id in sorted(turned)]
         return events, next_due
 
-    def _submit_webhooks(self, due: list[tuple[WebhookEvent, WebhookEndpoint]]) -> None:
-        for event, endpoint in due:
-            self._webhook_sender.submit(event, endpoint)
+    def _submit_webhooks(self, due: list[tuple[WebhookEvent, WebhookTarget]]) -> None:
+        for event, target in due:
+            self._webhook_sender.submit(event, target)
 
     # -- inspection -------------------------------------------------------------------------------------
 
@@ -222,8 +155,7 @@ class EmulatorServer:
     @property
     def request_log(self) -> list[tuple[str, str, int]]:
         """``(method, path, status)`` of every /v1 request; status 0 means no response was sent."""
-        with self._state.lock:
-            return list(self._state.request_log)
+        return self._requests.entries()
 
     def video_ids(self) -> list[str]:
         """Every video created so far (deleted ones included), oldest first."""
@@ -272,10 +204,11 @@ class EmulatorServer:
                 "remix_count": state.remix_count,
                 "videos": sum(1 for r in state.videos.values() if r.deleted_at is None),
                 "deleted": sum(1 for r in state.videos.values() if r.deleted_at is not None),
-                "requests": len(state.request_log),
-                "scripted_scenarios": len(state.scripted),
+                "requests": len(self._requests),
+                "scripted_scenarios": state.scenarios.scripted_count,
                 "rules": [
-                    {"prompt_contains": r.prompt_contains, "scenario": r.scenario.to_dict()} for r in state.rules
+                    {"prompt_contains": r.prompt_contains, "scenario": r.scenario.to_dict()}
+                    for r in state.scenarios.rules()
                 ],
                 "faults": self.faults(),
                 "now": self.clock.now(),

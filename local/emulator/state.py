@@ -1,14 +1,14 @@
-"""Emulator state: the videos, their clock-driven lifecycle, and the scenario queue and rules."""
+"""Emulator state: the videos, their clock-driven lifecycle, and the scenarios they follow."""
 
 from __future__ import annotations
 
 import random
 import secrets
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.emulation.scenarios import ScenarioBook
 from local.emulator.scenarios import Scenario
 
 TERMINAL_STATUSES = ("completed", "failed")
@@ -108,12 +108,6 @@ def video_object(record: VideoRecord, now: float, expires_after_seconds: int) ->
     }
 
 
-@dataclass(frozen=True)
-class Rule:
-    prompt_contains: str
-    scenario: Scenario
-
-
 class EmulatorState:
     """All mutable emulator state behind one lock (the HTTP server is threaded)."""
 
@@ -121,13 +115,10 @@ class EmulatorState:
         self.lock = threading.RLock()
         # Ids drawn from the seed, when there is one, so that a seeded run names its videos the same every time.
         self._ids = random.Random(seed) if seed is not None else None  # noqa: S311 - ids of a test double
-        self.default_scenario = default_scenario
+        self.scenarios = ScenarioBook(default_scenario)
         self.videos: dict[str, VideoRecord] = {}
-        self.scripted: deque[Scenario] = deque()
-        self.rules: list[Rule] = []
         self.created_count = 0
         self.remix_count = 0
-        self.request_log: list[tuple[str, str, int]] = []
         self._seq = 0
 
     def new_video_id(self) -> str:
@@ -141,16 +132,6 @@ class EmulatorState:
         with self.lock:
             self._seq += 1
             return self._seq
-
-    def take_scenario(self, prompt: str) -> Scenario:
-        """The next scripted scenario, else the first rule matching the prompt, else the default."""
-        with self.lock:
-            if self.scripted:
-                return self.scripted.popleft()
-            for rule in self.rules:
-                if rule.prompt_contains in prompt:
-                    return rule.scenario
-            return self.default_scenario
 
     def live(self, video_id: str) -> VideoRecord | None:
         with self.lock:

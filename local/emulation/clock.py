@@ -1,4 +1,4 @@
-"""Time sources for the emulator: real time by default, a manual clock for tests."""
+"""Time sources for the emulators: real time by default, a manual clock for tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Building the emulator's dataclasses from the JSON of its HTTP controls."""
+"""Building an emulator's dataclasses (scenarios, faults) from the JSON of its HTTP controls."""
 
 from __future__ import annotations
 

@@ -160,7 +160,10 @@ def test_the_openapi_document_is_public_and_describes_every_route(world):
         "/stats",
         "/videos/{id}/webhooks",
         "/videos/{id}/webhooks/replay",
+        "/videos/{id}/cancel",
+        "/models",
         "/provider-webhooks/openai",
+        "/provider-webhooks/fal",
     }
     assert set(paths["/videos"]) == {"get", "post"}
     assert "SubmitVideoRequest" in response.body["components"]["schemas"]

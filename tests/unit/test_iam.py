@@ -43,6 +43,9 @@ def consume(queue: str) -> dict[str, set[str]]:
 
 
 # Per function: action -> the resources (logical ids, with an ARN suffix where it is narrower) it is granted on.
+# Every function that may call a provider reads whichever provider's key its jobs name.
+PROVIDER_KEYS = {"OpenAIApiKeySecret", "FalKeySecret", "RunwayApiKeySecret"}
+
 EXPECTED: dict[str, dict[str, set[str]]] = {
     # Jobs, counters and rate-budget items; idempotency records (put, update, delete of a failed try);
     # a create whose answer was lost is looked for by provider video before paying again (by_provider_video);
@@ -55,14 +58,14 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:DeleteItem": {TABLE},
         "dynamodb:Query": index("by_provider_video"),
         "sqs:SendMessage": {STORE_QUEUE},
-        "secretsmanager:GetSecretValue": {"OpenAIApiKeySecret"},
+        "secretsmanager:GetSecretValue": PROVIDER_KEYS,
     },
     "SoraStatusFunction": {
         **runtime("SoraStatusFunction"),
         "dynamodb:GetItem": {TABLE},
         "dynamodb:UpdateItem": {TABLE},
         "sqs:SendMessage": {STORE_QUEUE},
-        "secretsmanager:GetSecretValue": {"OpenAIApiKeySecret"},
+        "secretsmanager:GetSecretValue": PROVIDER_KEYS,
     },
     # A reset with resubmit submits at once, like POST /videos.
     "ResetFunction": {
@@ -71,7 +74,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:UpdateItem": {TABLE},
         "dynamodb:Query": index("by_provider_video"),
         "sqs:SendMessage": {STORE_QUEUE},
-        "secretsmanager:GetSecretValue": {"OpenAIApiKeySecret"},
+        "secretsmanager:GetSecretValue": PROVIDER_KEYS,
     },
     # Read-only: jobs and counters, the owner indexes, and s3:GetObject, which presigned URLs are signed for.
     "ReadApiFunction": {
@@ -86,7 +89,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:UpdateItem": {TABLE},
         "dynamodb:Query": index("due", "by_provider_video"),
         "sqs:SendMessage": {STORE_QUEUE},
-        "secretsmanager:GetSecretValue": {"OpenAIApiKeySecret"},
+        "secretsmanager:GetSecretValue": PROVIDER_KEYS,
     },
     # Multipart upload (PutObject covers create, parts and complete), abort on failure, HeadObject (GetObject);
     # each try lists the unfinished uploads in its attempt's folder and aborts them (so does a request for a
@@ -100,7 +103,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "s3:AbortMultipartUpload": {VIDEO_OBJECTS},
         "s3:GetObject": {VIDEO_OBJECTS},
         "s3:ListBucketMultipartUploads": {"VideosBucket"},
-        "secretsmanager:GetSecretValue": {"OpenAIApiKeySecret"},
+        "secretsmanager:GetSecretValue": PROVIDER_KEYS,
     },
     # The delivery log (index), replays (put the delivery, delete the endpoint's 410 record, queue the attempt).
     "WebhooksApiFunction": {
@@ -120,7 +123,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:DeleteItem": {TABLE},
         "dynamodb:Query": index("by_provider_video"),
         "sqs:SendMessage": {STORE_QUEUE},
-        "secretsmanager:GetSecretValue": {"ProviderWebhookSecret", "OpenAIApiKeySecret"},
+        "secretsmanager:GetSecretValue": {"ProviderWebhookSecret", *PROVIDER_KEYS},
     },
     # The stream event source (read with the function's role) and its OnFailure destination.
     "WebhookEventsFunction": {

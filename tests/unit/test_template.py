@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 # The provider's webhooks are authenticated by their Standard Webhooks signature instead of a JWT.
-PUBLIC_ROUTES = {("GET", "/openapi.json"), ("POST", "/provider-webhooks/openai")}
+PUBLIC_ROUTES = {("GET", "/openapi.json"), ("POST", "/provider-webhooks/openai"), ("POST", "/provider-webhooks/fal")}
 EXPECTED_ROUTES = {
     ("POST", "/videos"),
     ("GET", "/videos/{id}/sora-status"),
@@ -30,15 +30,18 @@ EXPECTED_ROUTES = {
     ("GET", "/videos/{id}/webhooks"),
     ("POST", "/videos/{id}/webhooks/replay"),
     ("POST", "/provider-webhooks/openai"),
+    ("POST", "/provider-webhooks/fal"),
+    ("GET", "/models"),
+    ("POST", "/videos/{id}/cancel"),
 }
 # The secrets each function may read; every other function reads none.
 SECRETS_READ_BY = {
-    "SubmitFunction": ["OpenAIApiKeySecret"],
-    "SoraStatusFunction": ["OpenAIApiKeySecret"],
-    "ResetFunction": ["OpenAIApiKeySecret"],
-    "PollSoraStatusFunction": ["OpenAIApiKeySecret"],
-    "StoreVideoFunction": ["OpenAIApiKeySecret"],
-    "ProviderWebhookFunction": ["ProviderWebhookSecret", "OpenAIApiKeySecret"],
+    "SubmitFunction": ["OpenAIApiKeySecret", "FalKeySecret", "RunwayApiKeySecret"],
+    "SoraStatusFunction": ["OpenAIApiKeySecret", "FalKeySecret", "RunwayApiKeySecret"],
+    "ResetFunction": ["OpenAIApiKeySecret", "FalKeySecret", "RunwayApiKeySecret"],
+    "PollSoraStatusFunction": ["OpenAIApiKeySecret", "FalKeySecret", "RunwayApiKeySecret"],
+    "StoreVideoFunction": ["OpenAIApiKeySecret", "FalKeySecret", "RunwayApiKeySecret"],
+    "ProviderWebhookFunction": ["ProviderWebhookSecret", "OpenAIApiKeySecret", "FalKeySecret", "RunwayApiKeySecret"],
     "DeliverWebhookFunction": ["WebhookSigningSecret"],
 }
 

@@ -33,6 +33,16 @@ def normalize_allowed_host(entry: str) -> str:
     return host
 
 
+class ProviderLimits(BaseModel):
+    """One provider's own request budgets and slot count (None: the deployment-wide value, or no limit)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    create_rpm: Annotated[int, Field(ge=0)] | None = None
+    retrieve_rpm: Annotated[int, Field(ge=0)] | None = None
+    max_in_flight: Annotated[int, Field(ge=1)] | None = None
+
+
 class Settings(BaseModel):
     """Everything a function needs to know about its deployment.
 
@@ -90,9 +100,12 @@ class Settings(BaseModel):
     provider_timeout_seconds: Annotated[float, Field(gt=0)] = 8.0
     provider_max_retries: Annotated[int, Field(ge=0, le=5)] = 2
     max_request_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
-    # The provider's request budget, shared by every function, in requests per minute (0 = no budget).
+    # Each provider's request budget, shared by every function, in requests per minute (0 = no budget); the
+    # same for every provider unless PROVIDER_LIMITS names its own.
     provider_create_rpm: Annotated[int, Field(ge=0)] = 0
     provider_retrieve_rpm: Annotated[int, Field(ge=0)] = 0
+    # Per provider: {"fal": {"create_rpm": 60, "retrieve_rpm": 600, "max_in_flight": 10}}; each key optional.
+    provider_limits: dict[ProviderName, ProviderLimits] = Field(default_factory=dict)
     # Admission: 0 turns a limit off.
     max_jobs_in_flight: Annotated[int, Field(ge=0)] = 0
     max_active_jobs_per_owner: Annotated[int, Field(ge=0)] = 0
@@ -133,9 +146,9 @@ class Settings(BaseModel):
             return tuple(normalize_allowed_host(str(entry)) for entry in value if str(entry).strip())
         return value
 
-    @field_validator("price_table", mode="before")
+    @field_validator("price_table", "provider_limits", mode="before")
     @classmethod
-    def parse_price_table(cls, value: object) -> object:
+    def parse_json_table(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("allowed_models")
@@ -166,6 +179,17 @@ class Settings(BaseModel):
     def catalog(self) -> Catalog:
         """The models jobs may name here, the default provider's first."""
         return _catalog(self.enabled_providers, self.allowed_models, self.fal_models, self.runway_models)
+
+    def requests_per_minute(self, provider: ProviderName, kind: Literal["create", "retrieve"]) -> int:
+        """The provider's create or retrieve budget (0: none)."""
+        own = self.provider_limits.get(provider, ProviderLimits())
+        if kind == "create":
+            return self.provider_create_rpm if own.create_rpm is None else own.create_rpm
+        return self.provider_retrieve_rpm if own.retrieve_rpm is None else own.retrieve_rpm
+
+    def slot_cap(self, provider: ProviderName) -> int | None:
+        """How many of the provider's jobs may be at it at once (None: no limit of its own)."""
+        return self.provider_limits.get(provider, ProviderLimits()).max_in_flight
 
     @property
     def prices(self) -> dict[str, dict[str, float]]:

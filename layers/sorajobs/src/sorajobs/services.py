@@ -10,13 +10,13 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sorajobs.catalog import ProviderName
+from sorajobs.catalog import PROVIDER_NAMES, ProviderName
 from sorajobs.clock import Clock, SystemClock, new_job_id
 from sorajobs.config import Settings, get_settings
 from sorajobs.dal.job_counters import AdmissionLimits
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
-from sorajobs.dal.rate_budget import RateBudget
+from sorajobs.dal.rate_budget import CallKind, RateBudget, budget_bucket
 from sorajobs.dal.storage import VideoStorage
 from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.models.errors import ProviderNotConfigured
@@ -25,6 +25,7 @@ from sorajobs.providers.base import VideoProvider
 if TYPE_CHECKING:
     import httpx
 
+    from sorajobs.providers.fal_keys import FalWebhookKeys
     from sorajobs.signing import WebhookSecret
 
 # Outbound webhook requests get this long to answer.
@@ -95,6 +96,11 @@ class Services:
             max_in_flight=settings.max_jobs_in_flight or None,
             max_active_per_owner=settings.max_active_jobs_per_owner or None,
             daily_spend_cents=round(settings.daily_spend_limit_usd * 100) or None,
+            max_in_flight_by_provider={
+                provider: own.max_in_flight
+                for provider, own in settings.provider_limits.items()
+                if own.max_in_flight is not None
+            },
         )
         return JobRepository(self.dynamodb, settings.jobs_table_name, limits)
 
@@ -117,7 +123,12 @@ class Services:
 
     @cached_property
     def rate_budget(self) -> RateBudget:
-        limits = {"create": self.settings.provider_create_rpm, "retrieve": self.settings.provider_retrieve_rpm}
+        kinds: tuple[CallKind, ...] = ("create", "retrieve")
+        limits = {
+            budget_bucket(provider, kind): self.settings.requests_per_minute(provider, kind)
+            for provider in PROVIDER_NAMES
+            for kind in kinds
+        }
         return RateBudget(self.dynamodb, self.settings.jobs_table_name, self.clock, limits)
 
     def provider(self, name: ProviderName) -> VideoProvider:
@@ -168,6 +179,15 @@ class Services:
         from sorajobs.url_guard import resolve_host
 
         return resolve_host(host)
+
+    @cached_property
+    def fal_webhook_keys(self) -> FalWebhookKeys:
+        """fal's webhook public keys, from its JWKS URL (the emulator's, locally)."""
+        import httpx
+
+        from sorajobs.providers.fal_keys import FalWebhookKeys
+
+        return FalWebhookKeys(httpx.Client(timeout=5.0), self.settings.fal_jwks_url, self.clock)
 
     @cached_property
     def _secrets_provider(self) -> Any:

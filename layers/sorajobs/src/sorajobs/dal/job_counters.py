@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,8 @@ class AdmissionLimits:
     max_in_flight: int | None = None
     max_active_per_owner: int | None = None
     daily_spend_cents: int | None = None
+    # Slots per provider (fal runs a few at once and queues the rest; Runway's tier sets its concurrency).
+    max_in_flight_by_provider: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class JobTotals:
     counts: dict[JobStatus, int]
     estimated_cost_cents: int
     in_flight: int
+    in_flight_by_provider: dict[str, int] = field(default_factory=dict)
 
 
 # A transaction item, and the error to raise when its condition is what cancelled the transaction.
@@ -57,9 +60,14 @@ def _footprint(job: Job | None) -> Counter[str]:
             job.status.value: 1,
             "active": int(job.status in UNFINISHED_STATUSES),
             "in_flight": int(job.admitted),
+            in_flight_counter(job.provider): int(job.admitted),
             "cost_cents": job.estimated_cost_cents,
         }
     )
+
+
+def in_flight_counter(provider: str) -> str:
+    return f"in_flight_{provider}"
 
 
 def _counter_deltas(before: Job | None, after: Job) -> dict[str, int]:
@@ -84,12 +92,16 @@ class CounterUpdates:
         owner_condition = None
         if limits.max_active_per_owner is not None and deltas.get("active", 0) > 0:
             owner_condition = ("active", limits.max_active_per_owner - deltas["active"])
-        global_condition = None
+        global_conditions = []
         if limits.max_in_flight is not None and deltas.get("in_flight", 0) > 0:
-            global_condition = ("in_flight", limits.max_in_flight - deltas["in_flight"])
+            global_conditions.append(("in_flight", limits.max_in_flight - deltas["in_flight"]))
+        provider_cap = limits.max_in_flight_by_provider.get(after.provider)
+        provider_slots = in_flight_counter(after.provider)
+        if provider_cap is not None and deltas.get(provider_slots, 0) > 0:
+            global_conditions.append((provider_slots, provider_cap - deltas[provider_slots]))
         items: list[TransactItem] = [
             (self._counter_update(owner_stats_key(after.owner), deltas, owner_condition), _too_many_active),
-            (self._counter_update(ALL_OWNERS_STATS_KEY, deltas, global_condition), _slots_full),
+            (self._counter_update(ALL_OWNERS_STATS_KEY, deltas, *global_conditions), _slots_full),
         ]
         cost = deltas.get("cost_cents", 0)
         if cost > 0 and limits.daily_spend_cents is not None:
@@ -106,10 +118,10 @@ class CounterUpdates:
         self,
         key: str,
         deltas: dict[str, int],
-        at_most: tuple[str, int] | None,
+        *at_most: tuple[str, int] | None,
         expires_at: int | None = None,
     ) -> dict[str, Any]:
-        """ADD the deltas to a counter item; with `at_most`, only while that counter is at most the bound."""
+        """ADD the deltas to a counter item; with `at_most`, only while each named counter is at most its bound."""
         expression = Expression()
         parts = [f"{expression.name(name)} {expression.value(delta)}" for name, delta in deltas.items()]
         update: dict[str, Any] = {
@@ -119,14 +131,16 @@ class CounterUpdates:
         }
         if expires_at is not None:
             update["UpdateExpression"] += f" SET {expression.name('expiration')} = {expression.value(expires_at)}"
-        if at_most is not None:
-            counter, bound = at_most
+        conditions = []
+        for counter, bound in filter(None, at_most):
             name = expression.name(counter)
-            update["ConditionExpression"] = (
-                f"attribute_not_exists({name}) OR {name} <= {expression.value(bound)}"
+            conditions.append(
+                f"(attribute_not_exists({name}) OR {name} <= {expression.value(bound)})"
                 if bound >= 0
                 else f"{name} <= {expression.value(bound)}"
             )
+        if conditions:
+            update["ConditionExpression"] = " AND ".join(conditions)
         update["ExpressionAttributeNames"] = expression.names
         update["ExpressionAttributeValues"] = expression.serialized_values()
         return {"Update": update}

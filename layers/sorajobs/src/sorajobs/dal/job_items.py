@@ -13,10 +13,18 @@ from sorajobs.models.job import Job, JobStatus
 from sorajobs.timeutil import from_epoch_ms, to_epoch_ms
 
 JOB_KEY_PREFIX = "JOB#"
-# The sparse `due` index has two partitions: pending jobs waiting to be submitted (FIFO by their due
-# time) and submitted jobs waiting for their next poll.
+# The sparse `due` index has two partitions per provider: pending jobs waiting to be submitted (FIFO by their
+# due time) and submitted jobs waiting for their next poll. The OpenAI-compatible gateway's keep the names they
+# had before providers could be chosen; the others' are suffixed, so the sweep reads each provider's on its own
+# budget.
 SUBMIT_SHARD = "submit"
 POLL_SHARD = "poll"
+
+
+def due_shard(kind: str, provider: str) -> str:
+    return kind if provider == "openai" else f"{kind}#{provider}"
+
+
 # Stored as epoch milliseconds (numbers) because the sweep compares them in a key condition.
 _EPOCH_FIELDS = ("next_poll_at", "lease_until")
 _serializer = TypeSerializer()
@@ -69,7 +77,7 @@ def job_to_attributes(job: Job) -> dict[str, Any]:
     data["created_key"] = created_key(job)
     data["owner_status"] = f"{job.owner}#{job.status.value}"
     if job.next_poll_at is not None:
-        data["due_shard"] = SUBMIT_SHARD if job.status is JobStatus.PENDING else POLL_SHARD
+        data["due_shard"] = due_shard(SUBMIT_SHARD if job.status is JobStatus.PENDING else POLL_SHARD, job.provider)
     return data
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sorajobs.catalog import PROVIDER_NAMES
 from sorajobs.dal.conditions import condition_failed
 from sorajobs.dal.cursors import decode_cursor, encode_cursor
 from sorajobs.dal.expressions import Expression
@@ -19,11 +20,11 @@ from sorajobs.dal.job_counters import (
     CounterUpdates,
     JobTotals,
     TransactItem,
+    in_flight_counter,
     owner_stats_key,
 )
 from sorajobs.dal.job_items import (
     JOB_KEY_PREFIX,
-    POLL_SHARD,
     deserialize,
     job_from_item,
     job_key,
@@ -215,7 +216,7 @@ class JobRepository:
                 return job
         return None
 
-    def due_job_ids(self, now: datetime, *, page_size: int, shard: str = POLL_SHARD) -> Iterator[str]:
+    def due_job_ids(self, now: datetime, *, page_size: int, shard: str) -> Iterator[str]:
         """Ids of jobs whose due time has come, the longest-waiting first (FIFO in the submit shard)."""
         query: dict[str, Any] = {
             "TableName": self._table,
@@ -241,4 +242,7 @@ class JobRepository:
             counts={status: max(0, int(stored.get(status.value, 0))) for status in JobStatus},
             estimated_cost_cents=max(0, int(stored.get("cost_cents", 0))),
             in_flight=max(0, int(stored.get("in_flight", 0))),
+            in_flight_by_provider={
+                provider: max(0, int(stored.get(in_flight_counter(provider), 0))) for provider in PROVIDER_NAMES
+            },
         )

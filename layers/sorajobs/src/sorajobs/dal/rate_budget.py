@@ -1,6 +1,6 @@
-"""The provider's request budget, shared by every function: token buckets kept in the jobs table.
+"""The providers' request budgets, shared by every function: token buckets kept in the jobs table.
 
-One bucket per kind of call ("create", "retrieve"), each with a limit in requests per minute. A bucket
+One bucket per provider and kind of call ("create", "retrieve"), each with a limit in requests per minute. A bucket
 holds at most a tenth of a minute's requests and refills at the rest of the limit spread over the
 minute, so no 60-second window ever sees more than the limit (from a limit of 2 upwards). A 429 from the
 provider pauses its bucket for everyone until its Retry-After has passed.
@@ -21,8 +21,15 @@ from sorajobs.dal.conditions import condition_failed
 from sorajobs.dal.job_items import deserialize, serialize
 from sorajobs.timeutil import from_epoch_ms, to_epoch_ms
 
-Bucket = Literal["create", "retrieve"]
+CallKind = Literal["create", "retrieve"]
+# A bucket's name: "create" and "retrieve" for the OpenAI-compatible gateway (as before providers could be
+# chosen), "fal#create" and so on for the others.
+Bucket = str
 CONFLICT_RETRIES = 10
+
+
+def budget_bucket(provider: str, kind: CallKind) -> Bucket:
+    return kind if provider == "openai" else f"{provider}#{kind}"
 
 
 @dataclass(frozen=True)

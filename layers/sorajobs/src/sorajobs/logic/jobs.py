@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from sorajobs.dal.rate_budget import Bucket
+from sorajobs.dal.rate_budget import CallKind, budget_bucket
 from sorajobs.logic.lifecycle import (
     Change,
     apply_provider_video,
@@ -61,6 +62,8 @@ logger = Logger(child=True)
 RATE_LIMIT_PAUSE_SECONDS = 10.0
 # How far the provider's clock may run behind ours when a lost create is looked for.
 CREATE_CLOCK_SKEW = timedelta(minutes=2)
+# How long a create whose answer was lost waits for its webhook to name the generation.
+LOST_CREATE_WEBHOOK_WAIT = timedelta(minutes=30)
 LOST_CREATE_ERROR = JobError(
     code="create_outcome_unknown",
     message="The provider's answer to the create was lost, and it cannot be asked what it made; "
@@ -143,7 +146,7 @@ class JobService:
             except ProviderSlotsFull:
                 logger.info("Every provider slot is taken; the job waits its turn", extra={"job_id": job.id})
                 return self.apply(job, transition_to_awaiting_admission(job))
-        if not budget_reserved and not self._services.rate_budget.take("create").granted:
+        if not budget_reserved and not self._services.rate_budget.take(budget_bucket(job.provider, "create")).granted:
             record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
             logger.info("The provider's create budget is spent; the job waits its turn", extra={"job_id": job.id})
             return self.apply(job, transition_to_awaiting_admission(job))
@@ -165,7 +168,7 @@ class JobService:
         try:
             earlier = self._earlier_create(job, request, provider)
         except ProviderTemporaryError as fault:
-            self._provider_fault(fault, "retrieve")
+            self._provider_fault(job, fault, "retrieve")
             return self.apply(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
         if earlier is not None:
             logger.info(
@@ -176,9 +179,13 @@ class JobService:
             return self.apply(job, transition_to_submitted(job, earlier, self._now(), self._schedule))
         if job.create_started_at is not None and not provider.capabilities.finds_lost_creates:
             # A create may have been billed, and this provider cannot be asked: sending another could pay twice.
+            # Its webhook (when the create asked for one) names it; until then the job waits, then it fails.
+            now = self._now()
+            if request.webhook_url and now - job.create_started_at < LOST_CREATE_WEBHOOK_WAIT:
+                return self.apply(job, transition_to_submit_retry(job, now, None))
             logger.warning("A create's answer was lost at a provider that cannot list", extra={"job_id": job.id})
             record_metric(name="LostCreatesUnknowable", unit=MetricUnit.Count, value=1)
-            return self.apply(job, transition_to_failed(job, LOST_CREATE_ERROR, self._now()))
+            return self.apply(job, transition_to_failed(job, LOST_CREATE_ERROR, now))
         # Written before the paid call: if this invocation dies before the answer is stored, the next
         # try knows a generation may already exist and looks for it instead of paying twice.
         job = self.write(job, transition_to_creating(job, self._now()))
@@ -189,7 +196,7 @@ class JobService:
             record_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
             return self.apply(job, transition_to_failed(job, rejection.as_job_error(), self._now()))
         except ProviderTemporaryError as fault:
-            self._provider_fault(fault, "create")
+            self._provider_fault(job, fault, "create")
             logger.warning(
                 "Provider unavailable at submit; the sweep will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
@@ -199,10 +206,21 @@ class JobService:
         return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
 
     def _provider_webhook_url(self, job: Job) -> str | None:
-        """Where a provider with per-request webhooks posts this attempt's completion (fal)."""
+        """Where a provider with per-request webhooks posts this attempt's completion (fal). The job and attempt
+        ride along, so even a create whose answer was lost is found by its webhook."""
         if job.provider != "fal" or not self._settings.fal_webhook_url:
             return None
-        return self._settings.fal_webhook_url
+        return f"{self._settings.fal_webhook_url}?{urlencode({'job': job.id, 'attempt': job.attempt})}"
+
+    def record_report(self, job: Job, video: ProviderVideo) -> Job:
+        """A provider's pushed report (a verified webhook), folded in like a poll's answer."""
+        return self.apply(job, apply_provider_video(job, video, self._now(), self._schedule))
+
+    def adopt_lost_create(self, job: Job, video: ProviderVideo) -> Job:
+        """The generation of a create whose answer never reached us, made known by its webhook."""
+        logger.info("A webhook named the generation of a lost create; adopting it", extra={"job_id": job.id})
+        record_metric(name="LostCreatesAdopted", unit=MetricUnit.Count, value=1)
+        return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
 
     def _earlier_create(self, job: Job, request: GenerationRequest, provider: VideoProvider) -> ProviderVideo | None:
         """The generation an earlier create of this attempt made, if its answer never reached us.
@@ -232,7 +250,7 @@ class JobService:
         if job.provider_video_id is None:
             return job, None
         if not budget_reserved:
-            grant = self._services.rate_budget.take("retrieve")
+            grant = self._services.rate_budget.take(budget_bucket(job.provider, "retrieve"))
             if not grant.granted:
                 record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
                 return job, grant.retry_after_seconds
@@ -256,7 +274,7 @@ class JobService:
             )
             return self.apply(job, transition_to_retry_later(job, now, None)), None
         except ProviderTemporaryError as fault:
-            self._provider_fault(fault, "retrieve")
+            self._provider_fault(job, fault, "retrieve")
             logger.warning(
                 "Provider fault while refreshing; will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
@@ -311,11 +329,12 @@ class JobService:
         except (ProviderError, ProviderNotConfigured) as error:
             logger.warning("Could not cancel at the provider", extra={"job_id": job.id, "error": str(error)})
 
-    def _provider_fault(self, fault: ProviderTemporaryError, bucket: Bucket) -> None:
-        """Counts the fault by code; a 429 pauses that kind of call for every function."""
+    def _provider_fault(self, job: Job, fault: ProviderTemporaryError, kind: CallKind) -> None:
+        """Counts the fault by code; a 429 pauses that kind of call to that provider for every function."""
         with single_metric(name="ProviderErrors", unit=MetricUnit.Count, value=1) as metric:
             metric.add_dimension(name="code", value=fault.code)
         if isinstance(fault, ProviderRateLimitedError):
+            bucket = budget_bucket(job.provider, kind)
             self._services.rate_budget.pause(bucket, fault.retry_after or RATE_LIMIT_PAUSE_SECONDS)
 
     def _refresh_due(self, job: Job) -> bool:

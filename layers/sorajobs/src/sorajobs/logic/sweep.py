@@ -13,8 +13,9 @@ from enum import StrEnum
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD
-from sorajobs.dal.rate_budget import Bucket, RateBudget
+from sorajobs.catalog import PROVIDER_NAMES, ProviderName
+from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD, due_shard
+from sorajobs.dal.rate_budget import Bucket, RateBudget, budget_bucket
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import (
     transition_to_failed,
@@ -109,24 +110,50 @@ class Sweeper:
         return report
 
     def _sweep_pass(self, pool: Executor, report: SweepReport, remaining_seconds: Callable[[], float]) -> None:
+        """Each provider's jobs on that provider's budget: every provider's, enabled or not, so that no job is
+        stranded when a provider is turned off."""
+        seen: set[str] = set()
+        for provider in PROVIDER_NAMES:
+            if not self._sweep_provider(provider, pool, seen, report, remaining_seconds):
+                return
+
+    def _sweep_provider(
+        self,
+        provider: ProviderName,
+        pool: Executor,
+        seen: set[str],
+        report: SweepReport,
+        remaining_seconds: Callable[[], float],
+    ) -> bool:
         """Due polls first (oldest due first), which frees provider slots; then pending jobs, first come
         first served, as far as slots are free. Pending jobs past the maximum age come with the polls,
-        slot or not, so that they time out."""
+        slot or not, so that they time out. False when time ran short."""
         jobs, page_size = self._services.jobs, self._settings.sweep_batch_size
         now = self._services.clock.now()
         too_old = now - timedelta(seconds=self._settings.max_job_age_seconds)
-        seen: set[str] = set()
+        submit_shard, poll_shard = due_shard(SUBMIT_SHARD, provider), due_shard(POLL_SHARD, provider)
         polls = itertools.chain(
-            jobs.due_job_ids(too_old, page_size=page_size, shard=SUBMIT_SHARD),
-            jobs.due_job_ids(now, page_size=page_size, shard=POLL_SHARD),
+            jobs.due_job_ids(too_old, page_size=page_size, shard=submit_shard),
+            jobs.due_job_ids(now, page_size=page_size, shard=poll_shard),
         )
-        if not self._drain(pool, polls, seen, report, remaining_seconds, bucket="retrieve"):
-            return
-        pending: Iterator[str] = jobs.due_job_ids(now, page_size=page_size, shard=SUBMIT_SHARD)
-        if self._settings.max_jobs_in_flight:
-            free = max(0, self._settings.max_jobs_in_flight - jobs.totals(None).in_flight)
+        retrieves = budget_bucket(provider, "retrieve")
+        if not self._drain(pool, polls, seen, report, remaining_seconds, bucket=retrieves):
+            return False
+        pending: Iterator[str] = jobs.due_job_ids(now, page_size=page_size, shard=submit_shard)
+        if (free := self._free_slots(provider)) is not None:
             pending = itertools.islice(pending, free)
-        self._drain(pool, pending, seen, report, remaining_seconds, bucket="create")
+        return self._drain(pool, pending, seen, report, remaining_seconds, bucket=budget_bucket(provider, "create"))
+
+    def _free_slots(self, provider: ProviderName) -> int | None:
+        """How many more of the provider's jobs may start now, when a slot limit applies (None: no limit)."""
+        overall, own = self._settings.max_jobs_in_flight, self._settings.slot_cap(provider)
+        if not overall and own is None:
+            return None
+        totals = self._services.jobs.totals(None)
+        free = [overall - totals.in_flight] if overall else []
+        if own is not None:
+            free.append(own - totals.in_flight_by_provider.get(provider, 0))
+        return max(0, min(free))
 
     def _drain(
         self,

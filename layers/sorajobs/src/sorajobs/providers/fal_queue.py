@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from sorajobs.catalog import CAPABILITIES, ProviderName
 from sorajobs.clock import Clock, SystemClock
@@ -71,12 +72,8 @@ def app_path(model_id: str) -> str:
     return f"{owner}/{alias}"
 
 
-def _detail(response: httpx.Response) -> tuple[str, str | None]:
+def error_detail(body: Any) -> tuple[str, str | None]:
     """The error's text and fal's error type, from either documented error shape."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500] or f"HTTP {response.status_code}", None
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, list) and detail and isinstance(detail[0], dict):
         first = detail[0]
@@ -85,18 +82,65 @@ def _detail(response: httpx.Response) -> tuple[str, str | None]:
     return str(detail or body), error_type
 
 
-def result_error(response: httpx.Response) -> JobError:
-    """A completed request whose result is an error: why the generation failed."""
-    message, error_type = _detail(response)
+def _detail(response: httpx.Response) -> tuple[str, str | None]:
+    try:
+        return error_detail(response.json())
+    except ValueError:
+        return response.text[:500] or f"HTTP {response.status_code}", None
+
+
+def failure(status_code: int | None, message: str, error_type: str | None) -> JobError:
+    """Why a generation failed, from its result's status (or a webhook's) and fal's error type."""
     if error_type in CONTENT_POLICY_TYPES:
         category = ErrorCategory.CONTENT_POLICY
-    elif response.status_code == 422:
+    elif status_code == 422:
         category = ErrorCategory.INVALID_REQUEST
-    elif response.status_code == 504 or error_type == "request_timeout":
+    elif status_code == 504 or error_type == "request_timeout":
         category = ErrorCategory.TIMEOUT
     else:
         category = ErrorCategory.PROVIDER_INTERNAL
-    return JobError(code=error_type or f"fal_http_{response.status_code}", message=message, category=category)
+    return JobError(code=error_type or f"fal_http_{status_code or 500}", message=message, category=category)
+
+
+def result_error(response: httpx.Response) -> JobError:
+    """A completed request whose result is an error: why the generation failed."""
+    return failure(response.status_code, *_detail(response))
+
+
+class FalWebhookBody(BaseModel):
+    """What fal posts to `fal_webhook` when a request ends: `status` OK with the model's `payload`, or ERROR."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request_id: Annotated[str, Field(min_length=1, max_length=128)]
+    gateway_request_id: str | None = None
+    status: Literal["OK", "ERROR"]
+    payload: Any = None
+    error: str | None = None
+    payload_error: str | None = None
+
+
+def webhook_report(body: FalWebhookBody, provider_video_id: str, delivered_at: int) -> ProviderVideo:
+    """The signed webhook as a provider report: no status poll is needed after it."""
+    if body.status == "OK":
+        return ProviderVideo(
+            id=provider_video_id, state=ProviderState.SUCCEEDED, status="COMPLETED", completed_at=delivered_at
+        )
+    message, error_type = error_detail(body.payload) if body.payload else (body.error or "", None)
+    # A model's errors come as a list of field errors, which its result answers with a 422.
+    model_errors = isinstance(body.payload, dict) and isinstance(body.payload.get("detail"), list)
+    status_code = 422 if model_errors else None
+    return ProviderVideo(
+        id=provider_video_id,
+        state=ProviderState.FAILED,
+        status="COMPLETED",
+        error=failure(status_code, message or body.error or "fal failed the request.", error_type),
+    )
+
+
+def provider_video_id(model_id: str, request_id: str) -> str:
+    """A request's id here: the path its status, result and cancel URLs share."""
+    return f"{app_path(model_id)}/requests/{request_id}"
 
 
 def translate_response(response: httpx.Response, *, now: datetime) -> ProviderError:
@@ -148,9 +192,8 @@ class FalQueueProvider:
         if response.status_code != 200:
             raise self._fault(response)
         body = response.json()
-        request_id = str(body["request_id"])
         return ProviderVideo(
-            id=f"{app_path(request.model)}/requests/{request_id}",
+            id=provider_video_id(request.model, str(body["request_id"])),
             state=ProviderState.QUEUED,
             status="IN_QUEUE",
             queue_position=body.get("queue_position"),

@@ -1,13 +1,17 @@
-"""POST /provider-webhooks/openai: the provider's signed events. No JWT: the Standard Webhooks
-signature is the authentication (a bad one answers 401 and changes nothing)."""
+"""POST /provider-webhooks/openai and /provider-webhooks/fal: the providers' signed events. No JWT: the signature
+(Standard Webhooks for the OpenAI-compatible gateway, ED25519 for fal) is the authentication; a bad one answers
+401 and changes nothing."""
 
 from __future__ import annotations
 
 import base64
+from typing import Annotated
 
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
+from sorajobs.logic.fal_webhooks import FalWebhookReceiver
 from sorajobs.logic.provider_webhooks import InboundOutcome, ProviderWebhookReceiver
 from sorajobs.services import get_services
 
@@ -25,9 +29,27 @@ class ProviderWebhookAnswer(BaseModel):
     description="Signed per Standard Webhooks. An unknown video is acknowledged (200) so the provider stops retrying.",
 )
 def receive_provider_webhook() -> ProviderWebhookAnswer:
+    outcome = ProviderWebhookReceiver(get_services()).receive(_raw_body(), dict(router.current_event.headers))
+    return ProviderWebhookAnswer(received=True, outcome=outcome)
+
+
+@router.post(
+    "/provider-webhooks/fal",
+    summary="fal's completion webhooks",
+    description="Signed with ED25519 against fal's published keys. The query names the job and attempt the create "
+    "was for; a request id that is not that attempt's is acknowledged (200) and changes nothing.",
+)
+def receive_fal_webhook(
+    job: Annotated[str | None, Query(max_length=64)] = None,
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+) -> ProviderWebhookAnswer:
+    receiver = FalWebhookReceiver(get_services())
+    outcome = receiver.receive(_raw_body(), dict(router.current_event.headers), job_id=job, attempt=attempt)
+    return ProviderWebhookAnswer(received=True, outcome=outcome)
+
+
+def _raw_body() -> bytes:
+    """The exact bytes sent, which the signature covers."""
     event = router.current_event
     raw = event.body or ""
-    # The signature covers the exact bytes sent.
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
-    outcome = ProviderWebhookReceiver(get_services()).receive(body, dict(event.headers))
-    return ProviderWebhookAnswer(received=True, outcome=outcome)
+    return base64.b64decode(raw) if event.is_base64_encoded else raw.encode()

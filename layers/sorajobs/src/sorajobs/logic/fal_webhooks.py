@@ -1,0 +1,94 @@
+"""fal's completion webhooks: verified against fal's published keys, deduplicated, and applied to the job as the
+report they are, so a job finishes with no status poll after its webhook (the store step then fetches the result
+for the file's URL). The job and attempt come from the query string our create put in `fal_webhook`; the signed
+request id must be that attempt's, or nothing changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from sorajobs.fal_signing import verify_fal_webhook
+from sorajobs.logic.jobs import JobService
+from sorajobs.logic.provider_webhooks import PROVIDER_EVENT_MEMORY, InboundOutcome, InvalidProviderEvent
+from sorajobs.models.errors import WebhookSignatureInvalid
+from sorajobs.models.job import Job, JobStatus
+from sorajobs.observability import record_metric
+from sorajobs.providers.base import ProviderState, ProviderTemporaryError, ProviderVideo
+from sorajobs.providers.fal_queue import FalWebhookBody, provider_video_id, webhook_report
+from sorajobs.services import Services
+from sorajobs.signing import WebhookSignatureError
+
+logger = Logger(child=True)
+
+
+class FalWebhookReceiver:
+    def __init__(self, services: Services, jobs: JobService | None = None) -> None:
+        self._services = services
+        self._jobs = jobs or JobService(services)
+
+    def receive(
+        self, body: bytes, headers: Mapping[str, str], *, job_id: str | None, attempt: int | None
+    ) -> InboundOutcome:
+        """Verifies the signature (else 401, nothing changes), then handles each request's completion once."""
+        services = self._services
+        now = services.clock.now()
+        request_id = self._verified_request_id(body, headers, now.timestamp())
+        try:
+            event = FalWebhookBody.model_validate_json(body)
+        except ValidationError as invalid:
+            raise InvalidProviderEvent("The webhook body is not a fal completion.") from invalid
+        if event.request_id != request_id:
+            raise InvalidProviderEvent("The body's request_id is not the signed one.")
+        if not services.webhooks.remember_provider_event(f"fal#{request_id}", now, PROVIDER_EVENT_MEMORY):
+            return InboundOutcome.DUPLICATE
+        try:
+            outcome = self._handle(event, job_id, attempt, int(now.timestamp()))
+        except Exception:
+            services.webhooks.forget_provider_event(f"fal#{request_id}")  # fal's retry gets another go
+            raise
+        record_metric(name=f"ProviderWebhooks_{outcome.value}", unit=MetricUnit.Count, value=1)
+        logger.info("fal webhook handled", extra={"request_id": request_id, "job_id": job_id, "outcome": outcome.value})
+        return outcome
+
+    def _verified_request_id(self, body: bytes, headers: Mapping[str, str], now: float) -> str:
+        keys = self._services.fal_webhook_keys
+        try:
+            try:
+                return verify_fal_webhook(keys.current(), body=body, headers=headers, now=now)
+            except WebhookSignatureError as failure:
+                fresh = keys.refreshed() if failure.reason == "no_matching_signature" else None
+                if fresh is None:
+                    raise
+                return verify_fal_webhook(fresh, body=body, headers=headers, now=now)  # fal rotated its keys
+        except WebhookSignatureError as failure:
+            record_metric(name="ProviderWebhooksRejected", unit=MetricUnit.Count, value=1)
+            logger.warning("fal webhook refused", extra={"reason": failure.reason})
+            raise WebhookSignatureInvalid(f"The webhook signature is not valid ({failure.reason}).") from failure
+        except ProviderTemporaryError as unavailable:  # no keys to check against: fal retries the delivery
+            raise WebhookSignatureInvalid(f"The webhook cannot be checked now ({unavailable.code}).") from unavailable
+
+    def _handle(self, event: FalWebhookBody, job_id: str | None, attempt: int | None, now: int) -> InboundOutcome:
+        job = self._services.jobs.get(job_id) if job_id else None
+        if job is None or job.provider != "fal" or job.attempt != attempt:
+            logger.warning("fal webhook for no current attempt", extra={"job_id": job_id, "attempt": attempt})
+            return InboundOutcome.UNKNOWN_VIDEO
+        video_id = provider_video_id(job.model, event.request_id)
+        report = webhook_report(event, video_id, now)
+        if self._awaits_lost_create(job):
+            queued = ProviderVideo(id=video_id, state=ProviderState.QUEUED, status="IN_QUEUE")
+            job = self._jobs.adopt_lost_create(job, queued)
+        if job.provider_video_id != video_id:
+            return InboundOutcome.UNKNOWN_VIDEO
+        if not job.is_unfinished or job.awaiting_storage:
+            return InboundOutcome.ALREADY_FINISHED
+        self._jobs.record_report(job, report)
+        return InboundOutcome.REFRESHED
+
+    @staticmethod
+    def _awaits_lost_create(job: Job) -> bool:
+        return job.status is JobStatus.PENDING and job.provider_video_id is None and job.create_started_at is not None

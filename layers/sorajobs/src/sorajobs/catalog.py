@@ -116,7 +116,7 @@ FAL_MODELS = (
     ModelSpec(
         provider="fal",
         model="fal-ai/veo3/fast",
-        seconds=("8",),
+        seconds=("8", "4", "6"),
         sizes=(LANDSCAPE, PORTRAIT),
         usd_per_second={"*": 0.40},
         description="Google Veo 3 Fast on fal, with audio",
@@ -124,7 +124,7 @@ FAL_MODELS = (
     ModelSpec(
         provider="fal",
         model="fal-ai/veo3",
-        seconds=("8",),
+        seconds=("8", "4", "6"),
         sizes=(LANDSCAPE, PORTRAIT),
         usd_per_second={"*": 0.75},
         description="Google Veo 3 on fal, with audio",
@@ -139,12 +139,12 @@ FAL_MODELS = (
     ),
     ModelSpec(
         provider="fal",
-        model="fal-ai/kling-video/v2.1/standard/image-to-video",
+        model="fal-ai/kling-video/v2.1/master/image-to-video",
         seconds=("5", "10"),
         sizes=(LANDSCAPE,),
         image_input="required",
-        usd_per_second={"*": 0.05},
-        description="Kling 2.1 Standard image-to-video on fal (the size follows the image)",
+        usd_per_second={"*": 0.28},
+        description="Kling 2.1 Master image-to-video on fal (the video takes the image's shape)",
     ),
 )
 

@@ -13,6 +13,7 @@ only through its webhook (see logic/provider_webhooks.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -47,6 +48,8 @@ STATES = {
     "IN_PROGRESS": ProviderState.RUNNING,  # a runner has it; no progress figure, only logs
     "COMPLETED": ProviderState.SUCCEEDED,  # the result is ready: the model's output, or its error
 }
+# A cancelled request's result: fal's request error `client_cancelled`.
+CANCELLED_STATUS = 499
 # fal's error `type`s (https://docs.fal.ai/errors) that are content-policy refusals.
 CONTENT_POLICY_TYPES = frozenset({"content_policy_violation", "no_media_generated"})
 ASPECT_RATIOS = {"1280x720": "16:9", "720x1280": "9:16", "1080x1080": "1:1"}
@@ -93,6 +96,8 @@ def failure(status_code: int | None, message: str, error_type: str | None) -> Jo
     """Why a generation failed, from its result's status (or a webhook's) and fal's error type."""
     if error_type in CONTENT_POLICY_TYPES:
         category = ErrorCategory.CONTENT_POLICY
+    elif status_code == CANCELLED_STATUS:
+        category = ErrorCategory.CANCELLED
     elif status_code == 422:
         category = ErrorCategory.INVALID_REQUEST
     elif status_code == 504 or error_type == "request_timeout":
@@ -127,12 +132,13 @@ def webhook_report(body: FalWebhookBody, provider_video_id: str, delivered_at: i
             id=provider_video_id, state=ProviderState.SUCCEEDED, status="COMPLETED", completed_at=delivered_at
         )
     message, error_type = error_detail(body.payload) if body.payload else (body.error or "", None)
-    # A model's errors come as a list of field errors, which its result answers with a 422.
-    model_errors = isinstance(body.payload, dict) and isinstance(body.payload.get("detail"), list)
-    status_code = 422 if model_errors else None
+    # `error` reads "Invalid status code: 422": the status the result answers with.
+    found = re.search(r"\b([1-5][0-9]{2})\b", body.error or "")
+    status_code = int(found.group(1)) if found else None
+    state = ProviderState.CANCELLED if status_code == CANCELLED_STATUS else ProviderState.FAILED
     return ProviderVideo(
         id=provider_video_id,
-        state=ProviderState.FAILED,
+        state=state,
         status="COMPLETED",
         error=failure(status_code, message or body.error or "fal failed the request.", error_type),
     )
@@ -224,9 +230,8 @@ class FalQueueProvider:
             )
         if result.status_code in (401, 403, 404, 429):
             raise self._fault(result)
-        return ProviderVideo(
-            id=provider_video_id, state=ProviderState.FAILED, status=status, error=result_error(result)
-        )
+        state = ProviderState.CANCELLED if result.status_code == CANCELLED_STATUS else ProviderState.FAILED
+        return ProviderVideo(id=provider_video_id, state=state, status=status, error=result_error(result))
 
     def _now(self) -> int:
         return int(self._clock.now().timestamp())

@@ -37,6 +37,10 @@ class EmulatedError(Exception):
     def body(self) -> Any:
         raise NotImplementedError
 
+    def response(self) -> Response:
+        """The answer: ``body()`` as JSON by default; a provider's error that is not JSON overrides this."""
+        return error_response(self)
+
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status, mimetype="application/json")
@@ -162,15 +166,15 @@ class EmulatedApi:
                 raise self.fault_error(fault)
             response = route.handler(request, route.resource_id, fault)
         except EmulatedError as error:
-            response = error_response(error)
+            response = error.response()
         except RequestEntityTooLarge:
-            response = error_response(self.too_large_error())
+            response = self.too_large_error().response()
         except DroppedConnection:
             self._log_request(request, 0)
             raise
         except Exception:
             self._logger.exception("emulator failed on %s %s", request.method, request.path)
-            response = error_response(self.internal_error())
+            response = self.internal_error().response()
         self.finish_headers(response, started)
         if fault is not None and fault.kind == "timeout":
             self._log_request(request, response.status_code)

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
@@ -87,6 +87,12 @@ class Route:
     resource_id: str | None = None
 
 
+class ControlRoutes(Protocol):
+    """The ``/_emulator`` controls beside the API (a `local.emulation.control_api.ControlApi`)."""
+
+    def handle(self, request: Request) -> Response: ...
+
+
 class EmulatedApi:
     """A WSGI callable: the ``/_emulator`` controls, and the provider's API with its faults applied.
 
@@ -101,19 +107,18 @@ class EmulatedApi:
         requests: RequestLog,
         stopping: threading.Event,
         *,
+        controls: ControlRoutes,
         logger: logging.Logger,
         download_operations: Iterable[str] = ("download",),
     ) -> None:
         self._faults = faults
         self._requests = requests
         self._stopping = stopping
+        self._controls = controls
         self._logger = logger
         self._download_operations = frozenset(download_operations)
 
     # -- what a provider supplies ---------------------------------------------------------------------
-
-    def handle_control(self, request: Request) -> Response:
-        raise NotImplementedError
 
     def authenticate(self, request: Request) -> None:
         """Raise the provider's EmulatedError when the request may not use the API."""
@@ -143,7 +148,7 @@ class EmulatedApi:
         request.max_content_length = MAX_REQUEST_BYTES
         try:
             if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
-                response = self.handle_control(request)
+                response = self._controls.handle(request)
                 self.finish_headers(response, started)
             else:
                 response = self._serve_api(request, started)

@@ -16,12 +16,19 @@ from local.emulation.clock import Clock, ManualClock, SystemClock
 from local.emulation.server import ThreadedServer
 
 
-def add_server_arguments(parser: argparse.ArgumentParser, *, default_port: int) -> None:
-    """--host, --port, --api-key, --seed, --manual-clock and --quiet."""
+def add_server_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    default_port: int,
+    api_key_help: str = "require this bearer key (default: accept any key)",
+    seed_help: str = "seed for probabilistic faults",
+) -> None:
+    """--host, --port, --api-key, --seed, --manual-clock and --quiet; a provider words ``--api-key`` and ``--seed``
+    for its own auth and for what else its seed decides."""
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port, help="0 picks a free port")
-    parser.add_argument("--api-key", default=None, help="require this bearer key (default: accept any key)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for probabilistic faults")
+    parser.add_argument("--api-key", default=None, help=api_key_help)
+    parser.add_argument("--seed", type=int, default=0, help=seed_help)
     parser.add_argument(
         "--manual-clock",
         action="store_true",

@@ -39,14 +39,10 @@ class EmulatorApp(EmulatedApi):
     """WSGI callable; all state lives on the server (an EmulatorHost)."""
 
     def __init__(self, server: EmulatorHost) -> None:
-        super().__init__(server._faults, server._requests, server.stopping, logger=log)
+        super().__init__(server._faults, server._requests, server.stopping, controls=ControlApi(server), logger=log)
         self.server = server
-        self._controls = ControlApi(server)
 
     # -- plumbing -------------------------------------------------------------------------------------
-
-    def handle_control(self, request: Request) -> Response:
-        return self._controls.handle(request)
 
     def route(self, request: Request) -> Route:
         path, method = request.path, request.method

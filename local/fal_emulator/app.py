@@ -42,14 +42,10 @@ class FalApp(EmulatedApi):
     """WSGI callable; all state lives on the server (a FalEmulatorHost)."""
 
     def __init__(self, server: FalEmulatorHost) -> None:
-        super().__init__(server._faults, server._requests, server.stopping, logger=log)
+        super().__init__(server._faults, server._requests, server.stopping, controls=FalControlApi(server), logger=log)
         self.server = server
-        self._controls = FalControlApi(server)
 
     # -- plumbing -------------------------------------------------------------------------------------
-
-    def handle_control(self, request: Request) -> Response:
-        return self._controls.handle(request)
 
     def route(self, request: Request) -> Route:
         path, method = request.path, request.method

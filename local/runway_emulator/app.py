@@ -36,14 +36,10 @@ class RunwayApp(EmulatedApi):
     """WSGI callable; all state lives on the server (a RunwayHost)."""
 
     def __init__(self, server: RunwayHost) -> None:
-        super().__init__(server._faults, server._requests, server.stopping, logger=log)
+        super().__init__(server._faults, server._requests, server.stopping, controls=ControlApi(server), logger=log)
         self.server = server
-        self._controls = ControlApi(server)
 
     # -- plumbing -------------------------------------------------------------------------------------
-
-    def handle_control(self, request: Request) -> Response:
-        return self._controls.handle(request)
 
     def authenticate(self, request: Request) -> None:
         if request.path.startswith(CDN_PREFIX):

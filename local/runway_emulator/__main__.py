@@ -1,4 +1,4 @@
-"""Run the Runway emulator in the foreground: ``python -m local.runway_emulator [--port 8766] [--api-key KEY]``."""
+"""Run the Runway emulator in the foreground: ``python -m local.runway_emulator [--port 8767] [--api-key KEY]``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from local.runway_emulator import EmulatorConfig, EmulatorServer
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.runway_emulator", description=__doc__)
-    add_server_arguments(parser, default_port=8766)
+    add_server_arguments(parser, default_port=8767)
     parser.add_argument("--pending-seconds", type=float, default=2.0)
     parser.add_argument("--throttled-seconds", type=float, default=0.0)
     parser.add_argument("--running-seconds", type=float, default=20.0)

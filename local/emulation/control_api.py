@@ -4,21 +4,12 @@ log, stats and reset. A provider's subclass adds its own routes (its resources, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
 from local.emulation.api import EmulatedError, error_response, json_response, read_json_object
 from local.emulation.clock import Clock, ManualClock
-from local.emulation.faults import Fault, FaultBook
-from local.emulation.scenarios import ScenarioBook
-
-
-class _Scenario(Protocol):
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-ScenarioT = TypeVar("ScenarioT", bound=_Scenario)
 
 
 class ControlledEmulator(Protocol):
@@ -44,52 +35,6 @@ class ControlledEmulator(Protocol):
 
     @property
     def request_log(self) -> list[tuple[str, str, int]]: ...
-
-
-class ScenarioAndFaultControls(Generic[ScenarioT]):
-    """The scenario and fault controls of an emulator's server, over its `ScenarioBook` and `FaultBook`.
-
-    The server keeps its faults in ``_faults`` and says where its scenario book is in ``_scenario_book()``
-    (a reset may replace the book).
-    """
-
-    _faults: FaultBook
-
-    def _scenario_book(self) -> ScenarioBook[ScenarioT]:
-        raise NotImplementedError
-
-    def script_next(self, scenario: ScenarioT) -> None:
-        """Queue a scenario for the next generation (FIFO; before any rule)."""
-        self._scenario_book().script_next(scenario)
-
-    def add_rule(self, *, prompt_contains: str, scenario: ScenarioT) -> None:
-        """Any generation whose prompt contains the text (case-sensitive) uses the scenario; first rule wins."""
-        self._scenario_book().add_rule(prompt_contains, scenario)
-
-    def clear_scenarios(self) -> None:
-        self._scenario_book().clear_scripted()
-
-    def clear_rules(self) -> None:
-        self._scenario_book().clear_rules()
-
-    def inject(self, fault: Fault) -> None:
-        self._faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    def faults(self) -> list[dict[str, Any]]:
-        """The armed faults, each with ``remaining`` (None: unlimited) and ``fired`` (how often it hit)."""
-        return self._faults.snapshot()
-
-    def scenario_stats(self) -> dict[str, Any]:
-        """``scripted_scenarios``, ``rules`` and ``faults``: the part of ``stats()`` the shared controls read."""
-        book = self._scenario_book()
-        return {
-            "scripted_scenarios": book.scripted_count,
-            "rules": [{"prompt_contains": r.prompt_contains, "scenario": r.scenario.to_dict()} for r in book.rules()],
-            "faults": self.faults(),
-        }
 
 
 class ControlApi:

@@ -4,11 +4,8 @@ again on the same port (a provider outage and recovery), and the log of the API 
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 import threading
-from collections.abc import Callable
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -148,19 +145,3 @@ class ThreadedServer:
     def base_url(self) -> str:
         """What to pass as the SDK's ``base_url`` (ends with ``/v1``)."""
         return self.root_url + "/v1"
-
-
-def serve_in_foreground(server: ThreadedServer, describe: Callable[[], str]) -> None:
-    """Serve until SIGINT or SIGTERM: the base URL on stdout (for scripts), ``describe()`` on stderr once listening."""
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    with server:
-        print(server.base_url, flush=True)
-        print(describe(), file=sys.stderr, flush=True)
-        while not stop.wait(0.5):
-            pass

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
+from types import FrameType
 
-from local.emulation.server import serve_in_foreground
 from local.emulation.standard_webhooks import standard_webhooks_target
 from local.emulator import Clock, EmulatorConfig, EmulatorServer, ManualClock, SystemClock
 
@@ -56,14 +58,23 @@ def main(argv: list[str] | None = None) -> int:
         webhook_secret=args.webhook_secret,
     )
     clock: Clock = ManualClock(start=time.time()) if args.manual_clock else SystemClock()
-    server = EmulatorServer(config, clock=clock)
-    serve_in_foreground(
-        server,
-        lambda: (
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with EmulatorServer(config, clock=clock) as server:
+        print(server.base_url, flush=True)
+        print(
             f"OpenAI Videos API emulator listening; OPENAI_BASE_URL={server.base_url} "
-            f"(controls under {server.root_url}/_emulator/). Ctrl-C stops it."
-        ),
-    )
+            f"(controls under {server.root_url}/_emulator/). Ctrl-C stops it.",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            pass
     return 0
 
 

@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from local.emulation import media
 from local.emulation.clock import Clock, ManualClock, SystemClock
-from local.emulation.control_api import ScenarioAndFaultControls
 from local.emulation.faults import FaultBook
-from local.emulation.scenarios import ScenarioBook
 from local.emulation.server import RequestLog, ThreadedServer
 from local.emulation.standard_webhooks import standard_webhooks_target
 from local.emulation.webhooks import WebhookScheduler, WebhookSender, WebhookTarget
 from local.emulator.app import EmulatorApp
-from local.emulator.faults import OPERATIONS
+from local.emulator.faults import OPERATIONS, Fault
 from local.emulator.host import EmulatorConfig
 from local.emulator.scenarios import Scenario
 from local.emulator.state import EmulatorState, lifecycle, terminal_at, video_object
@@ -27,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("local.emulator")
 
 
-class EmulatorServer(ScenarioAndFaultControls[Scenario], ThreadedServer):
+class EmulatorServer(ThreadedServer):
     """The local OpenAI Videos API. Point the SDK at ``base_url``; steer it with scenarios and faults."""
 
     def __init__(self, config: EmulatorConfig | None = None, *, clock: Clock | None = None) -> None:
@@ -57,8 +55,29 @@ class EmulatorServer(ScenarioAndFaultControls[Scenario], ThreadedServer):
 
     # -- controls ---------------------------------------------------------------------------------------
 
-    def _scenario_book(self) -> ScenarioBook[Scenario]:
-        return self._state.scenarios
+    def script_next(self, scenario: Scenario) -> None:
+        """Queue a scenario for the next video generation (FIFO; before any rule)."""
+        self._state.scenarios.script_next(scenario)
+
+    def add_rule(self, *, prompt_contains: str, scenario: Scenario) -> None:
+        """Any generation whose prompt contains the text (case-sensitive) uses the scenario; first rule wins."""
+        self._state.scenarios.add_rule(prompt_contains, scenario)
+
+    def clear_scenarios(self) -> None:
+        self._state.scenarios.clear_scripted()
+
+    def clear_rules(self) -> None:
+        self._state.scenarios.clear_rules()
+
+    def inject(self, fault: Fault) -> None:
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The armed faults, each with ``remaining`` (None: unlimited) and ``fired`` (how often it hit)."""
+        return self._faults.snapshot()
 
     def reset(self) -> None:
         """Forget videos, scenarios, rules, faults, counters, the request log and the webhook log
@@ -186,7 +205,12 @@ class EmulatorServer(ScenarioAndFaultControls[Scenario], ThreadedServer):
                 "videos": sum(1 for r in state.videos.values() if r.deleted_at is None),
                 "deleted": sum(1 for r in state.videos.values() if r.deleted_at is not None),
                 "requests": len(self._requests),
-                **self.scenario_stats(),
+                "scripted_scenarios": state.scenarios.scripted_count,
+                "rules": [
+                    {"prompt_contains": r.prompt_contains, "scenario": r.scenario.to_dict()}
+                    for r in state.scenarios.rules()
+                ],
+                "faults": self.faults(),
                 "now": self.clock.now(),
                 "manual_clock": isinstance(self.clock, ManualClock),
             }

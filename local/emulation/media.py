@@ -13,6 +13,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MEDIA_DIR = Path(__file__).resolve().parent / "media"
 CHUNK_SIZE = 1024 * 1024
@@ -66,6 +67,20 @@ def sha256_of_content(variant: str, video_bytes: int | None, pattern_seed: str) 
     for chunk in iter_content(variant, video_bytes, pattern_seed):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _video_sha256(video_bytes: int | None, pattern_seed: str) -> str:
+    return sha256_of_content("video", video_bytes, pattern_seed)
+
+
+def video_content(video_bytes: int | None, pattern_seed: str) -> dict[str, Any]:
+    """``content_sha256`` and ``content_bytes`` of the video served for one resource. Hashed once per size and seed;
+    call it outside locks, since a synthetic video may be gigabytes."""
+    return {
+        "content_sha256": _video_sha256(video_bytes, pattern_seed),
+        "content_bytes": content_length("video", video_bytes),
+    }
 
 
 def _split(data: bytes, chunk_size: int) -> Iterator[bytes]:

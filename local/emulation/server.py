@@ -1,14 +1,19 @@
 """The base of every emulator's server: a threaded werkzeug server in a background thread that can stop and start
-again on the same port (a provider outage and recovery), and the log of the API requests it answered."""
+again on the same port (a provider outage and recovery), the log of the API requests it answered, and the controls
+every emulator has (scripted scenarios, prompt rules, injected faults)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from local.emulation.clock import Clock, ManualClock
+from local.emulation.faults import Fault, FaultBook
+from local.emulation.scenarios import ScenarioBook
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -145,3 +150,90 @@ class ThreadedServer:
     def base_url(self) -> str:
         """What to pass as the SDK's ``base_url`` (ends with ``/v1``)."""
         return self.root_url + "/v1"
+
+
+class _Scenario(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class ServerSettings(Protocol):
+    """The fields of an emulator's config that the shared server reads."""
+
+    host: str
+    port: int
+    seed: int
+
+
+ScenarioT = TypeVar("ScenarioT", bound=_Scenario)
+
+
+class ScriptedServer(ThreadedServer, Generic[ScenarioT]):
+    """A ThreadedServer with the controls every emulator has: scripted scenarios and prompt rules, injected faults
+    on the provider's ``operations``, and the request log. Subclasses give their state's `scenarios` and extend
+    `reset` and `stats`."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        *,
+        name: str,
+        logger: logging.Logger,
+        clock: Clock,
+        operations: tuple[str, ...],
+    ) -> None:
+        super().__init__(settings.host, settings.port, name=name, logger=logger)
+        self.clock = clock
+        self._faults = FaultBook(settings.seed, operations)
+        self._requests = RequestLog()
+
+    @property
+    def scenarios(self) -> ScenarioBook[ScenarioT]:
+        raise NotImplementedError
+
+    def script_next(self, scenario: ScenarioT) -> None:
+        """Queue a scenario for the next generation (FIFO; before any rule)."""
+        self.scenarios.script_next(scenario)
+
+    def add_rule(self, *, prompt_contains: str, scenario: ScenarioT) -> None:
+        """Any generation whose prompt contains the text (case-sensitive) uses the scenario; first rule wins."""
+        self.scenarios.add_rule(prompt_contains, scenario)
+
+    def clear_scenarios(self) -> None:
+        self.scenarios.clear_scripted()
+
+    def clear_rules(self) -> None:
+        self.scenarios.clear_rules()
+
+    def inject(self, fault: Fault) -> None:
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The armed faults, each with ``remaining`` (None: unlimited) and ``fired`` (how often it hit)."""
+        return self._faults.snapshot()
+
+    def reset(self) -> None:
+        """Forget the faults and the request log (subclasses forget their state too)."""
+        self._faults.clear()
+        self._requests.clear()
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        """``(method, path, status)`` of every API request; status 0 means no response was sent."""
+        return self._requests.entries()
+
+    def control_stats(self) -> dict[str, Any]:
+        """The shared part of ``stats()``: requests, scripted scenarios, rules, faults, the clock."""
+        return {
+            "requests": len(self._requests),
+            "scripted_scenarios": self.scenarios.scripted_count,
+            "rules": [
+                {"prompt_contains": rule.prompt_contains, "scenario": rule.scenario.to_dict()}
+                for rule in self.scenarios.rules()
+            ],
+            "faults": self.faults(),
+            "now": self.clock.now(),
+            "manual_clock": isinstance(self.clock, ManualClock),
+        }

@@ -7,13 +7,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from local.emulation import media
-from local.emulation.clock import Clock, ManualClock, SystemClock
-from local.emulation.faults import FaultBook
-from local.emulation.server import RequestLog, ThreadedServer
+from local.emulation.clock import Clock, SystemClock
+from local.emulation.scenarios import ScenarioBook
+from local.emulation.server import ScriptedServer
 from local.emulation.standard_webhooks import standard_webhooks_target
 from local.emulation.webhooks import WebhookScheduler, WebhookSender, WebhookTarget
 from local.emulator.app import EmulatorApp
-from local.emulator.faults import OPERATIONS, Fault
+from local.emulator.faults import OPERATIONS
 from local.emulator.host import EmulatorConfig
 from local.emulator.scenarios import Scenario
 from local.emulator.state import EmulatorState, lifecycle, terminal_at, video_object
@@ -25,16 +25,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("local.emulator")
 
 
-class EmulatorServer(ThreadedServer):
+class EmulatorServer(ScriptedServer[Scenario]):
     """The local OpenAI Videos API. Point the SDK at ``base_url``; steer it with scenarios and faults."""
 
     def __init__(self, config: EmulatorConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or EmulatorConfig()
-        super().__init__(self.config.host, self.config.port, name="openai-videos-emulator", logger=log)
-        self.clock: Clock = clock or SystemClock()
+        super().__init__(
+            self.config, name="openai-videos-emulator", logger=log, clock=clock or SystemClock(), operations=OPERATIONS
+        )
         self._state = EmulatorState(self.config.default_scenario, self.config.id_seed)
-        self._faults = FaultBook(self.config.seed, OPERATIONS)
-        self._requests = RequestLog()
         self._webhook_target = standard_webhooks_target(self.config.webhook_url, self.config.webhook_secret)
         timestamp = self.clock.now if self.config.webhook_timestamps_from_clock else time.time
         self._webhook_sender = WebhookSender(self.config.webhook_retry_delays, timestamp=timestamp, logger=log)
@@ -55,37 +54,16 @@ class EmulatorServer(ThreadedServer):
 
     # -- controls ---------------------------------------------------------------------------------------
 
-    def script_next(self, scenario: Scenario) -> None:
-        """Queue a scenario for the next video generation (FIFO; before any rule)."""
-        self._state.scenarios.script_next(scenario)
-
-    def add_rule(self, *, prompt_contains: str, scenario: Scenario) -> None:
-        """Any generation whose prompt contains the text (case-sensitive) uses the scenario; first rule wins."""
-        self._state.scenarios.add_rule(prompt_contains, scenario)
-
-    def clear_scenarios(self) -> None:
-        self._state.scenarios.clear_scripted()
-
-    def clear_rules(self) -> None:
-        self._state.scenarios.clear_rules()
-
-    def inject(self, fault: Fault) -> None:
-        self._faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    def faults(self) -> list[dict[str, Any]]:
-        """The armed faults, each with ``remaining`` (None: unlimited) and ``fired`` (how often it hit)."""
-        return self._faults.snapshot()
+    @property
+    def scenarios(self) -> ScenarioBook[Scenario]:
+        return self._state.scenarios
 
     def reset(self) -> None:
         """Forget videos, scenarios, rules, faults, counters, the request log and the webhook log
         (webhooks not yet sent are dropped; the webhook endpoint stays)."""
-        self._faults.clear()
+        super().reset()
         with self._state.lock:
             self._state = EmulatorState(self.config.default_scenario, self.config.id_seed)
-        self._requests.clear()
         self._webhook_sender.clear()
 
     def configure_webhooks(self, url: str | None, secret: str | None) -> None:
@@ -152,11 +130,6 @@ class EmulatorServer(ThreadedServer):
         with self._state.lock:
             return self._state.remix_count
 
-    @property
-    def request_log(self) -> list[tuple[str, str, int]]:
-        """``(method, path, status)`` of every /v1 request; status 0 means no response was sent."""
-        return self._requests.entries()
-
     def video_ids(self) -> list[str]:
         """Every video created so far (deleted ones included), oldest first."""
         with self._state.lock:
@@ -169,7 +142,6 @@ class EmulatorServer(ThreadedServer):
             record = self._state.videos[video_id]
             body = video_object(record, now, self.config.expires_after_seconds)
             video_bytes = record.scenario.video_bytes
-            cached_sha = record.content_sha256
             internal = {
                 "deleted": record.deleted_at is not None,
                 "deleted_at": record.deleted_at,
@@ -179,17 +151,7 @@ class EmulatorServer(ThreadedServer):
                 "input_reference": record.input_reference,
                 "downloads": dict(record.downloads),
             }
-        if cached_sha is None:
-            # Hash outside the lock: a synthetic video may be gigabytes.
-            cached_sha = media.sha256_of_content("video", video_bytes, video_id)
-            with self._state.lock:
-                record.content_sha256 = cached_sha
-        return {
-            **body,
-            **internal,
-            "content_sha256": cached_sha,
-            "content_bytes": media.content_length("video", video_bytes),
-        }
+        return {**body, **internal, **media.video_content(video_bytes, video_id)}
 
     def webhook_log(self) -> list[dict[str, Any]]:
         """Every webhook since the last reset, oldest first: ``{event_id, type, video_id,
@@ -204,13 +166,5 @@ class EmulatorServer(ThreadedServer):
                 "remix_count": state.remix_count,
                 "videos": sum(1 for r in state.videos.values() if r.deleted_at is None),
                 "deleted": sum(1 for r in state.videos.values() if r.deleted_at is not None),
-                "requests": len(self._requests),
-                "scripted_scenarios": state.scenarios.scripted_count,
-                "rules": [
-                    {"prompt_contains": r.prompt_contains, "scenario": r.scenario.to_dict()}
-                    for r in state.scenarios.rules()
-                ],
-                "faults": self.faults(),
-                "now": self.clock.now(),
-                "manual_clock": isinstance(self.clock, ManualClock),
+                **self.control_stats(),
             }

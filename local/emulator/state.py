@@ -30,7 +30,6 @@ class VideoRecord:
     input_reference: dict[str, Any] | None = None
     deleted_at: float | None = None
     downloads: dict[str, int] = field(default_factory=dict)
-    content_sha256: str | None = None
     # Set once the video's terminal moment has been seen: its webhook was emitted or deliberately skipped.
     terminal_event_handled: bool = False
 

@@ -7,11 +7,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from local.emulation import media
-from local.emulation.clock import Clock, ManualClock, SystemClock
-from local.emulation.control_api import ScenarioAndFaultControls
-from local.emulation.faults import FaultBook
+from local.emulation.clock import Clock, SystemClock
 from local.emulation.scenarios import ScenarioBook
-from local.emulation.server import RequestLog, ThreadedServer
+from local.emulation.server import ScriptedServer
 from local.emulation.webhooks import WebhookScheduler, WebhookSender, WebhookTarget
 from local.fal_emulator.app import FILES_PREFIX, FalApp
 from local.fal_emulator.faults import OPERATIONS
@@ -28,17 +26,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("local.fal_emulator")
 
 
-class FalEmulatorServer(ScenarioAndFaultControls[Scenario], ThreadedServer):
+class FalEmulatorServer(ScriptedServer[Scenario]):
     """The local fal queue. Point the backend's fal adapter at ``base_url``; steer it with scenarios and faults."""
 
     def __init__(self, config: FalEmulatorConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or FalEmulatorConfig()
-        super().__init__(self.config.host, self.config.port, name="fal-emulator", logger=log)
-        self.clock: Clock = clock or SystemClock()
+        super().__init__(
+            self.config, name="fal-emulator", logger=log, clock=clock or SystemClock(), operations=OPERATIONS
+        )
         self.keys = KeySet(self.config.seed)
         self._state = self._new_state()
-        self._faults = FaultBook(self.config.seed, OPERATIONS)
-        self._requests = RequestLog()
         timestamp = self.clock.now if self.config.webhook_timestamps_from_clock else time.time
         self._webhook_sender = WebhookSender(self.config.webhook_retry_delays, timestamp=timestamp, logger=log)
         self._webhook_scheduler = WebhookScheduler(self.clock, self._emit_due_webhooks, logger=log)
@@ -70,7 +67,8 @@ class FalEmulatorServer(ScenarioAndFaultControls[Scenario], ThreadedServer):
 
     # -- controls ---------------------------------------------------------------------------------------
 
-    def _scenario_book(self) -> ScenarioBook[Scenario]:
+    @property
+    def scenarios(self) -> ScenarioBook[Scenario]:
         return self._state.scenarios
 
     def set_concurrency(self, concurrency: int) -> None:
@@ -83,10 +81,9 @@ class FalEmulatorServer(ScenarioAndFaultControls[Scenario], ThreadedServer):
     def reset(self) -> None:
         """Forget requests, files, scenarios, rules, faults, counters, the request log and the webhook log
         (webhooks not yet sent are dropped); the runners go back to ``config.concurrency``."""
-        self._faults.clear()
+        super().reset()
         with self._state.lock:
             self._state = self._new_state()
-        self._requests.clear()
         self._webhook_sender.clear()
 
     def flush_webhooks(self, timeout: float = 5.0) -> bool:
@@ -163,11 +160,6 @@ class FalEmulatorServer(ScenarioAndFaultControls[Scenario], ThreadedServer):
         with self._state.lock:
             return self._state.submitted_count
 
-    @property
-    def request_log(self) -> list[tuple[str, str, int]]:
-        """``(method, path, status)`` of every API request; status 0 means no response was sent."""
-        return self._requests.entries()
-
     def request_ids(self) -> list[str]:
         """Every request submitted so far, oldest first."""
         with self._state.lock:
@@ -215,8 +207,5 @@ class FalEmulatorServer(ScenarioAndFaultControls[Scenario], ThreadedServer):
                 "in_progress": statuses.count("IN_PROGRESS"),
                 "completed": statuses.count("COMPLETED"),
                 "concurrency": state.queue.concurrency,
-                "api_requests": len(self._requests),
-                **self.scenario_stats(),
-                "now": self.clock.now(),
-                "manual_clock": isinstance(self.clock, ManualClock),
+                **self.control_stats(),
             }

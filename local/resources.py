@@ -19,6 +19,8 @@ WEBHOOK_QUEUE_NAME = "sora-jobs-webhook-delivery"
 WEBHOOK_DEAD_LETTER_QUEUE_NAME = "sora-jobs-webhook-dlq"
 WEBHOOK_SIGNING_SECRET_NAME = "sora-jobs/webhook-signing-secret"  # noqa: S105 - a name
 PROVIDER_WEBHOOK_SECRET_NAME = "sora-jobs/provider-webhook-secret"  # noqa: S105 - a name
+FAL_KEY_SECRET_NAME = "sora-jobs/fal-key"  # noqa: S105 - a name
+RUNWAY_KEY_SECRET_NAME = "sora-jobs/runway-api-key"  # noqa: S105 - a name
 
 
 def new_whsec() -> str:
@@ -38,6 +40,8 @@ class StackResources:
     # The secrets' values too, for the receivers and the provider emulator of local runs and tests.
     webhook_signing_secret: str
     provider_webhook_secret: str
+    fal_secret_name: str = FAL_KEY_SECRET_NAME
+    runway_secret_name: str = RUNWAY_KEY_SECRET_NAME
 
     def environment(self) -> dict[str, str]:
         """The function environment variables that point at these resources."""
@@ -50,6 +54,8 @@ class StackResources:
             "WEBHOOK_DEAD_LETTER_QUEUE_URL": self.webhook_dead_letter_queue_url,
             "WEBHOOK_SIGNING_SECRET_NAME": WEBHOOK_SIGNING_SECRET_NAME,
             "PROVIDER_WEBHOOK_SECRET_NAME": PROVIDER_WEBHOOK_SECRET_NAME,
+            "FAL_KEY_SECRET_NAME": self.fal_secret_name,
+            "RUNWAY_API_KEY_SECRET_NAME": self.runway_secret_name,
         }
 
 
@@ -87,6 +93,8 @@ def create_stack_resources(
     session: Any,
     *,
     openai_api_key: str = "sk-local-emulator",
+    fal_key: str = "fal-local:emulator",
+    runway_api_key: str = "key_local_emulator",
     webhook_signing_secret: str | None = None,
     provider_webhook_secret: str | None = None,
 ) -> StackResources:
@@ -113,6 +121,8 @@ def create_stack_resources(
     secrets_manager.create_secret(Name=SECRET_NAME, SecretString=openai_api_key)
     secrets_manager.create_secret(Name=WEBHOOK_SIGNING_SECRET_NAME, SecretString=signing_secret)
     secrets_manager.create_secret(Name=PROVIDER_WEBHOOK_SECRET_NAME, SecretString=provider_secret)
+    secrets_manager.create_secret(Name=FAL_KEY_SECRET_NAME, SecretString=fal_key)
+    secrets_manager.create_secret(Name=RUNWAY_KEY_SECRET_NAME, SecretString=runway_api_key)
     return StackResources(
         table_name=TABLE_NAME,
         bucket_name=BUCKET_NAME,

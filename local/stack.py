@@ -134,6 +134,8 @@ def function_environment(resources: StackResources, parameters: Mapping[str, str
         "WebhookDeadLetterQueue": resources.webhook_dead_letter_queue_url,
         "WebhookSigningSecret": WEBHOOK_SIGNING_SECRET_NAME,
         "ProviderWebhookSecret": PROVIDER_WEBHOOK_SECRET_NAME,
+        "FalKeySecret": resources.fal_secret_name,
+        "RunwayApiKeySecret": resources.runway_secret_name,
     }
     environment = {}
     for name, declared_value in template["Globals"]["Function"]["Environment"]["Variables"].items():

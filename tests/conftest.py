@@ -19,22 +19,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import httpx
 import pytest
 from moto import mock_aws
+from pydantic import SecretStr
 
 from local.backend_clock import ManualClock
 from local.emulator import EmulatorConfig, EmulatorServer
 from local.emulator import ManualClock as EmulatorClock
+from local.fal_emulator import FalEmulatorConfig, FalEmulatorServer
 from local.resources import StackResources, create_stack_resources
 from local.serialized_boto3 import SerializedSession
 from sorajobs.config import Settings
+from sorajobs.providers.fal_queue import build_fal_provider
 from sorajobs.providers.openai_videos import build_openai_provider
 from sorajobs.services import Services, use_services
 from tests.chaos.crash import CrashingServices, CrashPlan
 from tests.chaos.turns import SwitchingProxy, TurnScheduler, inline_pool
+from tests.provider_emulators import FAL_KEY, Delivery, WebhookInbox
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -278,6 +283,9 @@ class World:
             webhook_max_queue_delay_seconds=0,  # the tests' clock is manual: early messages come straight back
             secret_cache_seconds=0,
         )
+        # The fal and Runway emulators, for tests that attach them (`provider_world`).
+        self.fal: FalEmulatorServer | None = None
+        self.fal_inbox: WebhookInbox | None = None
         self.dns = FakeDns()
         self.receivers = WebhookReceivers(self.dns)
         # Real seconds the provider client waits for an answer (tests of lost answers shorten it).
@@ -292,22 +300,41 @@ class World:
         self.sqs = self.aws.client("sqs")
 
     def make_services(self, settings: Settings) -> Services:
-        def provider() -> Any:
-            built = build_openai_provider(
-                api_key=API_KEY,
-                base_url=self.emulator.base_url,
-                timeout_seconds=self.provider_timeout_seconds,
-                max_retries=0,
-                clock=self.clock,
-            )
+        def switching(built: Any) -> Any:
             return built if self.turns is None else SwitchingProxy(built, self._switch)
+
+        def openai() -> Any:
+            return switching(
+                build_openai_provider(
+                    api_key=API_KEY,
+                    base_url=self.emulator.base_url,
+                    timeout_seconds=self.provider_timeout_seconds,
+                    max_retries=0,
+                    clock=self.clock,
+                )
+            )
+
+        def fal() -> Any:
+            return switching(
+                build_fal_provider(
+                    api_key=FAL_KEY,
+                    queue_url=self.fal.base_url,
+                    timeout_seconds=self.provider_timeout_seconds,
+                    max_retries=0,
+                    clock=self.clock,
+                )
+            )
+
+        providers: dict[str, Any] = {"openai": openai}
+        if self.fal is not None:
+            providers["fal"] = fal
 
         return CrashingServices(
             settings,
             crashes=self.crashes,
             clock=self.clock,
             new_id=self.new_job_id,
-            providers={"openai": provider},
+            providers=providers,
             boto3_session=self.aws,
             sleep=self.advance,
             random_source=random.Random(self._seed),
@@ -315,6 +342,30 @@ class World:
             resolve_host=self.dns,
             **({} if self.turns is None else {"worker_pool": inline_pool}),
         )
+
+    def attach_fal(self, fal: FalEmulatorServer, inbox: WebhookInbox) -> None:
+        """Enables fal, reached at the emulator, with its webhooks going to `inbox`."""
+        self.fal, self.fal_inbox = fal, inbox
+        providers = tuple(dict.fromkeys((*self.settings.enabled_providers, "fal")))
+        self.use_settings(
+            enabled_providers=providers,
+            fal_key=SecretStr(FAL_KEY),
+            fal_queue_url=fal.base_url,
+            fal_jwks_url=fal.jwks_url,
+            fal_webhook_url=inbox.url,
+        )
+
+    def deliver_fal_webhooks(self) -> list[ApiResponse]:
+        """Hands every webhook the fal emulator has sent so far to POST /provider-webhooks/fal, as sent."""
+        assert self.fal is not None and self.fal_inbox is not None
+        self.fal.flush_webhooks()
+        return [self.post_fal_webhook(delivery) for delivery in self.fal_inbox.take()]
+
+    def post_fal_webhook(self, delivery: Delivery) -> ApiResponse:
+        event = http_event("fal_webhook", raw_body=delivery.body.decode(), owner=None, headers=dict(delivery.headers))
+        event["queryStringParameters"] = dict(delivery.query)
+        event["rawQueryString"] = urlencode(delivery.query)
+        return self.call("provider_webhook", event)
 
     def new_job_id(self) -> str:
         """Job ids drawn from the seed: the table's order, and so the sweep's, repeats from run to run."""
@@ -479,6 +530,24 @@ def world(emulator: EmulatorServer, emulator_clock: EmulatorClock) -> Iterator[W
         resources = create_stack_resources(session, openai_api_key=API_KEY)
         yield World(session, resources, emulator, emulator_clock)
     use_services(None)
+
+
+@pytest.fixture
+def fal_emulator(emulator_clock: EmulatorClock) -> Iterator[FalEmulatorServer]:
+    config = FalEmulatorConfig(
+        api_key=FAL_KEY, concurrency=2, queue_seconds=2.0, processing_seconds=30.0, webhook_timestamps_from_clock=True
+    )
+    with FalEmulatorServer(config, clock=emulator_clock) as server:
+        yield server
+
+
+@pytest.fixture
+def fal_world(world: World, fal_emulator: FalEmulatorServer) -> Iterator[World]:
+    """The world with fal enabled beside the OpenAI-compatible gateway, its webhooks caught for the test."""
+    inbox = WebhookInbox()
+    world.attach_fal(fal_emulator, inbox)
+    yield world
+    inbox.stop()
 
 
 def assert_error(response: ApiResponse, status: int, code: str) -> None:

@@ -27,6 +27,7 @@ from tests.conftest import FUNCTIONS, ROOT, LambdaContext, load_event, load_hand
         ("webhooks_api", "webhooks_api_list", 404),
         ("webhooks_api", "webhooks_api_replay", 404),
         ("provider_webhook", "provider_webhook", 401),  # the sample's signature is not this stack's
+        ("provider_webhook", "fal_webhook", 401),  # nor is this one fal's
     ],
 )
 def test_each_http_event_file_reaches_its_route(world, function_dir, event_name, status):

@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -47,24 +48,42 @@ def signed_message(request_id: str, user_id: str, timestamp: str, body: bytes) -
     return "\n".join((request_id, user_id, timestamp, hashlib.sha256(body).hexdigest())).encode()
 
 
+@dataclass(frozen=True)
+class FalSignedDelivery:
+    """A delivery's signature headers, checked for presence, shape and freshness (before any key is fetched)."""
+
+    request_id: str
+    user_id: str
+    timestamp: str
+    signature: bytes
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str], *, now: float) -> FalSignedDelivery:
+        lowered = {name.lower(): value for name, value in headers.items()}
+        request_id, user_id = lowered.get(REQUEST_ID_HEADER), lowered.get(USER_ID_HEADER)
+        timestamp, signature = lowered.get(TIMESTAMP_HEADER), lowered.get(SIGNATURE_HEADER)
+        if not request_id or not user_id or not timestamp or not signature:
+            raise WebhookSignatureError("missing_headers")
+        if not _TIMESTAMP.fullmatch(timestamp):
+            raise WebhookSignatureError("bad_timestamp")
+        if abs(now - int(timestamp)) > WEBHOOK_TOLERANCE_SECONDS:
+            raise WebhookSignatureError("timestamp_outside_tolerance")
+        if not _HEX.fullmatch(signature):
+            raise WebhookSignatureError("no_matching_signature")
+        return cls(request_id, user_id, timestamp, bytes.fromhex(signature))
+
+    def verify(self, keys: Sequence[Ed25519PublicKey], body: bytes) -> str:
+        """The request id, when one of `keys` signed this body; else WebhookSignatureError."""
+        message = signed_message(self.request_id, self.user_id, self.timestamp, body)
+        for key in keys:
+            try:
+                key.verify(self.signature, message)
+            except InvalidSignature:
+                continue
+            return self.request_id
+        raise WebhookSignatureError("no_matching_signature")
+
+
 def verify_fal_webhook(keys: Sequence[Ed25519PublicKey], *, body: bytes, headers: Mapping[str, str], now: float) -> str:
     """Checks a delivery against any of fal's keys and returns its request id; raises WebhookSignatureError."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    request_id, user_id = lowered.get(REQUEST_ID_HEADER), lowered.get(USER_ID_HEADER)
-    timestamp, signature = lowered.get(TIMESTAMP_HEADER), lowered.get(SIGNATURE_HEADER)
-    if not request_id or not user_id or not timestamp or not signature:
-        raise WebhookSignatureError("missing_headers")
-    if not _TIMESTAMP.fullmatch(timestamp):
-        raise WebhookSignatureError("bad_timestamp")
-    if abs(now - int(timestamp)) > WEBHOOK_TOLERANCE_SECONDS:
-        raise WebhookSignatureError("timestamp_outside_tolerance")
-    if not _HEX.fullmatch(signature):
-        raise WebhookSignatureError("no_matching_signature")
-    message = signed_message(request_id, user_id, timestamp, body)
-    for key in keys:
-        try:
-            key.verify(bytes.fromhex(signature), message)
-        except InvalidSignature:
-            continue
-        return request_id
-    raise WebhookSignatureError("no_matching_signature")
+    return FalSignedDelivery.from_headers(headers, now=now).verify(keys, body)

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
-from sorajobs.fal_signing import verify_fal_webhook
+from sorajobs.fal_signing import FalSignedDelivery
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.provider_webhooks import PROVIDER_EVENT_MEMORY, InboundOutcome, InvalidProviderEvent
 from sorajobs.models.errors import WebhookSignatureInvalid
@@ -58,13 +58,14 @@ class FalWebhookReceiver:
     def _verified_request_id(self, body: bytes, headers: Mapping[str, str], now: float) -> str:
         keys = self._services.fal_webhook_keys
         try:
+            delivery = FalSignedDelivery.from_headers(headers, now=now)  # stale or malformed: refused before any fetch
             try:
-                return verify_fal_webhook(keys.current(), body=body, headers=headers, now=now)
-            except WebhookSignatureError as failure:
-                fresh = keys.refreshed() if failure.reason == "no_matching_signature" else None
+                return delivery.verify(keys.current(), body)
+            except WebhookSignatureError:
+                fresh = keys.refreshed()
                 if fresh is None:
                     raise
-                return verify_fal_webhook(fresh, body=body, headers=headers, now=now)  # fal rotated its keys
+                return delivery.verify(fresh, body)  # fal rotated its keys
         except WebhookSignatureError as failure:
             record_metric(name="ProviderWebhooksRejected", unit=MetricUnit.Count, value=1)
             logger.warning("fal webhook refused", extra={"reason": failure.reason})

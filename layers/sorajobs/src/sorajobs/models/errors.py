@@ -75,6 +75,16 @@ class ProviderNotConfigured(DomainError):
     code = "provider_not_configured"
 
 
+class ProviderRefusedKey(DomainError):
+    """The provider refused this deployment's key: the job failed (category auth) and an operator must act."""
+
+    status_code = 503
+    code = "provider_auth_failed"
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message, details=[{"job_id": job_id, "status": "failed"}])
+
+
 class JobNotCancellable(DomainError):
     status_code = 409
     code = "not_cancellable"

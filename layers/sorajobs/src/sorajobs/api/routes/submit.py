@@ -18,8 +18,14 @@ from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import provider_rejection
 from sorajobs.logic.queries import JobQueries
 from sorajobs.models.api import SubmitVideoRequest, VideoJobResponse
-from sorajobs.models.errors import GenerationRejected, IdempotencyKeyReused, JobNotFound, RequestInProgress
-from sorajobs.models.job import Job
+from sorajobs.models.errors import (
+    GenerationRejected,
+    IdempotencyKeyReused,
+    JobNotFound,
+    ProviderRefusedKey,
+    RequestInProgress,
+)
+from sorajobs.models.job import ErrorCategory, Job
 from sorajobs.services import Services, get_services
 
 router = APIGatewayHttpRouter()
@@ -77,6 +83,8 @@ def submit_video(
     else:
         job = JobService(services).submit(owner, request)
     if (rejection := provider_rejection(job)) is not None:
+        if rejection.category is ErrorCategory.AUTH:
+            raise ProviderRefusedKey(f"The provider refused this service's key: {rejection.message}", job_id=job.id)
         raise GenerationRejected(rejection.code, rejection.message, job_id=job.id)
     return Response(
         status_code=202,

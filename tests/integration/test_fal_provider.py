@@ -1,0 +1,200 @@
+"""Jobs on fal, through the real HTTP API against the fal queue emulator: queue positions, the result, signed
+webhooks that finish a job with no status poll, forged and stale webhooks, cancel, and fal's failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+from local.fal_emulator import Scenario
+from sorajobs.models.job import JobStatus
+from tests.conftest import assert_error, http_event
+
+MODEL = "fal-ai/veo3/fast"
+
+
+def fal_calls(world, method: str, suffix: str = "") -> int:
+    return sum(
+        1
+        for call_method, path, _status in world.fal.request_log
+        if call_method == method and path.endswith(suffix) and not path.startswith("/_emulator")
+    )
+
+
+def submit_fal(world, **body):
+    response = world.submit(**{"provider": "fal", "model": MODEL, **body})
+    assert response.status == 202, response.body
+    return response.body
+
+
+def test_a_fal_job_is_queued_with_its_position_and_completes_into_s3_by_the_sweep(fal_world):
+    world = fal_world
+    world.use_settings(fal_webhook_url="")  # no webhooks: the sweep carries the job
+    first, _second, third = (submit_fal(world, prompt=f"shot {n}") for n in range(3))
+
+    assert (first["provider"], first["model"], first["seconds"], first["size"]) == ("fal", MODEL, "8", "1280x720")
+    world.advance(6)  # two runners take the first two; the third waits at the head of the queue
+    waiting = world.sora_status(third["id"]).body
+    assert waiting["status"] == "queued" and waiting["queue_position"] == 0
+
+    world.advance(120)
+    world.sweep()
+    world.drain_store_queue()
+    done = world.get_job(first["id"]).body
+    assert done["status"] == "completed" and done["ready"] and done["queue_position"] is None
+    stored = world.s3.get_object(Bucket=world.resources.bucket_name, Key=world.stored_job(first["id"]).video.key)
+    body = stored["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == done["video"]["sha256"] and body[4:8] == b"ftyp"
+    assert world.stored_job(first["id"]).thumbnail is None  # fal makes none; the video is what was paid for
+    content = world.call("read_api", http_event("read_api_content", job_id=first["id"]))
+    assert content.status == 302 and "attempt-1/video.mp4" in content.headers["location"]
+
+
+def test_a_signed_webhook_finishes_the_job_with_no_status_poll_after_it(fal_world):
+    world = fal_world
+    job_id = submit_fal(world)["id"]
+    world.advance(60)  # fal finishes and posts its webhook; no poll has run
+    polls_before = fal_calls(world, "GET", "/status")
+
+    [answer] = world.deliver_fal_webhooks()
+    world.drain_store_queue()
+
+    assert answer.status == 200 and answer.body == {"received": True, "outcome": "refreshed"}
+    assert fal_calls(world, "GET", "/status") == polls_before == 0
+    job = world.stored_job(job_id)
+    assert job.status is JobStatus.COMPLETED and job.video is not None
+
+
+def test_a_redelivered_webhook_is_handled_once(fal_world):
+    world = fal_world
+    world.fal.script_next(Scenario(webhook_fault="duplicate"))
+    job_id = submit_fal(world)["id"]
+    world.advance(60)
+
+    answers = world.deliver_fal_webhooks()
+
+    assert [answer.body["outcome"] for answer in answers] == ["refreshed", "duplicate"]
+    assert world.stored_job(job_id).provider_status == "completed"
+
+
+def test_a_webhook_signed_by_a_rotated_key_is_accepted(fal_world):
+    world = fal_world
+    world.fal.script_next(Scenario(webhook_fault="rotated_key"))
+    job_id = submit_fal(world)["id"]
+    world.advance(60)
+
+    [answer] = world.deliver_fal_webhooks()
+
+    assert answer.status == 200
+    assert world.stored_job(job_id).awaiting_storage
+
+
+def test_a_forged_or_stale_webhook_is_refused_and_changes_nothing(fal_world):
+    world = fal_world
+    world.fal.add_rule(prompt_contains="forged", scenario=Scenario(webhook_fault="bad_signature"))
+    world.fal.add_rule(prompt_contains="stale", scenario=Scenario(webhook_fault="stale_timestamp"))
+    forged, stale = submit_fal(world, prompt="forged")["id"], submit_fal(world, prompt="stale")["id"]
+    world.advance(60)
+    before = {job_id: world.stored_job(job_id) for job_id in (forged, stale)}
+
+    answers = world.deliver_fal_webhooks()
+
+    assert sorted(answer.status for answer in answers) == [401, 401]
+    assert all(answer.body["error"]["code"] == "invalid_signature" for answer in answers)
+    assert {job_id: world.stored_job(job_id) for job_id in (forged, stale)} == before
+
+
+def test_a_webhook_body_changed_in_transit_is_refused(fal_world):
+    world = fal_world
+    job_id = submit_fal(world)["id"]
+    world.advance(60)
+    world.fal.flush_webhooks()
+    [delivery] = world.fal_inbox.take()
+    tampered = json.loads(delivery.body)
+    tampered["status"] = "ERROR"
+
+    answer = world.post_fal_webhook(dataclasses.replace(delivery, body=json.dumps(tampered).encode()))
+
+    assert_error(answer, 401, "invalid_signature")
+    assert world.stored_job(job_id).status is JobStatus.QUEUED
+
+
+def test_a_webhook_for_another_job_changes_nothing(fal_world):
+    world = fal_world
+    first, second = submit_fal(world, prompt="first")["id"], submit_fal(world, prompt="second")["id"]
+    world.advance(60)
+    world.fal.flush_webhooks()
+    deliveries = world.fal_inbox.take()
+    [for_first] = [delivery for delivery in deliveries if delivery.query["job"] == first]
+
+    answer = world.post_fal_webhook(dataclasses.replace(for_first, query={**for_first.query, "job": second}))
+
+    assert answer.status == 200 and answer.body["outcome"] == "unknown_video"
+    assert world.stored_job(second).status is JobStatus.QUEUED
+
+
+def test_a_content_policy_failure_fails_the_job_with_its_category(fal_world):
+    world = fal_world
+    world.fal.script_next(Scenario(outcome="failed", error_type="content_policy_violation"))
+    job_id = submit_fal(world)["id"]
+    world.advance(60)
+
+    world.deliver_fal_webhooks()
+
+    job = world.stored_job(job_id)
+    assert job.status is JobStatus.FAILED
+    assert (job.error.code, job.error.category) == ("content_policy_violation", "content_policy")
+
+
+def test_a_completed_request_whose_result_is_an_error_fails_the_job_when_polled(fal_world):
+    world = fal_world
+    world.use_settings(fal_webhook_url="")
+    world.fal.script_next(Scenario(outcome="failed", error_type="internal_server_error"))
+    job_id = submit_fal(world)["id"]
+    world.advance(60)
+
+    answer = world.sora_status(job_id).body
+
+    assert answer["status"] == "failed" and answer["error"]["category"] == "provider_internal"
+
+
+def test_cancel_of_a_queued_fal_job_cancels_it_at_fal(fal_world):
+    world = fal_world
+    world.fal.set_concurrency(1)
+    submit_fal(world, prompt="takes the only runner")
+    job_id = submit_fal(world)["id"]
+    world.advance(6)
+
+    response = world.call("reset", http_event("cancel", job_id=job_id))
+
+    assert response.status == 200 and response.body["status"] == "cancelled"
+    request_id = world.stored_job(job_id).provider_video_id.rsplit("/", 1)[1]
+    assert world.fal.request(request_id)["cancel_requested_at"] is not None
+    assert fal_calls(world, "PUT", "/cancel") == 1
+
+
+def test_an_image_to_video_job_passes_its_image_to_fal(fal_world):
+    world = fal_world
+    image = "https://images.example.com/cat.png"
+
+    body = submit_fal(world, model="fal-ai/kling-video/v2.1/master/image-to-video", image_url=image)
+
+    request_id = world.stored_job(body["id"]).provider_video_id.rsplit("/", 1)[1]
+    arguments = world.fal.request(request_id)["arguments"]
+    assert arguments["image_url"] == image and arguments["duration"] == "5" and "aspect_ratio" not in arguments
+
+
+def test_a_fal_429_pauses_only_fal(fal_world):
+    world = fal_world
+    world.use_settings(provider_create_rpm=600)
+    from local.fal_emulator import Fault
+
+    world.fal.inject(Fault(operation="submit", status=429, retry_after=30, times=1))
+    fal_job = submit_fal(world)
+    openai_job = world.submit()
+
+    assert fal_job["status"] == "pending"
+    assert openai_job.body["status"] == "queued"
+    assert world.services.rate_budget.take("fal#create").granted == 0
+    assert world.services.rate_budget.take("create").granted == 1

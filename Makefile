@@ -34,8 +34,10 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 	$(SCAN_VENV)/bin/pip install --quiet -r requirements-scan.txt
 	touch $@
 
+# make demo PROVIDER=fal (or runway): the job names that provider; its emulator runs in the local stack.
+PROVIDER ?= openai
 demo: install
-	$(PY) -m local.demo
+	$(PY) -m local.demo --provider $(PROVIDER)
 
 local: install
 	$(PY) -m local.stack

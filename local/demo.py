@@ -209,26 +209,29 @@ def verify(content: bytes, job: dict[str, Any]) -> str:
     return digest
 
 
-def run(stack: LocalStack, receiver: WebhookReceiver, deadline_seconds: float, output_dir: Path = OUTPUT_DIR) -> Path:
+def run(
+    stack: LocalStack,
+    receiver: WebhookReceiver,
+    deadline_seconds: float,
+    output_dir: Path = OUTPUT_DIR,
+    provider: str = "openai",
+) -> Path:
     started = time.monotonic()
     token = stack.mint_token(LOCAL_USER, ["users"])
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=90, follow_redirects=False) as api:
-        step(2, f"Submitting as {LOCAL_USER!r}: {PROMPT!r}, webhooks to {receiver.url}")
+        step(2, f"Submitting to {provider} as {LOCAL_USER!r}: {PROMPT!r}, webhooks to {receiver.url}")
         submitted = api.post(
             "/videos",
-            json={
-                "prompt": PROMPT,
-                "model": "sora-2",
-                "seconds": "4",
-                "size": "720x1280",
-                "webhook_url": receiver.url,
-            },
+            json={"prompt": PROMPT, "provider": provider, "webhook_url": receiver.url},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         _expect(submitted, 202, "POST /videos")
         job = submitted.json()
-        print(f"   202 Accepted: job {job['id']} is {job['status']} (provider video {job['provider_video_id']})")
+        print(
+            f"   202 Accepted: job {job['id']} is {job['status']} on {job['provider']} {job['model']}, "
+            f"{job['seconds']} s at {job['size']} (provider video {job['provider_video_id']})"
+        )
 
         step(3, f"Following GET /videos/{job['id']}/sora-status (Retry-After and backoff)")
         job = follow_job(api, job["id"], started + deadline_seconds)
@@ -258,8 +261,20 @@ def run(stack: LocalStack, receiver: WebhookReceiver, deadline_seconds: float, o
     return target
 
 
+def _provider_url(stack: LocalStack, provider: str) -> str:
+    emulators = {"fal": stack.fal_emulator, "runway": stack.runway_emulator}
+    emulator = emulators.get(provider)
+    return emulator.base_url if emulator is not None else stack.provider_base_url
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
+    parser.add_argument(
+        "--provider",
+        choices=("openai", "fal", "runway"),
+        default="openai",
+        help="the provider the job names; each has an emulator in the local stack (default: openai)",
+    )
     parser.add_argument(
         "--use-env-provider",
         action="store_true",
@@ -289,11 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     assert stack.resources is not None
     receiver = WebhookReceiver(stack.resources.webhook_signing_secret)
     try:
-        provider = "emulator" if stack.emulator is not None else "provider"
         endpoints = [f"API {stack.gateway_url}", f"AWS (moto) {stack.aws_endpoint_url}"]
-        print("   " + "   ".join([*endpoints, f"{provider} {stack.provider_base_url}"]))
+        print("   " + "   ".join([*endpoints, f"{args.provider} at {_provider_url(stack, args.provider)}"]))
         deadline = EXTERNAL_DEADLINE_SECONDS if external else EMULATOR_DEADLINE_SECONDS
-        target = run(stack, receiver, deadline)
+        target = run(stack, receiver, deadline, provider=args.provider)
     except DemoFailed as failure:
         print(f"\ndemo failed: {failure}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
 """The whole stack in one process, with no cloud and no Docker: `python -m local.stack` (`make local`).
 
 - AWS: moto in server mode (DynamoDB, S3, SQS, Secrets Manager), resources created from template.yaml.
-- Provider: the OpenAI Videos emulator, its key kept in the moto secret so the functions read it the
-  deployed way; or a real compatible endpoint when OPENAI_BASE_URL and OPENAI_API_KEY are both set.
+- Providers: the OpenAI Videos, fal queue and Runway tasks emulators, their keys kept in the moto secrets so the
+  functions read them the deployed way; or, for `openai`, a real compatible endpoint when OPENAI_BASE_URL and
+  OPENAI_API_KEY are both set.
 - HTTP API: local/gateway.py, with development JWTs in place of the JWT authorizer.
 - EventBridge Scheduler and the SQS and DynamoDB stream event sources: local/scheduler.py,
   local/sqs_poller.py and local/stream_poller.py.
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from local.devtoken import DEFAULT_TTL_SECONDS, DevTokens
 from local.emulator import Clock as EmulatorClock
 from local.emulator import EmulatorConfig, EmulatorServer
+from local.fal_emulator import FalEmulatorConfig, FalEmulatorServer
 from local.gateway import LocalHttpGateway
 from local.lambda_runtime import REGION, ROOT, STACK_NAME, LocalFunctions
 from local.moto_server import MotoServer
@@ -40,6 +42,8 @@ from local.resources import (
     StackResources,
     create_stack_resources,
 )
+from local.runway_emulator import EmulatorConfig as RunwayEmulatorConfig
+from local.runway_emulator import EmulatorServer as RunwayEmulatorServer
 from local.scheduler import PollSoraStatusScheduler
 from local.sqs_poller import SqsPoller
 from local.stream_poller import StreamPoller
@@ -184,6 +188,7 @@ class LocalStack:
         background: bool = True,
         jwt_secret: str | None = None,
         provider_webhooks: bool = True,
+        native_providers: bool = True,
     ) -> None:
         self._gateway_host = gateway_host
         self._gateway_port = gateway_port
@@ -193,8 +198,11 @@ class LocalStack:
         self._emulator_clock = emulator_clock
         self.external_provider = external_provider
         self._backend_clock = backend_clock
-        # The local scheduler fires the sweep every few seconds, so each run is a single pass.
-        self.parameters = {"SweepMode": "one-shot", **dict(parameters or {})}
+        # The local scheduler fires the sweep every few seconds, so each run is a single pass; every provider's
+        # emulator runs, so jobs may name any of them.
+        enabled = "openai,fal,runway" if native_providers else "openai"
+        self.parameters = {"SweepMode": "one-shot", "EnabledProviders": enabled, **dict(parameters or {})}
+        self.native_providers = native_providers
         self.schedule_interval_seconds = schedule_interval_seconds
         self.background = background
         # The emulator posts signed video.completed / video.failed to the gateway (off: sweep only).
@@ -203,6 +211,8 @@ class LocalStack:
         self._environment = _EnvironmentPatch()
         self._moto: MotoServer | None = None
         self.emulator: EmulatorServer | None = None
+        self.fal_emulator: FalEmulatorServer | None = None
+        self.runway_emulator: RunwayEmulatorServer | None = None
         self.resources: StackResources | None = None
         self.boto3_session: Any = None
         self.functions: LocalFunctions | None = None
@@ -248,7 +258,12 @@ class LocalStack:
             base_url = self.emulator.base_url
         else:
             api_key, base_url = self.external_provider.api_key, self.external_provider.base_url
-        self.resources = create_stack_resources(self.boto3_session, openai_api_key=api_key)
+        fal_key, runway_key = f"fal-local:{secrets.token_hex(16)}", f"key_local_{secrets.token_hex(16)}"
+        if self.native_providers:
+            self._start_native_emulators(fal_key, runway_key)
+        self.resources = create_stack_resources(
+            self.boto3_session, openai_api_key=api_key, fal_key=fal_key, runway_api_key=runway_key
+        )
 
         environment = function_environment(self.resources, {**self.parameters, "OpenAIBaseUrl": base_url})
         for name, value in environment.items():
@@ -257,8 +272,13 @@ class LocalStack:
             self._environment.set(name, os.environ.get(name, value))
         # Lambda sets it per function; Powertools prefixes idempotency keys with it.
         self._environment.set("AWS_LAMBDA_FUNCTION_NAME", STACK_NAME)
-        # The functions read the key from the secret, as deployed.
-        self._environment.unset("OPENAI_API_KEY")
+        # The functions read the keys from the secrets, as deployed.
+        for name in ("OPENAI_API_KEY", "FAL_KEY", "RUNWAYML_API_SECRET", "FAL_WEBHOOK_URL"):
+            self._environment.unset(name)
+        if self.fal_emulator is not None and self.runway_emulator is not None:
+            self._environment.set("FAL_QUEUE_URL", self.fal_emulator.base_url)
+            self._environment.set("FAL_JWKS_URL", self.fal_emulator.jwks_url)
+            self._environment.set("RUNWAY_BASE_URL", self.runway_emulator.base_url)
         _reset_shared_function_state(self._backend_clock)
 
         self.functions = LocalFunctions()
@@ -278,9 +298,21 @@ class LocalStack:
             self.emulator.configure_webhooks(
                 f"{self.gateway_url}/provider-webhooks/openai", self.resources.provider_webhook_secret
             )
+        if self.fal_emulator is not None and self.provider_webhooks:
+            # Each fal create names this URL (FalWebhookUrl); known only now that the gateway listens.
+            self._environment.set("FAL_WEBHOOK_URL", f"{self.gateway_url}/provider-webhooks/fal")
+            _reset_shared_function_state(self._backend_clock)
         if self.background:
             for component in (self._scheduler, self._store_poller, self._stream_poller, self._webhook_poller):
                 component.start()
+
+    def _start_native_emulators(self, fal_key: str, runway_key: str) -> None:
+        """fal's queue and Runway's tasks, as quick as the OpenAI emulator, on the same clock."""
+        queue, render = self._emulator_config.queue_seconds, self._emulator_config.render_seconds
+        fal_config = FalEmulatorConfig(api_key=fal_key, queue_seconds=queue, processing_seconds=render)
+        self.fal_emulator = FalEmulatorServer(fal_config, clock=self._emulator_clock).start()
+        runway_config = RunwayEmulatorConfig(api_key=runway_key, pending_seconds=queue, running_seconds=render)
+        self.runway_emulator = RunwayEmulatorServer(runway_config, clock=self._emulator_clock).start()
 
     def stop(self) -> None:
         """Stops everything that started, in reverse order, and restores os.environ."""
@@ -294,6 +326,8 @@ class LocalStack:
             self._webhook_poller,
             self._gateway,
             self.emulator,
+            self.fal_emulator,
+            self.runway_emulator,
         ):
             if component is not None:
                 try:
@@ -308,7 +342,7 @@ class LocalStack:
             self._moto.stop()
         self._scheduler = self._store_poller = self._gateway = self._moto = None
         self._stream_poller = self._webhook_poller = None
-        self.emulator = None
+        self.emulator = self.fal_emulator = self.runway_emulator = None
         self._environment.restore()
         _reset_shared_function_state(None)
         with _running_lock:
@@ -459,6 +493,7 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             f"  AWS (moto)  {stack.aws_endpoint_url}   table {stack.resources.table_name}, "
             f"bucket {stack.resources.bucket_name}, queue {stack.resources.queue_url.rsplit('/', 1)[-1]}",
             f"  Provider    {provider}; key in secret {stack.resources.secret_name}",
+            *_native_provider_lines(stack),
             f"  Background  sweep every {stack.schedule_interval_seconds:g} s; store_video and deliver_webhook fed "
             "from their queues; the table's stream feeds webhook_events",
             "  Webhooks    the emulator posts signed video.completed / video.failed to /provider-webhooks/openai; "
@@ -473,6 +508,16 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             "",
         ]
     )
+
+
+def _native_provider_lines(stack: LocalStack) -> list[str]:
+    if stack.fal_emulator is None or stack.runway_emulator is None:
+        return []
+    return [
+        f"              fal queue emulator {stack.fal_emulator.base_url} (webhooks to /provider-webhooks/fal)",
+        f"              Runway tasks emulator {stack.runway_emulator.base_url}",
+        '              jobs choose one: {"provider": "fal"} or "runway"; GET /models lists their models',
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,14 +32,17 @@ from local.emulator import EmulatorConfig, EmulatorServer
 from local.emulator import ManualClock as EmulatorClock
 from local.fal_emulator import FalEmulatorConfig, FalEmulatorServer
 from local.resources import StackResources, create_stack_resources
+from local.runway_emulator import EmulatorConfig as RunwayEmulatorConfig
+from local.runway_emulator import EmulatorServer as RunwayEmulatorServer
 from local.serialized_boto3 import SerializedSession
 from sorajobs.config import Settings
 from sorajobs.providers.fal_queue import build_fal_provider
 from sorajobs.providers.openai_videos import build_openai_provider
+from sorajobs.providers.runway_tasks import build_runway_provider
 from sorajobs.services import Services, use_services
 from tests.chaos.crash import CrashingServices, CrashPlan
 from tests.chaos.turns import SwitchingProxy, TurnScheduler, inline_pool
-from tests.provider_emulators import FAL_KEY, Delivery, WebhookInbox
+from tests.provider_emulators import FAL_KEY, RUNWAY_KEY, Delivery, WebhookInbox
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -286,6 +289,9 @@ class World:
         # The fal and Runway emulators, for tests that attach them (`provider_world`).
         self.fal: FalEmulatorServer | None = None
         self.fal_inbox: WebhookInbox | None = None
+        self.runway: RunwayEmulatorServer | None = None
+        # The key the backend sends Runway (a test of a refused key changes it).
+        self.runway_key = RUNWAY_KEY
         self.dns = FakeDns()
         self.receivers = WebhookReceivers(self.dns)
         # Real seconds the provider client waits for an answer (tests of lost answers shorten it).
@@ -325,9 +331,22 @@ class World:
                 )
             )
 
+        def runway() -> Any:
+            return switching(
+                build_runway_provider(
+                    api_key=self.runway_key,
+                    base_url=self.runway.base_url,
+                    timeout_seconds=self.provider_timeout_seconds,
+                    max_retries=0,
+                    clock=self.clock,
+                )
+            )
+
         providers: dict[str, Any] = {"openai": openai}
         if self.fal is not None:
             providers["fal"] = fal
+        if self.runway is not None:
+            providers["runway"] = runway
 
         return CrashingServices(
             settings,
@@ -353,6 +372,14 @@ class World:
             fal_queue_url=fal.base_url,
             fal_jwks_url=fal.jwks_url,
             fal_webhook_url=inbox.url,
+        )
+
+    def attach_runway(self, runway: RunwayEmulatorServer) -> None:
+        """Enables Runway, reached at the emulator through the runwayml SDK."""
+        self.runway = runway
+        providers = tuple(dict.fromkeys((*self.settings.enabled_providers, "runway")))
+        self.use_settings(
+            enabled_providers=providers, runwayml_api_secret=SecretStr(RUNWAY_KEY), runway_base_url=runway.base_url
         )
 
     def deliver_fal_webhooks(self) -> list[ApiResponse]:
@@ -548,6 +575,20 @@ def fal_world(world: World, fal_emulator: FalEmulatorServer) -> Iterator[World]:
     world.attach_fal(fal_emulator, inbox)
     yield world
     inbox.stop()
+
+
+@pytest.fixture
+def runway_emulator(emulator_clock: EmulatorClock) -> Iterator[RunwayEmulatorServer]:
+    config = RunwayEmulatorConfig(api_key=RUNWAY_KEY, pending_seconds=2.0, running_seconds=20.0)
+    with RunwayEmulatorServer(config, clock=emulator_clock) as server:
+        yield server
+
+
+@pytest.fixture
+def runway_world(world: World, runway_emulator: RunwayEmulatorServer) -> World:
+    """The world with Runway enabled beside the OpenAI-compatible gateway."""
+    world.attach_runway(runway_emulator)
+    return world
 
 
 def assert_error(response: ApiResponse, status: int, code: str) -> None:

@@ -295,3 +295,26 @@ def test_a_second_stack_in_the_same_process_is_refused(stack):
         LocalStack(background=False).start()
 
     assert httpx.get(f"{stack.gateway_url}/openapi.json").status_code == 200  # the first one is untouched
+
+
+# --- every provider, through the gateway ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["fal", "runway"])
+def test_a_job_on_each_native_provider_goes_from_submit_to_a_downloaded_video(stack, clocks, api, provider):
+    submitted = api.post("/videos", json={"prompt": "A lighthouse at dawn", "provider": provider})
+    assert submitted.status_code == 202, submitted.text
+    job = complete(stack, clocks, api, submitted.json()["id"])
+    assert (job["provider"], job["status"], job["ready"]) == (provider, "completed", True)
+
+    location = api.get(f"/videos/{job['id']}/content", follow_redirects=False).headers["location"]
+    with httpx.Client(timeout=30) as anonymous:
+        download = anonymous.get(location)
+    assert hashlib.sha256(download.content).hexdigest() == job["video"]["sha256"]
+    assert download.content[4:8] == b"ftyp"
+
+
+def test_the_models_listing_names_every_provider_the_local_stack_serves(api):
+    listing = api.get("/models").json()
+
+    assert {provider["name"] for provider in listing["providers"]} == {"openai", "fal", "runway"}

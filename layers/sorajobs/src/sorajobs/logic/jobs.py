@@ -201,7 +201,10 @@ class JobService:
                 "Provider unavailable at submit; the sweep will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
             )
-            return self.apply(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
+            refused = isinstance(fault, ProviderRateLimitedError)  # a 429 is an answer: nothing was made
+            return self.apply(
+                job, transition_to_submit_retry(job, self._now(), fault.retry_after, nothing_created=refused)
+            )
         logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
         return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
 

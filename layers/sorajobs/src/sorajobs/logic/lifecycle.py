@@ -150,11 +150,17 @@ def transition_to_awaiting_admission(job: Job) -> Change:
     return _change(job, after)
 
 
-def transition_to_submit_retry(job: Job, now: datetime, retry_after: float | None) -> Change:
-    """pending stays pending: the provider was unreachable or rate-limited; the sweep submits later."""
+def transition_to_submit_retry(
+    job: Job, now: datetime, retry_after: float | None, *, nothing_created: bool = False
+) -> Change:
+    """pending stays pending: the provider was unreachable or rate-limited; the sweep submits later. When the
+    provider's answer shows the create made nothing (a 429), no generation is looked for before the next one."""
     require_status(job, {JobStatus.PENDING}, "retry the submission of")
     delay = max(SUBMIT_RETRY_DELAY, timedelta(seconds=retry_after or 0))
-    return _change(job, job.model_copy(update={"next_poll_at": now + delay, "lease_until": None, "admitted": False}))
+    update: dict[str, object] = {"next_poll_at": now + delay, "lease_until": None, "admitted": False}
+    if nothing_created:
+        update["create_started_at"] = None
+    return _change(job, job.model_copy(update=update))
 
 
 def transition_to_failed(job: Job, error: JobError, now: datetime) -> Change:

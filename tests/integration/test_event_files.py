@@ -15,6 +15,7 @@ from tests.conftest import FUNCTIONS, ROOT, LambdaContext, load_event, load_hand
     ("function_dir", "event_name", "status"),
     [
         ("submit", "submit", 202),
+        ("submit", "upload", 201),
         ("sora_status", "sora_status", 404),  # the sample's job id is not in this table
         ("reset", "reset", 404),
         ("reset", "cancel", 404),

@@ -162,6 +162,7 @@ def test_the_openapi_document_is_public_and_describes_every_route(world):
         "/videos/{id}/webhooks/replay",
         "/videos/{id}/cancel",
         "/models",
+        "/uploads",
         "/provider-webhooks/openai",
         "/provider-webhooks/fal",
     }

@@ -20,6 +20,8 @@ STORE_QUEUE = "StoreVideoQueue"
 DELIVERY_QUEUE = "WebhookDeliveryQueue"
 WEBHOOK_DLQ = "WebhookDeadLetterQueue"
 VIDEO_OBJECTS = "VideosBucket/videos/*"
+# Reference images: POST /uploads signs their upload; a create signs the URL the provider fetches one from.
+UPLOADED_IMAGES = "VideosBucket/uploads/*"
 
 
 def runtime(function: str) -> dict[str, set[str]]:
@@ -59,6 +61,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:Query": index("by_provider_video"),
         "sqs:SendMessage": {STORE_QUEUE},
         "secretsmanager:GetSecretValue": PROVIDER_KEYS,
+        "s3:PutObject": {UPLOADED_IMAGES},
+        "s3:GetObject": {UPLOADED_IMAGES},
     },
     "SoraStatusFunction": {
         **runtime("SoraStatusFunction"),
@@ -75,6 +79,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:Query": index("by_provider_video"),
         "sqs:SendMessage": {STORE_QUEUE},
         "secretsmanager:GetSecretValue": PROVIDER_KEYS,
+        "s3:GetObject": {UPLOADED_IMAGES},
     },
     # Read-only: jobs and counters, the owner indexes, and s3:GetObject, which presigned URLs are signed for.
     "ReadApiFunction": {
@@ -90,6 +95,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:Query": index("due", "by_provider_video"),
         "sqs:SendMessage": {STORE_QUEUE},
         "secretsmanager:GetSecretValue": PROVIDER_KEYS,
+        "s3:GetObject": {UPLOADED_IMAGES},
     },
     # Multipart upload (PutObject covers create, parts and complete), abort on failure, HeadObject (GetObject);
     # each try lists the unfinished uploads in its attempt's folder and aborts them (so does a request for a

@@ -33,6 +33,7 @@ EXPECTED_ROUTES = {
     ("POST", "/provider-webhooks/fal"),
     ("GET", "/models"),
     ("POST", "/videos/{id}/cancel"),
+    ("POST", "/uploads"),
 }
 # The secrets each function may read; every other function reads none.
 SECRETS_READ_BY = {

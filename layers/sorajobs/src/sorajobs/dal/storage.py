@@ -7,6 +7,8 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sorajobs.models.job import StoredObject
 
 # S3 needs parts of at least 5 MiB (but the last); 8 MiB keeps memory flat and a 1 GiB video in 128 parts.
@@ -95,5 +97,33 @@ class VideoStorage:
                     "ResponseContentDisposition": f'attachment; filename="{filename}"',
                 },
                 ExpiresIn=expires_in,
+            )
+        )
+
+    def presigned_image_upload(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+        """A browser-style POST upload of one image: only this key, this content type, at most `max_bytes`."""
+        form = self._s3.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+        return {"url": str(form["url"]), "fields": {name: str(value) for name, value in form["fields"].items()}}
+
+    def object_exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def presigned_image_url(self, key: str, *, expires_in: int) -> str:
+        """What a provider fetches the image of an image-to-video job from."""
+        return str(
+            self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
             )
         )

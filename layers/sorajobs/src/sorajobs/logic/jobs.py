@@ -29,8 +29,10 @@ from sorajobs.logic.model_choice import choose_model
 from sorajobs.logic.observation import IllegalTransition
 from sorajobs.logic.pricing import estimate_cost_cents
 from sorajobs.logic.schedule import PollSchedule
+from sorajobs.logic.uploads import image_upload_key
 from sorajobs.models.api import SubmitVideoRequest
 from sorajobs.models.errors import (
+    ImageUploadNotFound,
     JobAlreadyCompleted,
     JobNotCancellable,
     JobNotFound,
@@ -62,6 +64,8 @@ logger = Logger(child=True)
 RATE_LIMIT_PAUSE_SECONDS = 10.0
 # How far the provider's clock may run behind ours when a lost create is looked for.
 CREATE_CLOCK_SKEW = timedelta(minutes=2)
+# A provider may fetch an uploaded image while the request waits in its queue.
+IMAGE_URL_TTL_SECONDS = 6 * 3600
 # How long a create whose answer was lost waits for its webhook to name the generation.
 LOST_CREATE_WEBHOOK_WAIT = timedelta(minutes=30)
 LOST_CREATE_ERROR = JobError(
@@ -107,6 +111,7 @@ class JobService:
             seconds=choice.seconds,
             size=choice.size,
             image_url=request.image_url,
+            image_key=self._uploaded_image(owner, request.image_upload_id),
             metadata=dict(request.metadata),
             now=self._now(),
             estimated_cost_cents=self._attempt_cost(choice.spec.model, choice.seconds, choice.size),
@@ -116,6 +121,19 @@ class JobService:
         self._services.jobs.create(job)
         record_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         return self.submit_pending(job)
+
+    def _uploaded_image(self, owner: str, upload_id: str | None) -> str | None:
+        """The bucket key of the caller's own uploaded image; 400 when it is not there (never uploaded, someone
+        else's, or expired)."""
+        if upload_id is None:
+            return None
+        key = image_upload_key(owner, upload_id)
+        if not self._services.storage.object_exists(key):
+            raise ImageUploadNotFound(
+                f"No uploaded image {upload_id!r}: POST /uploads, then upload the file to its url, then submit.",
+                details=[{"loc": ["body", "image_upload_id"]}],
+            )
+        return key
 
     def _checked_webhook_url(self, url: str | None) -> str | None:
         """https on a public address only (an SSRF guard); local runs may use http://127.0.0.1."""
@@ -162,7 +180,7 @@ class JobService:
             model=job.model,
             seconds=job.seconds,
             size=job.size,
-            image_url=job.image_url,
+            image_url=self._image_url(job),
             webhook_url=self._provider_webhook_url(job),
         )
         try:
@@ -207,6 +225,12 @@ class JobService:
             )
         logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
         return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
+
+    def _image_url(self, job: Job) -> str | None:
+        """The URL the provider fetches the job's image from; an upload's is signed afresh for each create."""
+        if job.image_key is None:
+            return job.image_url
+        return self._services.storage.presigned_image_url(job.image_key, expires_in=IMAGE_URL_TTL_SECONDS)
 
     def _provider_webhook_url(self, job: Job) -> str | None:
         """Where a provider with per-request webhooks posts this attempt's completion (fal). The job and attempt

@@ -83,6 +83,7 @@ def new_pending_job(
     webhook_url: str | None = None,
     provider: str = "openai",
     image_url: str | None = None,
+    image_key: str | None = None,
 ) -> Job:
     job = Job.model_validate(
         {
@@ -94,6 +95,7 @@ def new_pending_job(
             "provider": provider,
             "model": model,
             "image_url": image_url,
+            "image_key": image_key,
             "seconds": seconds,
             "size": size,
             "metadata": metadata,

@@ -41,14 +41,14 @@ def choose_model(catalog: Catalog, request: SubmitVideoRequest) -> ModelChoice:
                 f"{spec.model} on {spec.provider} takes {name} {', '.join(allowed)}, not {value}.",
                 details=[{"loc": ["body", name], "allowed": list(allowed)}],
             )
-    if request.image_url is not None and spec.image_input == "none":
+    if request.has_image and spec.image_input == "none":
         raise UnsupportedOption(
             f"{spec.model} on {spec.provider} makes video from text only; it takes no image.",
             details=[{"loc": ["body", "image_url"], "allowed": []}],
         )
-    if request.image_url is None and spec.image_input == "required":
+    if not request.has_image and spec.image_input == "required":
         raise UnsupportedOption(
-            f"{spec.model} on {spec.provider} animates an image: send image_url.",
+            f"{spec.model} on {spec.provider} animates an image: send image_url or image_upload_id.",
             details=[{"loc": ["body", "image_url"], "allowed": ["an https URL of a JPEG, PNG or WebP image"]}],
         )
     return ModelChoice(spec=spec, seconds=seconds, size=size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from sorajobs.catalog import ImageInput, ProviderName
 from sorajobs.models.job import ErrorCategory, Job, JobStatus, VideoSeconds, VideoSize
@@ -52,6 +52,14 @@ class SubmitVideoRequest(BaseModel):
             description="An https image to animate, for models that take one (image-to-video).",
         ),
     ] = None
+    image_upload_id: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=r"^upl_[0-9a-f]{32}$",
+            description="An image uploaded with POST /uploads, instead of image_url.",
+        ),
+    ] = None
     metadata: Annotated[
         dict[MetadataKey, MetadataValue],
         Field(max_length=MAX_METADATA_KEYS, description="Small string map stored with the job."),
@@ -79,6 +87,38 @@ class SubmitVideoRequest(BaseModel):
         if not value.strip():
             raise ValueError("prompt must not be blank")
         return value
+
+    @model_validator(mode="after")
+    def one_image_at_most(self) -> SubmitVideoRequest:
+        if self.image_url is not None and self.image_upload_id is not None:
+            raise ValueError("send image_url or image_upload_id, not both")
+        return self
+
+    @property
+    def has_image(self) -> bool:
+        return self.image_url is not None or self.image_upload_id is not None
+
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+ImageContentType = Literal["image/png", "image/jpeg", "image/webp"]
+
+
+class ImageUploadRequest(BaseModel):
+    """Body of `POST /uploads`: the image about to be uploaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: ImageContentType
+    bytes: Annotated[int, Field(ge=1, le=MAX_IMAGE_BYTES, description="The file's exact size, at most 10 MiB.")]
+
+
+class ImageUploadResponse(BaseModel):
+    """Where to POST the file (a multipart form: `fields`, then the file as `file`), and its id for a submit."""
+
+    upload_id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: UtcTimestamp
 
 
 class ResetVideoRequest(BaseModel):

@@ -68,6 +68,11 @@ class UnsupportedOption(DomainError):
     code = "unsupported_option"
 
 
+class ImageUploadNotFound(DomainError):
+    status_code = 400
+    code = "image_upload_not_found"
+
+
 class ProviderNotConfigured(DomainError):
     """The deployment cannot reach the provider (not enabled, or its key is missing): nothing was written."""
 

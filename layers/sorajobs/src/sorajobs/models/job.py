@@ -99,8 +99,9 @@ class Job(BaseModel):
     model: str
     seconds: VideoSeconds
     size: VideoSize
-    # The https image an image-to-video generation starts from.
+    # The image an image-to-video generation starts from: an https URL, or an upload in our bucket (its key).
     image_url: str | None = None
+    image_key: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     attempt: Annotated[int, Field(ge=1)] = 1
     history: tuple[AttemptRecord, ...] = ()

@@ -1,4 +1,5 @@
-"""POST /videos — accept a generation, optionally idempotent on the Idempotency-Key header."""
+"""POST /videos — accept a generation, optionally idempotent on the Idempotency-Key header; and POST /uploads,
+where a reference image for one goes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from sorajobs.api.caller import current_caller
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import provider_rejection
 from sorajobs.logic.queries import JobQueries
-from sorajobs.models.api import SubmitVideoRequest, VideoJobResponse
+from sorajobs.logic.uploads import ImageUploads
+from sorajobs.models.api import ImageUploadRequest, ImageUploadResponse, SubmitVideoRequest, VideoJobResponse
 from sorajobs.models.errors import (
     GenerationRejected,
     IdempotencyKeyReused,
@@ -92,3 +94,15 @@ def submit_video(
         body=JobQueries(services).view(job),
         headers={"Location": f"/videos/{job.id}"},
     )
+
+
+@router.post(
+    "/uploads",
+    summary="Start the upload of a reference image",
+    description="Answers where to POST the image (a multipart form: the `fields`, then the file as `file`) within "
+    "15 minutes; then submit with `image_upload_id`. Only the declared type, and at most the declared size.",
+    responses={201: {"description": "Upload the image to `url` with `fields`."}},
+)
+def start_image_upload(request: Annotated[ImageUploadRequest, Body()]) -> Response[ImageUploadResponse]:
+    answer = ImageUploads(get_services()).start(current_caller(router).owner, request)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=answer)

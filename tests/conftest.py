@@ -399,7 +399,8 @@ class World:
         return f"job_{self._ids.getrandbits(96):024x}"
 
     def use_settings(self, **changes: Any) -> None:
-        self.settings = self.settings.model_copy(update=changes)
+        """The settings with these changes, validated as Settings.from_env would validate them."""
+        self.settings = Settings.model_validate({**self.settings.model_dump(), **changes})
         self.services = self.make_services(self.settings)
         use_services(self.services)
 

@@ -7,9 +7,12 @@ import dataclasses
 import hashlib
 import json
 
-from local.fal_emulator import Scenario
+from pydantic import SecretStr
+
+from local.fal_emulator import Fault, Scenario
 from sorajobs.models.job import JobStatus
 from tests.conftest import assert_error, http_event
+from tests.provider_emulators import FAL_KEY
 
 MODEL = "fal-ai/veo3/fast"
 
@@ -188,8 +191,6 @@ def test_an_image_to_video_job_passes_its_image_to_fal(fal_world):
 def test_a_fal_429_pauses_only_fal(fal_world):
     world = fal_world
     world.use_settings(provider_create_rpm=600)
-    from local.fal_emulator import Fault
-
     world.fal.inject(Fault(operation="submit", status=429, retry_after=30, times=1))
     fal_job = submit_fal(world)
     openai_job = world.submit()
@@ -198,3 +199,36 @@ def test_a_fal_429_pauses_only_fal(fal_world):
     assert openai_job.body["status"] == "queued"
     assert world.services.rate_budget.take("fal#create").granted == 0
     assert world.services.rate_budget.take("create").granted == 1
+
+
+def test_fal_s_own_slot_limit_holds_back_only_fal_jobs(fal_world):
+    world = fal_world
+    world.use_settings(provider_limits={"fal": {"max_in_flight": 1}})
+
+    first, second = submit_fal(world, prompt="first"), submit_fal(world, prompt="second")
+    openai_job = world.submit().body
+
+    assert (first["status"], second["status"], openai_job["status"]) == ("queued", "pending", "queued")
+    world.deliver_fal_webhooks()
+    world.advance(60)
+    world.deliver_fal_webhooks()  # the first finishes and frees fal's slot
+    world.sweep()
+    assert world.stored_job(second["id"]).status is JobStatus.QUEUED
+
+
+def test_a_job_whose_provider_key_went_missing_waits_and_is_not_lost(fal_world):
+    world = fal_world
+    world.fal.inject(Fault(operation="submit", status=429, retry_after=1, times=1))
+    job_id = submit_fal(world)["id"]
+
+    emulator, world.fal = world.fal, None  # the backend builds fal from its settings now
+    world.use_settings(fal_key=SecretStr(""), fal_key_secret_name="")  # and an operator removed the key meanwhile
+    world.advance(60)
+    world.sweep()
+    assert world.stored_job(job_id).status is JobStatus.PENDING
+
+    world.fal = emulator
+    world.use_settings(fal_key=SecretStr(FAL_KEY))  # the key is back
+    world.advance(60)
+    world.sweep()
+    assert world.stored_job(job_id).status is JobStatus.QUEUED

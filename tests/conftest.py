@@ -148,6 +148,14 @@ def http_event(
     return event
 
 
+def fal_webhook_event(delivery: Delivery) -> dict[str, Any]:
+    """POST /provider-webhooks/fal carrying one delivery as fal sent it: its body, headers and query."""
+    event = http_event("fal_webhook", raw_body=delivery.body.decode(), owner=None, headers=dict(delivery.headers))
+    event["queryStringParameters"] = dict(delivery.query)
+    event["rawQueryString"] = urlencode(delivery.query)
+    return event
+
+
 def sqs_event(name: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
     """The events/<name>.json SQS event, carrying these received messages, as the event source sends them."""
     event = copy.deepcopy(load_event(name))
@@ -389,10 +397,7 @@ class World:
         return [self.post_fal_webhook(delivery) for delivery in self.fal_inbox.take()]
 
     def post_fal_webhook(self, delivery: Delivery) -> ApiResponse:
-        event = http_event("fal_webhook", raw_body=delivery.body.decode(), owner=None, headers=dict(delivery.headers))
-        event["queryStringParameters"] = dict(delivery.query)
-        event["rawQueryString"] = urlencode(delivery.query)
-        return self.call("provider_webhook", event)
+        return self.call("provider_webhook", fal_webhook_event(delivery))
 
     def new_job_id(self) -> str:
         """Job ids drawn from the seed: the table's order, and so the sweep's, repeats from run to run."""

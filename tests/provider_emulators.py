@@ -28,12 +28,14 @@ class WebhookInbox:
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         received = self.deliveries
+        lock = self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 query = {key: values[0] for key, values in parse_qs(urlsplit(self.path).query).items()}
-                received.append(Delivery(query, {key.lower(): value for key, value in self.headers.items()}, body))
+                with lock:
+                    received.append(Delivery(query, {key.lower(): value for key, value in self.headers.items()}, body))
                 self.send_response(200)
                 self.end_headers()
 
@@ -46,9 +48,17 @@ class WebhookInbox:
         self._thread.start()
 
     def take(self) -> list[Delivery]:
-        taken, self.deliveries[:] = list(self.deliveries), []
+        """The deliveries received since the last take, oldest first."""
+        with self._lock:
+            taken, self.deliveries[:] = list(self.deliveries), []
         return taken
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self) -> WebhookInbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -12,18 +12,42 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal, cast
 
 from sorajobs.catalog import ProviderName
+from sorajobs.clock import Clock
 from sorajobs.dal.queue import StoreVideoQueue
 from sorajobs.dal.storage import VideoStorage
 from sorajobs.models.messages import StoreVideoMessage
-from sorajobs.providers.base import GenerationRequest, ProviderVideo, VideoProvider
+from sorajobs.providers.base import (
+    GenerationRejectedError,
+    GenerationRequest,
+    ProviderAuthError,
+    ProviderRateLimitedError,
+    ProviderVideo,
+    VideoProvider,
+)
 from sorajobs.services import Services
 
 CrashPoint = Literal["after_provider_create", "after_upload_parts", "after_status_write"]
 CRASH_POINTS: tuple[CrashPoint, ...] = ("after_provider_create", "after_upload_parts", "after_status_write")
+# What came of a paid create, as the invocation that sent it saw it: a generation's id; a refusal, which makes
+# nothing (a 429, a rejection); no answer it could use (a timeout, a 5xx, a cut connection); or an answer the
+# invocation died holding, before it was stored.
+CreateAnswer = Literal["generation", "refused", "lost", "killed"]
+
+
+@dataclass(frozen=True)
+class CreateCall:
+    """One create sent to a provider, when (on the backend's clock), and what came back."""
+
+    provider: ProviderName
+    prompt: str
+    at: datetime
+    answer: CreateAnswer
 
 
 class InvocationKilled(BaseException):
@@ -44,6 +68,9 @@ class CrashPlan:
     def __init__(self, probabilities: dict[CrashPoint, float] | None = None, *, seed: int = 0) -> None:
         self.probabilities: dict[CrashPoint, float] = dict(probabilities or {})
         self.kills: Counter[CrashPoint] = Counter()
+        # Every create that reached a provider's client, in order: the chaos run tells a job failed because a
+        # create's answer was lost (`create_outcome_unknown`, where the provider cannot be asked) from any other.
+        self.creates: list[CreateCall] = []
         self._once: dict[CrashPoint, int] = {}  # point -> passes to let through before the kill
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -64,6 +91,10 @@ class CrashPlan:
         finally:
             self._spared.on = False
 
+    def note_create(self, call: CreateCall) -> None:
+        with self._lock:
+            self.creates.append(call)
+
     def reached(self, point: CrashPoint) -> None:
         """Called at the step boundary: raises InvocationKilled when this pass dies."""
         if getattr(self._spared, "on", False):
@@ -83,16 +114,28 @@ class CrashPlan:
 
 
 class _KillAfterCreate:
-    """The provider, killing the invocation once a create has reached it but before its answer is stored."""
+    """The provider, killing the invocation once a create has reached it but before its answer is stored; it
+    notes what came of each create in the plan's `creates`."""
 
-    def __init__(self, provider: VideoProvider, plan: CrashPlan) -> None:
+    def __init__(self, provider: VideoProvider, plan: CrashPlan, clock: Clock) -> None:
         self._provider = provider
         self.wraps = provider
         self._plan = plan
+        self._clock = clock
 
     def submit(self, request: GenerationRequest) -> ProviderVideo:
-        video = self._provider.submit(request)
-        self._plan.reached("after_provider_create")
+        at = self._clock.now()
+        answer: CreateAnswer = "lost"
+        try:
+            video = self._provider.submit(request)
+            answer = "killed"
+            self._plan.reached("after_provider_create")
+            answer = "generation"
+        except (ProviderRateLimitedError, GenerationRejectedError, ProviderAuthError):
+            answer = "refused"
+            raise
+        finally:
+            self._plan.note_create(CreateCall(self._provider.name, request.prompt, at, answer))
         return video
 
     def __getattr__(self, name: str) -> Any:
@@ -139,7 +182,7 @@ class CrashingServices(Services):
         with self._providers_lock:
             wrapped = self._wrapped.get(name)
             if wrapped is None or wrapped.wraps is not built:
-                wrapped = self._wrapped[name] = _KillAfterCreate(built, self.crashes)
+                wrapped = self._wrapped[name] = _KillAfterCreate(built, self.crashes, self.clock)
         return cast(VideoProvider, wrapped)
 
     @cached_property

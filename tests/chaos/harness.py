@@ -1,25 +1,26 @@
-"""The chaos run: N jobs through the real handlers, against moto and the emulator, while the provider
-misbehaves, three sweeps race, clients poll and reset, provider webhooks arrive twice and invocations
-are killed at step boundaries. Time is virtual: the backend's and the provider's clocks move together,
-tick by tick, so a run of an hour of job time takes seconds of real time.
+"""The chaos run: N jobs through the real handlers, against moto and the three providers' emulators (a third of
+the jobs each), while the providers misbehave, three sweeps race, clients poll and reset, provider webhooks arrive
+twice (and forged or stale copies of some of them once) and invocations are killed at step boundaries. Time is
+virtual: the backend's and the providers' clocks move together, tick by tick, so a run of an hour of job time
+takes seconds of real time.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import logging
 import os
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout, suppress
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -28,21 +29,22 @@ from moto import mock_aws
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
-from local.emulator import EmulatorConfig, EmulatorServer, Fault, Scenario
+from local.emulator import EmulatorConfig, EmulatorServer
 from local.emulator import ManualClock as EmulatorClock
 from local.resources import create_stack_resources, resource
+from sorajobs.catalog import PROVIDER_NAMES, ProviderName
 from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
+from sorajobs.logic.jobs import LOST_CREATE_ERROR, LOST_CREATE_WEBHOOK_WAIT
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobStatus
 from sorajobs.services import use_services
+from tests.chaos import providers as chaos_providers
 from tests.chaos.crash import CrashPoint, InvocationKilled
 from tests.chaos.moto_transactions import cheap_transaction_rollback
 from tests.chaos.turns import TurnScheduler
-from tests.conftest import API_KEY, START, LambdaContext, World, http_event, load_handler, sqs_event
+from tests.conftest import API_KEY, START, LambdaContext, World, fal_webhook_event, http_event, load_handler, sqs_event
+from tests.provider_emulators import Delivery, WebhookInbox
 
-# Where a job's expected outcome is marked in its prompt; the emulator picks the scenario from it.
-FAILS, STUCK = "[fails]", "[stuck]"
-FAIL_CODE = "video_generation_failed"
 # The store function's batch size in template.yaml: each killed invocation costs that many messages a receive.
 STORE_BATCH_SIZE = int(
     resource("StoreVideoFunction")["Properties"]["Events"]["StoreVideoMessages"]["Properties"]["BatchSize"]
@@ -62,9 +64,15 @@ RANK = {
 }
 
 
+# A webhook no delivery of which was answered 2xx comes again next tick, as the providers retry, this many times.
+WEBHOOK_TRIES = 10
+# Ticks after which a delivery's signature is stale (over 300 s old) when replayed.
+STALE_AFTER_TICKS = 35
+
+
 @dataclass(frozen=True)
 class ChaosProfile:
-    """The fault profile of the issue, and the run's size. Rates are of all calls of that kind."""
+    """The fault profile of the issue, and the run's size. Rates are of all calls of that kind, at every provider."""
 
     jobs: int = 60
     owners: int = 12
@@ -83,11 +91,29 @@ class ChaosProfile:
     submit_ticks: int = 30  # the jobs arrive spread over this many ticks
     status_calls_per_tick: int = 6
     resets: float = 0.03  # share of jobs a client resets once (half of them with resubmit)
+    # Shares of the providers' webhooks that are also sent forged (the body changed under its signature), sent
+    # again once their signature is stale (both must be refused), and, for fal's, sent again with a query naming
+    # another fal job (signed, but not for that job: it must change nothing).
+    forged_webhooks: float = 0.10
+    stale_webhooks: float = 0.10
+    misdirected_webhooks: float = 0.10
     # Real seconds; a timeout fault answers after twice that. An answer on time takes milliseconds, so
     # whether a call times out is the fault's choice alone, never the machine's load.
     provider_timeout_seconds: float = 0.5
     stuck_after_seconds: int = 300
-    max_job_age_seconds: int = 1800
+    # Longer than fal's 30-minute wait for the webhook of a create whose answer was lost, so that wait ends the
+    # way it does in production (`create_outcome_unknown`), not at the maximum age.
+    max_job_age_seconds: int = 2400
+
+    @property
+    def fault_rates(self) -> chaos_providers.FaultRates:
+        return chaos_providers.FaultRates(
+            rate_limited=self.rate_limited,
+            server_errors=self.server_errors,
+            timeouts=self.timeouts,
+            timeout_latency_ms=int(self.provider_timeout_seconds * 2000),
+            download_resets=self.download_resets,
+        )
 
 
 @dataclass
@@ -107,14 +133,20 @@ class ChaosResult:
     status_regressions: int = 0
     orphaned_multipart_uploads: int = 0
     client_5xx: int = 0
+    forged_webhooks_acted_on: int = 0
     # What happened meanwhile.
-    provider_requests: int = 0
+    jobs_by_provider: Counter[str] = field(default_factory=Counter)
+    outcomes_by_provider: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    provider_requests: Counter[str] = field(default_factory=Counter)
     provider_faults: Counter[str] = field(default_factory=Counter)
     kills: Counter[str] = field(default_factory=Counter)
     sweeps: int = 0
     status_calls: int = 0
     resets: int = 0
-    provider_webhooks: int = 0
+    provider_webhooks: Counter[str] = field(default_factory=Counter)
+    provider_webhooks_redelivered: int = 0
+    forged_webhooks: Counter[str] = field(default_factory=Counter)
+    lost_creates_failed: Counter[str] = field(default_factory=Counter)
     store_requests_dead_lettered: int = 0
     ticks: int = 0
     virtual_seconds: float = 0.0
@@ -127,7 +159,7 @@ class ChaosResult:
             ("submitted", str(self.submitted), f"N ({self.jobs})"),
             ("completed, S3 bytes and SHA-256 verified", str(self.completed_verified), "every completing job"),
             ("completed, not verified", str(self.completed_unverified), "0"),
-            ("failed with the correct code", str(self.failed_correct), "every failing or stuck job"),
+            ("failed with the correct code", str(self.failed_correct), "every failing or stuck job, and lost creates"),
             ("failed with a wrong code", str(self.failed_wrong_code), "0"),
             ("reset by their client", str(self.reset_by_client), "—"),
             ("lost", str(self.lost), "0"),
@@ -136,6 +168,7 @@ class ChaosResult:
             ("status regressions", str(self.status_regressions), "0"),
             ("orphaned multipart uploads", str(self.orphaned_multipart_uploads), "0"),
             ("5xx returned to clients", str(self.client_5xx), "0"),
+            ("forged, stale or misdirected webhooks acted on", str(self.forged_webhooks_acted_on), "0"),
         ]
 
     @property
@@ -149,6 +182,7 @@ class ChaosResult:
             == self.client_5xx
             == self.completed_unverified
             == self.failed_wrong_code
+            == self.forged_webhooks_acted_on
             == 0
             and self.submitted == self.jobs
             and self.completed_verified + self.failed_correct + self.reset_by_client == self.submitted
@@ -160,73 +194,66 @@ class ChaosResult:
         return "\n".join(lines)
 
     def activity(self) -> str:
-        faults = ", ".join(f"{kind} {count}" for kind, count in sorted(self.provider_faults.items()))
-        kills = ", ".join(f"{point} {count}" for point, count in sorted(self.kills.items()))
-        codes = ", ".join(f"{code} {count}" for code, count in sorted(self.failed_codes.items()))
+        def listed(counts: Counter[str]) -> str:
+            return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()) if count) or "none"
+
+        def by_provider(counts: Counter[str]) -> str:
+            return ", ".join(f"{name} {counts[name]}" for name in PROVIDER_NAMES)
+
+        jobs = "; ".join(
+            f"{name} {self.jobs_by_provider[name]} ({listed(self.outcomes_by_provider[name])})"
+            for name in PROVIDER_NAMES
+        )
+        webhooks = sum(self.provider_webhooks.values())
         return "\n".join(
             [
-                f"- Provider requests: {self.provider_requests}; faults injected: {faults or 'none'}.",
-                f"- Invocations killed: {kills or 'none'}.",
+                f"- Jobs per provider: {jobs}.",
+                f"- Provider requests: {sum(self.provider_requests.values())} ({by_provider(self.provider_requests)}); "
+                f"faults injected: {listed(self.provider_faults)}.",
+                f"- Invocations killed: {listed(self.kills)}.",
                 f"- Sweeps: {self.sweeps} ({self.ticks} ticks of virtual time, {self.virtual_seconds:.0f} s in all).",
                 f"- Client calls: {self.status_calls} sora-status calls; resets: {self.resets}.",
-                f"- Provider webhooks: {self.provider_webhooks} received, each delivered twice "
-                f"({self.provider_webhooks} duplicates).",
+                f"- Provider webhooks: {webhooks} received (openai {self.provider_webhooks['openai']}, "
+                f"fal {self.provider_webhooks['fal']}), each delivered twice ({webhooks} duplicates); "
+                f"delivered again after no 2xx answer: {self.provider_webhooks_redelivered}; "
+                f"copies sent that must change nothing: {listed(self.forged_webhooks)}.",
+                f"- Creates whose answer was lost (fal/runway, failed {LOST_CREATE_ERROR.code}): "
+                f"fal {self.lost_creates_failed['fal']}, runway {self.lost_creates_failed['runway']}.",
                 f"- Store requests whose receives ran out (moved to the dead-letter queue): "
                 f"{self.store_requests_dead_lettered}.",
-                f"- Failure codes: {codes or 'none'}.",
+                f"- Failure codes: {listed(self.failed_codes)}.",
             ]
         )
 
 
-@dataclass(frozen=True)
-class _ProviderWebhook:
-    body: str
-    headers: dict[str, str]
+@dataclass
+class _RelayedWebhook:
+    """A provider's webhook as it reached the relay, handed to the provider-webhook function in the ticks after."""
 
+    provider: ProviderName
+    delivery: Delivery
+    tries: int = 0
+    accepted: bool = False  # a delivery of it was answered 2xx
 
-class _ProviderWebhookRelay:
-    """Takes the emulator's webhooks and keeps them, in the order they came, for the next tick's tasks,
-    which hand each one to the provider-webhook function twice (a duplicate delivery). Nothing is handed
-    on from the relay's own threads: when a webhook reaches the function is the seed's choice alone."""
+    def event(self) -> dict[str, Any]:
+        if self.provider == "fal":
+            return fal_webhook_event(self.delivery)
+        headers: dict[str, str | None] = dict(self.delivery.headers)
+        return http_event("provider_webhook", raw_body=self.delivery.body.decode(), owner=None, headers=headers)
 
-    def __init__(self) -> None:
-        relay = self
-        self._lock = threading.Lock()
-        self._received: list[_ProviderWebhook] = []
+    def forged(self) -> _RelayedWebhook:
+        """The same delivery with its outcome turned round in the body, under the original signature."""
+        body = json.loads(self.delivery.body)
+        if self.provider == "fal":
+            body["status"] = "ERROR" if body["status"] == "OK" else "OK"
+        else:
+            body["type"] = "video.failed" if body["type"] == "video.completed" else "video.completed"
+        return _RelayedWebhook(self.provider, replace(self.delivery, body=json.dumps(body).encode()))
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                with relay._lock:
-                    relay._received.append(_ProviderWebhook(body, headers))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/provider-webhooks/openai"
-
-    def take(self) -> list[_ProviderWebhook]:
-        """The webhooks received since the last take, oldest first."""
-        with self._lock:
-            taken, self._received = self._received, []
-        return taken
-
-    def __enter__(self) -> _ProviderWebhookRelay:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def misdirected(self, job_id: str, attempt: int) -> _RelayedWebhook:
+        """The same signed delivery with a query naming another job (fal signs the body, not our query)."""
+        query = {**self.delivery.query, "job": job_id, "attempt": str(attempt)}
+        return _RelayedWebhook(self.provider, replace(self.delivery, query=query))
 
 
 @dataclass
@@ -235,6 +262,7 @@ class _Tracked:
 
     job_id: str
     owner: str
+    provider: ProviderName
     expected: str  # "completed", "failed" or "stuck"
     last_seen: tuple[int, int, JobStatus] | None = None  # (attempt, rank, status)
     reset_without_resubmit: bool = False
@@ -248,10 +276,16 @@ class ChaosRun:
         # Every tick's concurrent invocations interleave in the order this seed draws (tests/chaos/turns.py).
         self._turns = TurnScheduler(profile.seed)
         self._lock = threading.Lock()
+        # Which webhooks are forged or replayed stale: a source of its own, so the clients' draws stay as they were.
+        self._forger = random.Random(f"forged webhooks {profile.seed}")
         self._tracked: dict[str, _Tracked] = {}
         self._stuck: set[str] = set()
         self._regressed: set[str] = set()
+        self._redelivered: list[_RelayedWebhook] = []  # refused by every delivery so far: sent again next tick
+        self._relayed_at: dict[int, list[_RelayedWebhook]] = {}  # by tick, for stale replays
         self._world: World
+        self._providers: chaos_providers.ChaosProviders
+        self._inboxes: dict[ProviderName, WebhookInbox]
 
     # --- the system ---------------------------------------------------------------------------
 
@@ -293,40 +327,32 @@ class ChaosRun:
         ):
             session = boto3.session.Session(region_name="us-east-1")
             resources = create_stack_resources(session, openai_api_key=API_KEY)
-            world = World(session, resources, emulator, clock, seed=self.profile.seed, turns=self._turns)
-            world.provider_timeout_seconds = self.profile.provider_timeout_seconds
-            world.crashes.probabilities = dict(self.profile.crash)
-            for point in self.profile.crash:
-                world.crashes.kill_next(point)  # every step boundary dies at least once, whatever the size
-            world.use_settings(
-                stuck_after_seconds=self.profile.stuck_after_seconds,
-                max_job_age_seconds=self.profile.max_job_age_seconds,
-                sweep_concurrency=4,
-            )
-            self._arm_the_provider(emulator)
-            with _ProviderWebhookRelay() as relay:
-                self._relay = relay
-                emulator.configure_webhooks(relay.url, resources.provider_webhook_secret)
+            with (
+                chaos_providers.fal_and_runway(self.profile.seed, clock) as (fal, runway),
+                WebhookInbox() as openai_inbox,
+                WebhookInbox() as fal_inbox,
+            ):
+                self._providers = chaos_providers.ChaosProviders(emulator, fal, runway)
+                self._inboxes = {"openai": openai_inbox, "fal": fal_inbox}
+                world = World(session, resources, emulator, clock, seed=self.profile.seed, turns=self._turns)
+                world.provider_timeout_seconds = self.profile.provider_timeout_seconds
+                world.crashes.probabilities = dict(self.profile.crash)
+                for point in self.profile.crash:
+                    world.crashes.kill_next(point)  # every step boundary dies at least once, whatever the size
+                world.attach_fal(fal, fal_inbox)
+                world.attach_runway(runway)
+                world.use_settings(
+                    stuck_after_seconds=self.profile.stuck_after_seconds,
+                    max_job_age_seconds=self.profile.max_job_age_seconds,
+                    sweep_concurrency=4,
+                )
+                self._providers.arm(self.profile.fault_rates)
+                emulator.configure_webhooks(openai_inbox.url, resources.provider_webhook_secret)
                 try:
                     yield world
                 finally:
                     emulator.configure_webhooks(None, None)
             use_services(None)
-
-    def _arm_the_provider(self, emulator: EmulatorServer) -> None:
-        p = self.profile
-        emulator.add_rule(prompt_contains=FAILS, scenario=Scenario(outcome="failed", fail_code=FAIL_CODE))
-        emulator.add_rule(prompt_contains=STUCK, scenario=Scenario(outcome="stuck", stuck_at_progress=40))
-        # The first matching fault wins, so each later one is given its rate among the calls left over.
-        left = 1.0
-        for fault, rate in (
-            (Fault(operation="any", status=429, retry_after=2, code="rate_limit_exceeded"), p.rate_limited),
-            (Fault(operation="any", status=500), p.server_errors),
-            (Fault(operation="any", kind="timeout", latency_ms=int(p.provider_timeout_seconds * 2000)), p.timeouts),
-            (Fault(operation="download", kind="reset", reset_after_bytes=4096), p.download_resets),
-        ):
-            emulator.inject(Fault(**{**fault.to_dict(), "probability": min(1.0, rate / left)}))
-            left -= rate
 
     # --- invoking handlers --------------------------------------------------------------------
 
@@ -340,18 +366,63 @@ class ChaosRun:
                 self.result.problems.append(f"{function_dir} answered {response.status}: {response.body}")
         return response
 
-    def _deliver_provider_webhooks(self, webhooks: list[_ProviderWebhook], *, counted: bool) -> None:
+    def _deliver_provider_webhooks(self, webhooks: list[_RelayedWebhook]) -> None:
         for webhook in webhooks:
-            event = http_event("provider_webhook", raw_body=webhook.body, owner=None, headers=dict(webhook.headers))
-            self.call_api("provider_webhook", event)
-        if counted:
-            with self._lock:
-                self.result.provider_webhooks += len(webhooks)
+            if self.call_api("provider_webhook", webhook.event()).status < 300:
+                webhook.accepted = True
 
-    def _flush_provider_webhooks(self) -> None:
-        """The events the last clock move made due reach the relay before the next tick takes them."""
-        if not self._world.emulator.flush_webhooks(timeout=60.0):
-            raise RuntimeError("the emulator did not send its due webhooks within 60 s")
+    def _deliver_forged_webhooks(self, forged: list[tuple[str, _RelayedWebhook]]) -> None:
+        """A forged or stale copy must be refused as unsigned (401); a misdirected one acknowledged as naming no
+        generation of that job (200, `unknown_video`). Anything else means it was acted on."""
+        for kind, webhook in forged:
+            response = self.call_api("provider_webhook", webhook.event())
+            if kind == "misdirected":
+                acted_on = response.status != 200 or response.body.get("outcome") != "unknown_video"
+            else:
+                acted_on = response.status != 401
+            if acted_on:
+                with self._lock:
+                    self.result.forged_webhooks_acted_on += 1
+                    self.result.problems.append(f"a {kind} {webhook.provider} webhook was answered {response.body}")
+
+    def _relay_webhooks(self, tick: int) -> tuple[list[_RelayedWebhook], list[tuple[str, _RelayedWebhook]]]:
+        """This tick's webhooks: those the providers sent during the last one (in the order each sent them), and
+        those no delivery of which was accepted yet (a provider retries them); and the copies that must change
+        nothing: forged, misdirected and stale."""
+        fresh = [
+            _RelayedWebhook(provider, delivery)
+            for provider, inbox in self._inboxes.items()
+            for delivery in inbox.take()
+        ]
+        self.result.provider_webhooks.update(webhook.provider for webhook in fresh)
+        self.result.provider_webhooks_redelivered += len(self._redelivered)
+        webhooks, self._redelivered = self._redelivered + fresh, []
+        forged = [
+            ("forged", webhook.forged()) for webhook in fresh if self._forger.random() < self.profile.forged_webhooks
+        ]
+        for webhook in fresh:
+            if webhook.provider == "fal" and self._forger.random() < self.profile.misdirected_webhooks:
+                target = self._another_fal_job(webhook)
+                if target is not None:
+                    attempt = target.last_seen[0] if target.last_seen else 1
+                    forged.append(("misdirected", webhook.misdirected(target.job_id, attempt)))
+        forged += [
+            ("stale", webhook)
+            for webhook in self._relayed_at.pop(tick - STALE_AFTER_TICKS, [])
+            if self._forger.random() < self.profile.stale_webhooks
+        ]
+        self._relayed_at[tick] = fresh
+        self.result.forged_webhooks.update(kind for kind, _webhook in forged)
+        return webhooks, forged
+
+    def _another_fal_job(self, webhook: _RelayedWebhook) -> _Tracked | None:
+        """A fal job other than the one the webhook is for, to send it to instead."""
+        others = [
+            item
+            for item in self._tracked.values()
+            if item.provider == "fal" and item.job_id != webhook.delivery.query.get("job")
+        ]
+        return self._forger.choice(others) if others else None
 
     def _sweep(self) -> None:
         with suppress(InvocationKilled):  # the invocation died; its lease runs out and a later sweep takes over
@@ -385,21 +456,26 @@ class ChaosRun:
 
     def _submit(self, index: int) -> None:
         p, draw = self.profile, self._random.random()
-        if draw < p.generation_failures or index == 1:  # jobs 1 and 2: each outcome occurs at any size
+        provider = chaos_providers.provider_of(index)
+        # Jobs 3 to 5 fail and 6 to 8 get stuck, one at each provider: each outcome occurs at any size.
+        if draw < p.generation_failures or index // 3 == 1:
             expected = "failed"
-        elif draw < p.generation_failures + p.stuck_generations or index == 2:
+        elif draw < p.generation_failures + p.stuck_generations or index // 3 == 2:
             expected = "stuck"
         else:
             expected = "completed"
-        marker = {"failed": f" {FAILS}", "stuck": f" {STUCK}", "completed": ""}[expected]
+        marker = {"failed": f" {chaos_providers.FAILS}", "stuck": f" {chaos_providers.STUCK}", "completed": ""}
         owner = f"chaos-owner-{index % p.owners}"
-        body = {"prompt": f"Chaos job {index}: a lighthouse in a storm{marker}", "seconds": 4}
+        body = {
+            "prompt": f"Chaos job {index}: a lighthouse in a storm{marker[expected]}",
+            **chaos_providers.SUBMIT_BODIES[provider],
+        }
         response = self.call_api(
             "submit", http_event("submit", body=body, owner=owner, headers={"idempotency-key": None})
         )
         if response.status == 202:
             job_id = response.body["id"]
-            self._tracked[job_id] = _Tracked(job_id=job_id, owner=owner, expected=expected)
+            self._tracked[job_id] = _Tracked(job_id=job_id, owner=owner, provider=provider, expected=expected)
             self.result.submitted += 1
             self._observe_response(job_id, response.body)
         else:
@@ -462,13 +538,21 @@ class ChaosRun:
         return [job_from_item(item) for item in items]
 
     def _watch(self) -> list[Job]:
-        """After each tick: no status went backwards, and no job outlived its timeout by a sweep interval."""
+        """After each tick: no status went backwards, and no job outlived its timeout by a sweep interval (nor a
+        fal job the wait for the webhook of a create whose answer was lost)."""
         world = self._world
         a_minute_ago = world.clock.now() - timedelta(seconds=60)
         jobs = self._stored_jobs()
         for job in jobs:
             self._observe(job.id, job.attempt, job.status)
-            late = job.id in self._tracked and timeout_error(job, a_minute_ago, world.settings) is not None
+            waited_too_long = (
+                job.status is JobStatus.PENDING
+                and job.create_started_at is not None
+                and job.create_started_at + LOST_CREATE_WEBHOOK_WAIT < a_minute_ago
+            )
+            late = job.id in self._tracked and (
+                timeout_error(job, a_minute_ago, world.settings) is not None or waited_too_long
+            )
             if late and job.id not in self._stuck:
                 self._stuck.add(job.id)
                 self.result.problems.append(f"{job.id} is {job.status} past its timeout")
@@ -476,15 +560,20 @@ class ChaosRun:
 
     # --- the run ------------------------------------------------------------------------------
 
-    def _tick_tasks(self, submissions: range, webhooks: list[_ProviderWebhook]) -> list[tuple[str, Callable[[], None]]]:
-        """What runs concurrently in one tick: the sweeps, a client, and each provider webhook twice."""
+    def _tick_tasks(
+        self, submissions: range, webhooks: list[_RelayedWebhook], forged: list[tuple[str, _RelayedWebhook]]
+    ) -> list[tuple[str, Callable[[], None]]]:
+        """What runs concurrently in one tick: the sweeps, a client, each provider webhook twice, and the forged
+        and stale copies."""
         tasks: list[tuple[str, Callable[[], None]]] = [
             (f"sweep-{number}", self._sweep) for number in range(1, self.profile.sweeps_in_parallel + 1)
         ]
         tasks.append(("client", partial(self._client_activity, submissions)))
         if webhooks:
-            tasks.append(("provider-webhooks", partial(self._deliver_provider_webhooks, webhooks, counted=True)))
-            tasks.append(("provider-webhooks-again", partial(self._deliver_provider_webhooks, webhooks, counted=False)))
+            tasks.append(("provider-webhooks", partial(self._deliver_provider_webhooks, webhooks)))
+            tasks.append(("provider-webhooks-again", partial(self._deliver_provider_webhooks, webhooks)))
+        if forged:
+            tasks.append(("forged-webhooks", partial(self._deliver_forged_webhooks, forged)))
         return tasks
 
     def run(self) -> ChaosResult:
@@ -497,28 +586,32 @@ class ChaosRun:
             for tick in range(limit_ticks):
                 submissions = range(next_index, min(p.jobs, next_index + per_tick))
                 next_index = submissions.stop
-                self._turns.run(self._tick_tasks(submissions, self._relay.take()))
+                webhooks, forged = self._relay_webhooks(tick)
+                self._turns.run(self._tick_tasks(submissions, webhooks, forged))
+                for webhook in webhooks:
+                    webhook.tries += 1
+                self._redelivered = [hook for hook in webhooks if not hook.accepted and hook.tries < WEBHOOK_TRIES]
                 self._drain_store_queue()
                 world.advance(p.tick_seconds)
-                self._flush_provider_webhooks()
+                self._providers.flush_webhooks()
                 self.result.ticks = tick + 1
                 collect(tick)
                 jobs = self._watch()
                 if next_index >= p.jobs and not any(job.is_unfinished or job.awaiting_storage for job in jobs):
                     break
-            self.result.provider_faults = _fired_faults(world.emulator)
-            world.emulator.clear_faults()
+            self.result.provider_faults = self._providers.fired_faults()
+            self._providers.clear_faults()
             self._tally(self._stored_jobs())
         return self.result
 
     def _tally(self, jobs: list[Job]) -> None:
-        world, result = self._world, self.result
+        world, result, providers = self._world, self.result, self._providers
         by_id = {job.id: job for job in jobs}
         result.virtual_seconds = (world.clock.now() - START).total_seconds()
         result.kills = Counter(world.crashes.kills)
         result.stuck_past_timeout = len(self._stuck)
         result.status_regressions = len(self._regressed)
-        result.provider_requests = len(world.emulator.request_log)
+        result.provider_requests = Counter(providers.requests())
         dead_letters = world.sqs.get_queue_attributes(
             QueueUrl=world.resources.dead_letter_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]["ApproximateNumberOfMessages"]
@@ -526,17 +619,24 @@ class ChaosRun:
         uploads = world.s3.list_multipart_uploads(Bucket=world.resources.bucket_name).get("Uploads", [])
         result.orphaned_multipart_uploads = len(uploads)
         result.problems += [f"unfinished multipart upload of {upload['Key']}" for upload in uploads]
-        creates: Counter[str] = Counter()
-        for video_id in world.emulator.video_ids():
-            prompt = world.emulator.video(video_id)["prompt"]
-            creates[prompt] += 1
+        creates = providers.creates()
+        lost_creates: defaultdict[tuple[str, str], list[datetime]] = defaultdict(list)
+        for call in world.crashes.creates:
+            if call.answer in ("lost", "killed"):
+                lost_creates[call.provider, call.prompt].append(call.at)
         for item in self._tracked.values():
+            result.jobs_by_provider[item.provider] += 1
             job = by_id.get(item.job_id)
             if job is None or job.is_unfinished:
                 result.lost += 1
                 result.problems.append(f"{item.job_id} lost: {job.status if job else 'missing'}")
                 continue
-            result.duplicate_paid_creates += max(0, creates[job.prompt] - job.attempt)
+            result.outcomes_by_provider[item.provider][job.status.value] += 1
+            # Every create any provider took for the job's prompt is paid for; the job's attempts account for one each.
+            paid = sum(creates[provider, job.prompt] for provider in PROVIDER_NAMES)
+            result.duplicate_paid_creates += max(0, paid - job.attempt)
+            if paid > job.attempt:
+                result.problems.append(f"{job.id} ({job.provider}) paid {paid} creates in {job.attempt} attempts")
             if job.status is JobStatus.RESET:
                 result.reset_by_client += 1
             elif job.status is JobStatus.COMPLETED:
@@ -548,20 +648,36 @@ class ChaosRun:
             else:
                 code = job.error.code if job.error else "none"
                 result.failed_codes[code] += 1
-                wanted = {"failed": FAIL_CODE, "stuck": "timeout"}.get(item.expected)
-                if code == wanted:
+                this_attempt = [at for at in lost_creates[job.provider, job.prompt] if at >= job.attempt_started_at]
+                if code == {"failed": chaos_providers.FAIL_CODES[job.provider], "stuck": "timeout"}.get(item.expected):
                     result.failed_correct += 1
+                elif code == LOST_CREATE_ERROR.code and this_attempt and self._nothing_adoptable(job):
+                    result.failed_correct += 1
+                    result.lost_creates_failed[job.provider] += 1
                 else:
                     result.failed_wrong_code += 1
-                    result.problems.append(f"{job.id} failed with {code}, expected {item.expected}")
+                    result.problems.append(f"{job.id} ({job.provider}) failed with {code}, expected {item.expected}")
+
+    def _nothing_adoptable(self, job: Job) -> bool:
+        """Whether a job whose create's answer was lost had no way to learn what the create made: Runway cannot be
+        asked; fal names the generation in its webhook, so only one that never finished stays unknown."""
+        if job.provider == "runway":
+            return True
+        if job.provider == "fal":
+            return not any(made.finished for made in self._providers.fal_requests_of(job.id, job.attempt))
+        return False  # the gateway lists its generations: a lost create is found
 
     def _verified(self, job: Job) -> bool:
+        """The S3 object's bytes are the video the job's provider made for the job's prompt, as recorded."""
         world = self._world
         if job.video is None or job.provider_video_id is None:
             return False
+        made = self._providers.generation(job.provider, job.provider_video_id)
+        if made is None or made.prompt != job.prompt:
+            return False
         body = world.s3.get_object(Bucket=world.resources.bucket_name, Key=job.video.key)["Body"].read()
-        expected = world.emulator.video(job.provider_video_id)["content_sha256"]
-        return hashlib.sha256(body).hexdigest() == expected == job.video.sha256 and len(body) == job.video.bytes
+        sha256 = hashlib.sha256(body).hexdigest()
+        return sha256 == made.content_sha256 == job.video.sha256 and len(body) == job.video.bytes
 
 
 @contextmanager
@@ -579,15 +695,6 @@ def _garbage_collected_between_ticks() -> Iterator[Callable[[int], None]]:
         yield collect
     finally:
         gc.enable()
-
-
-def _fired_faults(emulator: EmulatorServer) -> Counter[str]:
-    """How often each injected fault hit: "429", "500", "late answer", "cut download"."""
-    fired: Counter[str] = Counter()
-    for fault in emulator.faults():
-        name = {"timeout": "late answer", "reset": "cut download"}.get(fault["kind"], str(fault["status"]))
-        fired[name] += fault["fired"]
-    return fired
 
 
 def report(result: ChaosResult, profile: ChaosProfile) -> str:

@@ -21,4 +21,7 @@ def test_a_seed_repeats_its_run_exactly_and_every_job_ends_in_a_clear_terminal_s
     assert first.targets_met, text
     assert set(first.kills) == set(profile.crash), "every step boundary was killed at least once"
     assert all(first.provider_faults[fault] > 0 for fault in ("429", "500", "late answer")), first.provider_faults
-    assert first.provider_webhooks > 0 and first.resets > 0
+    assert first.provider_webhooks["openai"] > 0 and first.provider_webhooks["fal"] > 0 and first.resets > 0
+    assert first.jobs_by_provider == {"openai": 10, "fal": 10, "runway": 10}
+    assert first.lost_creates_failed["runway"] > 0, "each provider loses the answer to its first create"
+    assert set(first.forged_webhooks) == {"forged", "misdirected", "stale"}, first.forged_webhooks

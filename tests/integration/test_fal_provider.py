@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from local.fal_emulator import Fault, Scenario
 from sorajobs.models.job import JobStatus
 from tests.conftest import assert_error, http_event
-from tests.provider_emulators import FAL_KEY
+from tests.provider_emulators import FAL_KEY, Delivery
 
 MODEL = "fal-ai/veo3/fast"
 
@@ -23,6 +23,13 @@ def fal_calls(world, method: str, suffix: str = "") -> int:
         for call_method, path, _status in world.fal.request_log
         if call_method == method and path.endswith(suffix) and not path.startswith("/_emulator")
     )
+
+
+def sent_after(world, seconds: float) -> list[Delivery]:
+    """The webhooks fal sends while the clock moves on by `seconds`, as they reached the inbox."""
+    world.advance(seconds)
+    world.fal.flush_webhooks()
+    return world.fal_inbox.take()
 
 
 def submit_fal(world, **body):
@@ -111,9 +118,7 @@ def test_a_forged_or_stale_webhook_is_refused_and_changes_nothing(fal_world):
 def test_a_webhook_body_changed_in_transit_is_refused(fal_world):
     world = fal_world
     job_id = submit_fal(world)["id"]
-    world.advance(60)
-    world.fal.flush_webhooks()
-    [delivery] = world.fal_inbox.take()
+    [delivery] = sent_after(world, 60)
     tampered = json.loads(delivery.body)
     tampered["status"] = "ERROR"
 
@@ -126,15 +131,82 @@ def test_a_webhook_body_changed_in_transit_is_refused(fal_world):
 def test_a_webhook_for_another_job_changes_nothing(fal_world):
     world = fal_world
     first, second = submit_fal(world, prompt="first")["id"], submit_fal(world, prompt="second")["id"]
-    world.advance(60)
-    world.fal.flush_webhooks()
-    deliveries = world.fal_inbox.take()
+    deliveries = sent_after(world, 60)
     [for_first] = [delivery for delivery in deliveries if delivery.query["job"] == first]
 
     answer = world.post_fal_webhook(dataclasses.replace(for_first, query={**for_first.query, "job": second}))
 
     assert answer.status == 200 and answer.body["outcome"] == "unknown_video"
     assert world.stored_job(second).status is JobStatus.QUEUED
+
+
+def _misdirected(delivery: Delivery, job_id: str, attempt: int) -> Delivery:
+    """A genuine delivery sent again with a query naming another job or attempt: the query is not signed."""
+    return dataclasses.replace(delivery, query={"job": job_id, "attempt": str(attempt)})
+
+
+def test_a_create_whose_answer_was_lost_is_adopted_from_its_webhook(fal_world):
+    world = fal_world
+    world.provider_timeout_seconds = 0.5
+    world.use_settings()
+    world.fal.inject(Fault(operation="submit", kind="timeout", latency_ms=1500, times=1))
+    job_id = submit_fal(world)["id"]
+    assert world.stored_job(job_id).status is JobStatus.PENDING
+    world.advance(60)
+
+    [answer] = world.deliver_fal_webhooks()
+
+    assert answer.body["outcome"] == "refreshed"
+    job = world.stored_job(job_id)
+    assert job.awaiting_storage and job.provider_video_id.endswith(world.fal.request_ids()[0])
+    assert world.fal.submitted_count == 1
+
+
+def test_another_jobs_webhook_sent_for_a_job_awaiting_a_lost_create_is_not_adopted(fal_world):
+    world = fal_world
+    first = submit_fal(world, prompt="first")["id"]
+    world.fal.inject(Fault(operation="submit", status=500, times=1))  # no saying what the create made
+    second = submit_fal(world, prompt="second")["id"]
+    [for_first] = sent_after(world, 60)
+
+    answer = world.post_fal_webhook(_misdirected(for_first, second, 1))
+
+    assert answer.status == 200 and answer.body["outcome"] == "unknown_video"
+    job = world.stored_job(second)
+    assert job.status is JobStatus.PENDING and job.provider_video_id is None
+    assert world.stored_job(first).provider_video_id.endswith(world.fal.request_ids()[0])
+
+
+def test_an_earlier_attempts_webhook_sent_as_the_current_attempts_is_not_adopted(fal_world):
+    world = fal_world
+    job_id = submit_fal(world)["id"]
+    [first_attempt] = sent_after(world, 60)
+    world.fal.inject(Fault(operation="submit", status=500, times=1))
+    reset = world.call("reset", http_event("reset", job_id=job_id, body={"resubmit": True}))
+    assert reset.status == 200 and world.stored_job(job_id).create_started_at is not None
+
+    answer = world.post_fal_webhook(_misdirected(first_attempt, job_id, 2))
+
+    assert answer.status == 200 and answer.body["outcome"] == "unknown_video"
+    job = world.stored_job(job_id)
+    assert (job.attempt, job.status, job.provider_video_id) == (2, JobStatus.PENDING, None)
+
+
+def test_a_copy_sent_for_another_job_does_not_use_up_the_genuine_delivery(fal_world):
+    world = fal_world
+    world.provider_timeout_seconds = 0.5
+    world.use_settings()
+    world.fal.inject(Fault(operation="submit", kind="timeout", latency_ms=1500, times=1))
+    first = submit_fal(world, prompt="first")["id"]  # its create's answer is lost: only its webhook can name it
+    second = submit_fal(world, prompt="second")["id"]
+    [for_first] = [delivery for delivery in sent_after(world, 60) if delivery.query["job"] == first]
+    copy = world.post_fal_webhook(_misdirected(for_first, second, 1))
+
+    genuine = world.post_fal_webhook(for_first)
+
+    assert copy.body["outcome"] == "unknown_video"
+    assert genuine.status == 200 and genuine.body["outcome"] == "refreshed"
+    assert world.stored_job(first).awaiting_storage
 
 
 def test_a_content_policy_failure_fails_the_job_with_its_category(fal_world):

@@ -1,7 +1,9 @@
 """fal's completion webhooks: verified against fal's published keys, deduplicated, and applied to the job as the
 report they are, so a job finishes with no status poll after its webhook (the store step then fetches the result
 for the file's URL). The job and attempt come from the query string our create put in `fal_webhook`; the signed
-request id must be that attempt's, or nothing changes.
+request id must be that attempt's, or nothing changes. The query is not signed, so a genuine delivery sent again
+naming another job or attempt is not believed: a create whose answer was lost adopts only a generation no job holds
+(nor an earlier attempt of its own), and such a copy never uses up the genuine delivery's once-only handling.
 """
 
 from __future__ import annotations
@@ -44,12 +46,15 @@ class FalWebhookReceiver:
             raise InvalidProviderEvent("The webhook body is not a fal completion.") from invalid
         if event.request_id != request_id:
             raise InvalidProviderEvent("The body's request_id is not the signed one.")
-        if not services.webhooks.remember_provider_event(f"fal#{request_id}", now, PROVIDER_EVENT_MEMORY):
+        # Once per request and the job and attempt the (unsigned) query names, so a copy naming others cannot
+        # take the genuine delivery's place.
+        event_key = f"fal#{request_id}#{job_id}#{attempt}"
+        if not services.webhooks.remember_provider_event(event_key, now, PROVIDER_EVENT_MEMORY):
             return InboundOutcome.DUPLICATE
         try:
             outcome = self._handle(event, job_id, attempt, int(now.timestamp()))
         except Exception:
-            services.webhooks.forget_provider_event(f"fal#{request_id}")  # fal's retry gets another go
+            services.webhooks.forget_provider_event(event_key)  # fal's retry gets another go
             raise
         record_metric(name=f"ProviderWebhooks_{outcome.value}", unit=MetricUnit.Count, value=1)
         logger.info("fal webhook handled", extra={"request_id": request_id, "job_id": job_id, "outcome": outcome.value})
@@ -81,6 +86,9 @@ class FalWebhookReceiver:
         video_id = provider_video_id(job.model, event.request_id)
         report = webhook_report(event, video_id, now)
         if self._awaits_lost_create(job):
+            if not self._unclaimed(job, video_id):
+                logger.warning("fal webhook names a generation that is not this attempt's", extra={"job_id": job.id})
+                return InboundOutcome.UNKNOWN_VIDEO
             queued = ProviderVideo(id=video_id, state=ProviderState.QUEUED, status="IN_QUEUE")
             job = self._jobs.adopt_lost_create(job, queued)
         if job.provider_video_id != video_id:
@@ -89,6 +97,13 @@ class FalWebhookReceiver:
             return InboundOutcome.ALREADY_FINISHED
         self._jobs.record_report(job, report)
         return InboundOutcome.REFRESHED
+
+    def _unclaimed(self, job: Job, video_id: str) -> bool:
+        """The generation belongs to no job, nor to an earlier attempt of this one (as a listed one must, when a
+        provider that lists finds a lost create)."""
+        if video_id in {record.provider_video_id for record in job.history}:
+            return False
+        return self._services.jobs.find_by_provider_video_id(video_id) is None
 
     @staticmethod
     def _awaits_lost_create(job: Job) -> bool:

@@ -83,7 +83,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sweep throughput: time the sequential poller on sizes up to this many jobs (default 100; 0 skips it)",
     )
     parser.add_argument(
-        "--detection-jobs", type=int, default=detection.DEFAULT_JOBS, help="detection: simulated jobs (default 1000)"
+        "--detection-jobs",
+        type=int,
+        default=detection.DEFAULT_JOBS,
+        help="detection: simulated jobs per variant (default 1000)",
+    )
+    parser.add_argument(
+        "--detection-provider-jobs",
+        type=int,
+        default=None,
+        help="detection: simulated jobs per fal and Runway variant (default: as many as --detection-jobs)",
     )
     parser.add_argument(
         "--burst-clients", type=int, default=rate_burst.DEFAULT_CLIENTS, help="rate burst: clients (default 500)"
@@ -132,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             concurrencies=args.sweep_concurrency,
             sequential_max_jobs=args.sweep_sequential_max,
         ),
-        detection.NAME: lambda: detection.run(jobs=args.detection_jobs),
+        detection.NAME: lambda: detection.run(jobs=args.detection_jobs, provider_jobs=args.detection_provider_jobs),
         rate_burst.NAME: lambda: rate_burst.run(clients=args.burst_clients, seconds=args.burst_seconds),
         webhook_latency.NAME: lambda: webhook_latency.run(jobs=args.webhook_jobs, interval=args.webhook_interval),
     }

@@ -1,10 +1,12 @@
 """Provider calls and detection delay: how many retrieves a job costs over its life, and how long after the
-provider finishes a video the backend sees it, on virtual time.
+provider finishes a video the backend sees it, on virtual time, for each provider.
 
 1,000 jobs are submitted over the first 5 virtual minutes, each with queue and render times drawn from a
-seeded RNG and scripted into the emulator (`Scenario(queue_seconds=..., render_seconds=...)`). The
-backend's and the emulator's manual clocks move together (moto in-process behind one lock, the emulator
-in a thread, no latency), so an hour of polling takes a minute or two. Four pollers see the same jobs:
+seeded RNG and scripted into the provider's emulator (OpenAI: `Scenario(queue_seconds=..., render_seconds=...)`;
+fal: `Scenario(queue_seconds=..., processing_seconds=...)` with a runner per job, so none waits for one; Runway:
+`Scenario(pending_seconds=..., running_seconds=...)`). The backend's and the emulator's manual clocks move
+together (moto in-process behind one lock, the emulator in a thread, no latency), so an hour of polling takes a
+minute or two. On the OpenAI-compatible gateway, four pollers see the same jobs:
 
 - (a) fixed 5 s polling: every 5 virtual seconds, a hand loop retrieves every unfinished job
   (`GET /v1/videos/{id}` on a keep-alive connection, no DynamoDB); a job is seen at the tick that reads
@@ -16,9 +18,15 @@ in a thread, no latency), so an hour of polling takes a minute or two. Four poll
   `video.completed` to an in-process endpoint that runs `ProviderWebhookReceiver.receive`; the clocks
   stop at each video's completion moment and the webhook is handled there, before time moves on.
 
+The same jobs (same times; the provider's model, `fal-ai/veo3/fast` or `gen4.5`, with a short or long clip where
+OpenAI's were sora-2 or sora-2-pro) go to fal, with (a), (c), and (d) with fal's ED25519-signed webhooks handled
+by `FalWebhookReceiver`, and to Runway, with (a) and (c): Runway sends no webhooks.
+
 The scheduler is already running when the first job arrives: invocations start at 0 s. Retrieves are
-counted from the emulator's request log. The detection delay of a job is its `store_requested_at`
-(recorded when the backend asks for the video to be stored) minus the emulator's `completed_at`.
+counted from the emulator's request log: `GET /v1/videos/{id}`; fal's status and result GETs (reported apart
+too); Runway's `GET /v1/tasks/{id}`. The detection delay of a job is its `store_requested_at` (recorded when the
+backend asks for the video to be stored) minus the emulator's completion moment (`completed_at`, fal's
+`finished_at`, Runway's task `finished_at`).
 
 The variants are independent, so each runs in its own process (`python -m bench.detection VARIANT`),
 all at once: time is virtual, so sharing the cores changes only the wall time.
@@ -28,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import math
 import random
@@ -45,21 +52,26 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from bench import servers
+from bench.emulated_providers import EmulatedProvider, Receive, emulated
 from bench.report import BenchmarkResult, Row, verdict_at_most
 from bench.servers import stop_children_on_sigterm
-from bench.world import API_KEY, START, VirtualWorld, quiet_backend
+from bench.world import START, VirtualWorld, quiet_backend
 
 NAME = "detection"
 DEFAULT_JOBS = 1000
 SEED = 20261121
 SUBMIT_WINDOW_SECONDS = 300  # jobs arrive over the first 5 virtual minutes
-# The mix: (share, model, clip seconds, render seconds range). Queue times are drawn for all alike.
-MIX = (
-    (0.7, "sora-2", "4", (60, 180)),
-    (0.3, "sora-2-pro", "12", (300, 900)),
+PROVIDERS = ("openai", "fal", "runway")
+FAL_MODEL = "fal-ai/veo3/fast"
+RUNWAY_MODEL = "gen4.5"
+# The mix: (share, render seconds range, and the model and clip seconds each provider is asked for: the short
+# and the long clips each offers). Queue times are drawn for all alike.
+MIX: tuple[tuple[float, tuple[int, int], dict[str, tuple[str, str]]], ...] = (
+    (0.7, (60, 180), {"openai": ("sora-2", "4"), "fal": (FAL_MODEL, "4"), "runway": (RUNWAY_MODEL, "5")}),
+    (0.3, (300, 900), {"openai": ("sora-2-pro", "12"), "fal": (FAL_MODEL, "8"), "runway": (RUNWAY_MODEL, "10")}),
 )
 QUEUE_SECONDS = (2, 30)
 BASELINE_INTERVAL_SECONDS = 5
@@ -70,22 +82,43 @@ GIVE_UP_AFTER_SECONDS = 3 * 3600  # a variant that has not seen every job by the
 TARGET_RETRIEVES_MEDIAN = 8.0
 TARGET_DELAY_P95_SECONDS = 15.0
 OWNERS = 20
-CHILD_TIMEOUT_SECONDS = 1800
+CHILD_TIMEOUT_SECONDS = 3600
 WEBHOOK_FLUSH_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class Variant:
     title: str
+    provider: str = "openai"
     sweep_mode: str | None = None  # None: the fixed-interval poller
     provider_webhooks: bool = False
+
+    @property
+    def other_emulators(self) -> tuple[str, ...]:
+        """The emulators the world runs besides the OpenAI one (which always runs)."""
+        return () if self.provider == "openai" else (self.provider,)
+
+    @property
+    def subject(self) -> str:
+        """How the summary names it: the OpenAI variants as before, the others after their provider."""
+        return self.title if self.provider == "openai" else f"{self.provider}: {self.title}"
+
+    @property
+    def targeted(self) -> bool:
+        """Held to the targets: the continuous sweep on its own, without webhooks."""
+        return self.sweep_mode == "continuous" and not self.provider_webhooks
 
 
 VARIANTS = {
     "fixed": Variant("(a) fixed 5 s polling of every job"),
-    "one-shot": Variant("(b) one-shot sweep, one pass a minute", "one-shot"),
-    "continuous": Variant("(c) continuous sweep, passes every 2 s", "continuous"),
-    "webhooks": Variant("(d) continuous sweep with inbound webhooks", "continuous", provider_webhooks=True),
+    "one-shot": Variant("(b) one-shot sweep, one pass a minute", sweep_mode="one-shot"),
+    "continuous": Variant("(c) continuous sweep, passes every 2 s", sweep_mode="continuous"),
+    "webhooks": Variant("(d) continuous sweep with inbound webhooks", sweep_mode="continuous", provider_webhooks=True),
+    "fal-fixed": Variant("(a) fixed 5 s polling of every job", "fal"),
+    "fal-continuous": Variant("(c) continuous sweep, passes every 2 s", "fal", "continuous"),
+    "fal-webhooks": Variant("(d) continuous sweep with fal's signed webhooks", "fal", "continuous", True),
+    "runway-fixed": Variant("(a) fixed 5 s polling of every job", "runway"),
+    "runway-continuous": Variant("(c) continuous sweep, passes every 2 s", "runway", "continuous"),
 }
 
 
@@ -93,8 +126,7 @@ VARIANTS = {
 class PlannedJob:
     index: int
     submit_at: int  # seconds after START; whole seconds keep the emulator's whole-second completed_at exact
-    model: str
-    seconds: str
+    row: int  # of MIX: which clip each provider is asked for
     queue_seconds: int
     render_seconds: int
 
@@ -102,13 +134,26 @@ class PlannedJob:
     def prompt(self) -> str:
         return f"A paper crane unfolding in the wind [job {self.index}]"
 
+    @property
+    def completes_at(self) -> int:
+        """Seconds after START at which the provider finishes it, as scripted (no provider queues it longer)."""
+        return self.submit_at + self.queue_seconds + self.render_seconds
+
+    def clip(self, provider: str) -> tuple[str, str]:
+        """The model and clip seconds this job asks `provider` for."""
+        return MIX[self.row][2][provider]
+
+    def label(self, provider: str) -> str:
+        model, seconds = self.clip(provider)
+        return f"{model} {seconds} s"
+
 
 def plan_jobs(count: int, seed: int = SEED) -> list[PlannedJob]:
     rng = random.Random(seed)  # a reproducible workload, not cryptography
     jobs = []
     for index in range(count):
-        pick, cumulative = rng.random(), 0.0
-        for share, model, seconds, render_range in MIX:  # noqa: B007 - the pick is used after the loop
+        pick, cumulative, row = rng.random(), 0.0, 0
+        for row, (share, _render, _clips) in enumerate(MIX):  # noqa: B007 - the row is used after the loop
             cumulative += share
             if pick < cumulative:
                 break
@@ -116,10 +161,9 @@ def plan_jobs(count: int, seed: int = SEED) -> list[PlannedJob]:
             PlannedJob(
                 index=index,
                 submit_at=rng.randrange(SUBMIT_WINDOW_SECONDS),
-                model=model,
-                seconds=seconds,
+                row=row,
                 queue_seconds=rng.randint(*QUEUE_SECONDS),
-                render_seconds=rng.randint(*render_range),
+                render_seconds=rng.randint(*MIX[row][1]),
             )
         )
     return sorted(jobs, key=lambda job: (job.submit_at, job.index))
@@ -134,8 +178,11 @@ def percentile(values: Sequence[float], share: float) -> float:
 @dataclass
 class VariantFigures:
     variant: str
+    jobs: int = 0
     retrieves: dict[int, int] = field(default_factory=dict)  # job index → provider retrieves
+    result_reads: dict[int, int] = field(default_factory=dict)  # job index → of them, fal's result GETs
     delays: dict[int, float] = field(default_factory=dict)  # job index → seconds from completed to seen
+    failed: dict[int, str] = field(default_factory=dict)  # job index → how the backend ended it before seeing it done
     virtual_seconds: float = 0.0
     wall_seconds: float = 0.0
     invocations: int = 0
@@ -144,73 +191,82 @@ class VariantFigures:
     errors: list[str] = field(default_factory=list)
 
     @property
-    def name(self) -> str:
-        return VARIANTS[self.variant].title
+    def provider(self) -> str:
+        return VARIANTS[self.variant].provider
 
-    def of_model(self, planned: list[PlannedJob], model: str | None) -> tuple[list[int], list[float]]:
-        chosen = [job.index for job in planned if model is None or job.model == model]
+    @property
+    def name(self) -> str:
+        return VARIANTS[self.variant].subject
+
+    def of_label(self, planned: list[PlannedJob], label: str | None) -> tuple[list[int], list[int], list[float]]:
+        """Retrieves, result GETs and delays of the jobs with this label (None: all)."""
+        chosen = [job.index for job in planned if label is None or job.label(self.provider) == label]
         retrieves = [self.retrieves.get(index, 0) for index in chosen]
-        return retrieves, [self.delays[index] for index in chosen if index in self.delays]
+        results = [self.result_reads.get(index, 0) for index in chosen]
+        return retrieves, results, [self.delays[index] for index in chosen if index in self.delays]
 
     def undetected(self, planned: list[PlannedJob]) -> int:
-        return sum(1 for job in planned if job.index not in self.delays)
+        """Jobs never seen finished, nor failed by the backend (the variant gave up on them)."""
+        return sum(1 for job in planned if job.index not in self.delays and job.index not in self.failed)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VariantFigures:
-        data["retrieves"] = {int(index): count for index, count in data["retrieves"].items()}
-        data["delays"] = {int(index): delay for index, delay in data["delays"].items()}
+        for name in ("retrieves", "result_reads", "delays", "failed"):
+            data[name] = {int(index): value for index, value in data[name].items()}
         return cls(**data)
 
 
-def _retrieves_by_video(emulator: Any) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for method, path, _status in emulator.request_log:
-        parts = path.strip("/").split("/")
-        if method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "videos"]:
-            counts[parts[2]] += 1
-    return counts
+def _world(variant: Variant, planned: list[PlannedJob]) -> VirtualWorld:
+    """The variant's world: fal with a runner per job, so that no job waits in fal's queue for one."""
+    return VirtualWorld(providers=variant.other_emulators, fal_concurrency=max(1, len(planned)))
 
 
-def _collect(world: VirtualWorld, figures: VariantFigures, videos: dict[int, str], seen: dict[int, datetime]) -> None:
-    """Retrieves per job from the emulator's request log; delays from its completed_at."""
-    counts = _retrieves_by_video(world.emulator)
+def _collect(
+    world: VirtualWorld,
+    provider: EmulatedProvider,
+    figures: VariantFigures,
+    planned: list[PlannedJob],
+    videos: dict[int, str],
+    seen: dict[int, datetime],
+) -> None:
+    """Retrieves per job from the emulator's request log; delays from its completion moment, which must be the
+    scripted one (else a scenario went to another job, or the provider queued it longer)."""
+    reads = provider.reads()
+    scripted = {job.index: START.timestamp() + job.completes_at for job in planned}
     for index, video_id in videos.items():
-        figures.retrieves[index] = counts[video_id]
+        counts = reads.get(video_id, Counter())
+        figures.retrieves[index] = sum(counts.values())
+        figures.result_reads[index] = counts["result"]
+        finished_at = provider.finished_at(video_id)
+        if finished_at is None:
+            if index in seen:
+                figures.errors.append(f"job {index} was seen as finished but its generation has not finished")
+            continue
+        if finished_at != scripted[index]:
+            figures.errors.append(f"job {index} finished {finished_at - scripted[index]:+.0f} s from its script")
         if index in seen:
-            completed_at = world.emulator.video(video_id)["completed_at"]
-            if completed_at is None:
-                figures.errors.append(f"job {index} was seen as finished but its video has no completed_at")
-                continue
-            figures.delays[index] = seen[index].timestamp() - completed_at
+            figures.delays[index] = seen[index].timestamp() - finished_at
     figures.virtual_seconds = world.elapsed()
 
 
-def run_fixed_interval(planned: list[PlannedJob]) -> VariantFigures:
+def run_fixed_interval(planned: list[PlannedJob], name: str) -> VariantFigures:
     """(a) Every 5 virtual seconds, retrieve every unfinished job."""
-    from local.emulator import Scenario
     from sorajobs.providers.base import GenerationRequest
 
-    figures = VariantFigures("fixed")
+    variant = VARIANTS[name]
+    figures = VariantFigures(name, len(planned))
     videos: dict[int, str] = {}
     seen: dict[int, datetime] = {}
-    with VirtualWorld() as world:
-        provider = world.services().provider
-        address = urlsplit(world.emulator.root_url)
-        connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
-        headers = {"Authorization": f"Bearer {API_KEY}"}
+    with _world(variant, planned) as world:
+        provider = emulated(variant.provider, world)
+        backend_provider = world.services().provider(variant.provider)
+        connection = provider.connection()
 
         def submit(job: PlannedJob) -> None:
-            world.emulator.script_next(Scenario(queue_seconds=job.queue_seconds, render_seconds=job.render_seconds))
-            request = GenerationRequest(prompt=job.prompt, model=job.model, seconds=job.seconds, size="720x1280")
-            videos[job.index] = provider.submit(request).id
-
-        def finished(video_id: str) -> bool:
-            connection.request("GET", f"/v1/videos/{video_id}", headers=headers)
-            response = connection.getresponse()
-            body = json.loads(response.read())
-            if response.status != 200:
-                raise RuntimeError(f"retrieving {video_id} answered {response.status}: {body}")
-            return body["status"] in ("completed", "failed")
+            provider.script(job.queue_seconds, job.render_seconds)
+            model, seconds = job.clip(variant.provider)
+            request = GenerationRequest(prompt=job.prompt, model=model, seconds=seconds, size="720x1280")
+            videos[job.index] = backend_provider.submit(request).id
 
         for job in planned:
             world.at(job.submit_at, lambda job=job: submit(job))
@@ -220,11 +276,11 @@ def run_fixed_interval(planned: list[PlannedJob]) -> VariantFigures:
                 tick += BASELINE_INTERVAL_SECONDS
                 world.advance_to(START + timedelta(seconds=tick))
                 for index, video_id in videos.items():
-                    if index not in seen and finished(video_id):
+                    if index not in seen and provider.hand_poll(connection, video_id):
                         seen[index] = world.now
         finally:
             connection.close()
-        _collect(world, figures, videos, seen)
+        _collect(world, provider, figures, planned, videos, seen)
     return figures
 
 
@@ -246,21 +302,26 @@ class _InstantStore:
 
 
 class ProviderWebhookEndpoint:
-    """The backend's /provider-webhooks/openai in-process: each POST is handed to
-    `ProviderWebhookReceiver.receive` on the server's thread, while the thread that moved the clocks
-    waits in `flush_webhooks`, so nothing else touches moto meanwhile."""
+    """The backend's /provider-webhooks/<provider> in-process: each POST is handed to `receive` (the provider's
+    receiver, given the body, the headers and the query) on the server's thread, while the thread that moved
+    the clocks waits in `flush_webhooks`, so nothing else touches moto meanwhile. `receive` is set once the
+    backend that the endpoint's URL configures is built."""
 
-    def __init__(self, receiver: Any) -> None:
+    def __init__(self, path: str) -> None:
         self.outcomes: Counter[str] = Counter()
         self.errors: list[str] = []
+        self.receive: Receive | None = None
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {name.lower(): value for name, value in self.headers.items()}
+                query = {name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()}
                 try:
-                    endpoint.outcomes[receiver.receive(body, headers).value] += 1
+                    if endpoint.receive is None:
+                        raise RuntimeError("a webhook came before the backend was built")
+                    endpoint.outcomes[endpoint.receive(body, headers, query)] += 1
                     status = 200
                 except Exception as error:  # answered 500, so the emulator retries; reported as an error
                     endpoint.errors.append(f"receiving a provider webhook raised {type(error).__name__}: {error}")
@@ -274,7 +335,7 @@ class ProviderWebhookEndpoint:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/provider-webhooks/openai"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="bench-provider-webhooks", daemon=True)
 
     def __enter__(self) -> ProviderWebhookEndpoint:
@@ -289,21 +350,20 @@ class ProviderWebhookEndpoint:
 
 def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> VariantFigures:
     """(b), (c) and (d): the project's sweep, invoked once per virtual minute."""
-    from local.emulator import Scenario
     from sorajobs.logic.jobs import JobService
-    from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
     from sorajobs.logic.sweep import Sweeper
     from sorajobs.models.api import SubmitVideoRequest
 
     variant = VARIANTS[name]
-    figures = VariantFigures(name)
+    figures = VariantFigures(name, len(planned))
     videos: dict[int, str] = {}
     seen: dict[int, datetime] = {}
     by_job_id: dict[str, int] = {}
     outcomes: Counter[str] = Counter()
 
     class RecordingJobService(JobService):
-        """Records each job's first store request: its store_requested_at is when the backend saw it completed."""
+        """Records each job's first store request (its store_requested_at is when the backend saw it completed),
+        and each job the backend failed before that (every generation here completes, so none should be)."""
 
         def request_store(self, job: Any) -> None:
             index = by_job_id[job.id]
@@ -311,16 +371,34 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
                 seen[index] = job.store_requested_at
             super().request_store(job)
 
-    with VirtualWorld() as world, contextlib.ExitStack() as scope:
-        services = world.services(sweep_mode=variant.sweep_mode, sweep_concurrency=SWEEP_CONCURRENCY)
+        def write(self, before: Any, change: Any) -> Any:
+            saved = super().write(before, change)
+            index = by_job_id.get(saved.id)
+            if index is not None and index not in seen and not saved.is_unfinished:
+                reason = saved.error.code if saved.error is not None else "no error"
+                figures.failed[index] = f"{saved.status.value} ({reason})"
+            return saved
+
+    with _world(variant, planned) as world, contextlib.ExitStack() as scope:
+        provider = emulated(variant.provider, world)
+        endpoint, webhook_settings = None, {}
+        if variant.provider_webhooks:
+            if provider.webhook_path is None:
+                raise ValueError(f"{variant.provider} sends no webhooks")
+            endpoint = scope.enter_context(ProviderWebhookEndpoint(provider.webhook_path))
+            webhook_settings = provider.webhook_settings(endpoint.url)
+        services = world.services(
+            sweep_mode=variant.sweep_mode, sweep_concurrency=SWEEP_CONCURRENCY, **webhook_settings
+        )
         services.store_queue = _InstantStore(services)
         # The schedule's jitter, seeded like the workload, so a run can be repeated exactly.
         services.random_source = random.Random(seed)
         jobs = RecordingJobService(services)
 
         def submit(job: PlannedJob) -> None:
-            world.emulator.script_next(Scenario(queue_seconds=job.queue_seconds, render_seconds=job.render_seconds))
-            request = SubmitVideoRequest(prompt=job.prompt, model=job.model, seconds=job.seconds)
+            provider.script(job.queue_seconds, job.render_seconds)
+            model, seconds = job.clip(variant.provider)
+            request = SubmitVideoRequest(prompt=job.prompt, provider=variant.provider, model=model, seconds=seconds)
             submitted = jobs.submit(f"owner-{job.index % OWNERS}", request)
             by_job_id[submitted.id] = job.index
             if submitted.provider_video_id is None:
@@ -330,21 +408,22 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
 
         for job in planned:
             world.at(job.submit_at, lambda job=job: submit(job))
-        endpoint = None
-        if variant.provider_webhooks:
-            endpoint = scope.enter_context(ProviderWebhookEndpoint(ProviderWebhookReceiver(services, jobs=jobs)))
-            world.emulator.configure_webhooks(endpoint.url, world.resources.provider_webhook_secret)
+        if endpoint is not None:
+            endpoint.receive = provider.receiver(services, jobs)
+            provider.start_webhooks(endpoint.url, world)
 
             def deliver_webhooks() -> None:
                 """Each move queues the webhooks of the videos it finished; they are handled at that instant."""
-                if not world.emulator.flush_webhooks(timeout=WEBHOOK_FLUSH_SECONDS):
+                if not provider.flush_webhooks(WEBHOOK_FLUSH_SECONDS):
                     figures.errors.append(f"provider webhooks still queued {WEBHOOK_FLUSH_SECONDS:.0f} s after a move")
 
             world.after_move = deliver_webhooks
             for job in planned:  # the clocks stop at each completion, as a provider's webhook would not wait
-                world.at(job.submit_at + job.queue_seconds + job.render_seconds, lambda: None)
+                world.at(job.completes_at, lambda: None)
         invocation_at = 0
-        while (len(seen) < len(planned) or world.pending_timers) and invocation_at < GIVE_UP_AFTER_SECONDS:
+        while (len(seen) + len(figures.failed) < len(planned) or world.pending_timers) and (
+            invocation_at < GIVE_UP_AFTER_SECONDS
+        ):
             world.advance_to(START + timedelta(seconds=invocation_at))
             deadline = world.now + timedelta(seconds=FUNCTION_TIMEOUT_SECONDS)
             report = Sweeper(services, jobs=jobs).run(lambda deadline=deadline: (deadline - world.now).total_seconds())
@@ -352,11 +431,11 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
             figures.passes += report.passes
             outcomes.update(report.outcomes)
             invocation_at += SCHEDULE_SECONDS
-        _collect(world, figures, videos, seen)
+        _collect(world, provider, figures, planned, videos, seen)
         if endpoint is not None:
             figures.errors += endpoint.errors
             outcomes.update({f"webhook {outcome}": count for outcome, count in endpoint.outcomes.items()})
-            log = world.emulator.webhook_log()
+            log = provider.webhook_log()
             retried = sum(1 for entry in log if len(entry["attempts"]) > 1 or not entry["delivered"])
             if retried or len(log) != len(planned):
                 figures.errors.append(f"{len(log)} provider webhooks for {len(planned)} jobs, {retried} retried")
@@ -369,7 +448,7 @@ def run_variant(variant: str, jobs: int, seed: int) -> VariantFigures:
     began = time.perf_counter()
     with quiet_backend() as logged:
         sweeping = VARIANTS[variant].sweep_mode is not None
-        figures = run_sweep(planned, variant, seed) if sweeping else run_fixed_interval(planned)
+        figures = run_sweep(planned, variant, seed) if sweeping else run_fixed_interval(planned, variant)
         if logged.count:
             figures.errors.append(f"the backend logged {logged.count} errors, first: {'; '.join(logged.first)}")
     figures.wall_seconds = time.perf_counter() - began
@@ -379,13 +458,14 @@ def run_variant(variant: str, jobs: int, seed: int) -> VariantFigures:
 # --- the parent: one child process per variant -------------------------------------------------------
 
 
-def _run_children(jobs: int, seed: int) -> list[VariantFigures]:
+def _run_children(jobs: dict[str, int], seed: int) -> list[VariantFigures]:
+    """Runs each variant named in `jobs` (with that many jobs) in its own process, all at once."""
     with tempfile.TemporaryDirectory(prefix="bench-detection-") as scratch, stop_children_on_sigterm():
         children: list[tuple[str, subprocess.Popen[bytes], Path, Path]] = []
         try:
-            for variant in VARIANTS:
+            for variant, count in jobs.items():
                 result_path, log_path = Path(scratch) / f"{variant}.json", Path(scratch) / f"{variant}.log"
-                argv = [sys.executable, "-m", "bench.detection", variant, "--jobs", str(jobs), "--seed", str(seed)]
+                argv = [sys.executable, "-m", "bench.detection", variant, "--jobs", str(count), "--seed", str(seed)]
                 with log_path.open("wb") as log:
                     process = subprocess.Popen(
                         [*argv, "--result", str(result_path)],
@@ -425,51 +505,104 @@ def _median_p95(values: Sequence[float], unit: str = "") -> str:
 
 
 def _describe_mix() -> str:
-    parts = [
-        f"{share:.0%} {model} {seconds} s clips rendering {low}-{high} s" for share, model, seconds, (low, high) in MIX
+    rows = []
+    for share, (low, high), clips in MIX:
+        asked = ", ".join(f"{provider} {model} {seconds} s" for provider, (model, seconds) in clips.items())
+        rows.append(f"{share:.0%} rendering {low}-{high} s ({asked})")
+    return "; ".join(rows) + f"; queued {QUEUE_SECONDS[0]}-{QUEUE_SECONDS[1]} s"
+
+
+def _detail_rows(figures: VariantFigures, planned: list[PlannedJob]) -> list[tuple[str, ...]]:
+    """The variant's row for all its jobs, then one per clip of the mix."""
+    rows = []
+    labels = [None, *dict.fromkeys(job.label(figures.provider) for job in sorted(planned, key=lambda j: j.row))]
+    for label in labels:
+        retrieves, results, delays = figures.of_label(planned, label)
+        whole = label is None
+        rows.append(
+            (
+                figures.provider if whole else "",
+                VARIANTS[figures.variant].title,
+                f"{'all' if whole else label} ({len(retrieves)})",
+                _median_p95(retrieves),
+                _median_p95(results) if figures.provider == "fal" else "-",
+                f"{statistics.mean(retrieves):.1f}" if retrieves else "-",
+                _median_p95(delays, " s"),
+                f"{max(delays):.0f} s" if delays else "-",
+                f"{len(figures.failed)} / {figures.undetected(planned)}" if whole else "",
+                f"{figures.virtual_seconds / 60:.0f} min" if whole else "",
+                f"{figures.invocations} / {figures.passes}" if whole and figures.invocations else "",
+                f"{figures.wall_seconds:.0f} s" if whole else "",
+            )
+        )
+    return rows
+
+
+def _summary_rows(figures: VariantFigures, planned: list[PlannedJob]) -> list[Row]:
+    retrieves, _results, delays = figures.of_label(planned, None)
+    targeted = VARIANTS[figures.variant].targeted
+    median_retrieves = statistics.median(retrieves)
+    p95_delay = percentile(delays, 0.95) if delays else math.inf
+    return [
+        Row(
+            NAME,
+            figures.name,
+            f"provider retrieves per job, median of {len(retrieves)} (p95)",
+            f"{median_retrieves:.1f} ({percentile(retrieves, 0.95):.0f})",
+            f"≤ {TARGET_RETRIEVES_MEDIAN:.0f}" if targeted else "",
+            verdict_at_most(median_retrieves, TARGET_RETRIEVES_MEDIAN, "retrieves") if targeted else "",
+        ),
+        Row(
+            NAME,
+            figures.name,
+            "detection delay, p95 (p50)",
+            f"{p95_delay:.1f} s ({statistics.median(delays):.1f} s)" if delays else "none seen",
+            f"≤ {TARGET_DELAY_P95_SECONDS:.0f} s" if targeted else "",
+            verdict_at_most(p95_delay, TARGET_DELAY_P95_SECONDS, "s") if targeted else "",
+        ),
     ]
-    return ", ".join(parts) + f"; queued {QUEUE_SECONDS[0]}-{QUEUE_SECONDS[1]} s"
 
 
-def run(*, jobs: int = DEFAULT_JOBS, seed: int = SEED) -> BenchmarkResult:
+def _problems(figures: VariantFigures, planned: list[PlannedJob]) -> list[str]:
+    """What makes the run fail: errors, jobs the backend failed though the provider finished them, jobs unseen."""
+    problems = [f"{figures.name}: {error}" for error in figures.errors]
+    if figures.failed:
+        reasons = Counter(figures.failed.values())
+        problems.append(
+            f"{figures.name}: the backend ended {len(figures.failed)} jobs before it saw them finished, though the "
+            f"provider finished every one as scripted: {dict(reasons)}"
+        )
+    if undetected := figures.undetected(planned):
+        problems.append(f"{figures.name}: {undetected} jobs never seen as finished")
+    return problems
+
+
+def run(*, jobs: int = DEFAULT_JOBS, provider_jobs: int | None = None, seed: int = SEED) -> BenchmarkResult:
+    """Every variant at once: the OpenAI ones with `jobs` jobs, fal's and Runway's with `provider_jobs`
+    (default: as many), the first of the same seeded plan."""
     result = BenchmarkResult(NAME)
-    planned = plan_jobs(jobs, seed)
-    measured = _run_children(jobs, seed)
+    others = jobs if provider_jobs is None else provider_jobs
+    counts = {variant: jobs if spec.provider == "openai" else others for variant, spec in VARIANTS.items()}
+    measured = _run_children(counts, seed)
     result.detail_headers = (
+        "Provider",
         "Poller",
         "jobs",
         "retrieves per job: median / p95",
+        "of them result GETs: median / p95",
         "mean",
         "detection delay: p50 / p95",
         "max",
-        "undetected",
+        "failed / undetected",
         "virtual time",
         "invocations / passes",
         "wall time",
     )
-    models = [None, *(model for _, model, _, _ in MIX)]
     for figures in measured:
-        undetected = figures.undetected(planned)
-        for model in models:
-            retrieves, delays = figures.of_model(planned, model)
-            whole = model is None
-            result.detail_rows.append(
-                (
-                    figures.name,
-                    f"{'all' if whole else model} ({len(retrieves)})",
-                    _median_p95(retrieves),
-                    f"{statistics.mean(retrieves):.1f}" if retrieves else "-",
-                    _median_p95(delays, " s"),
-                    f"{max(delays):.0f} s" if delays else "-",
-                    str(undetected) if whole else "",
-                    f"{figures.virtual_seconds / 60:.0f} min" if whole else "",
-                    f"{figures.invocations} / {figures.passes}" if whole and figures.invocations else "",
-                    f"{figures.wall_seconds:.0f} s" if whole else "",
-                )
-            )
-        result.failures += [f"{figures.name}: {error}" for error in figures.errors]
-        if undetected:
-            result.failures.append(f"{figures.name}: {undetected} jobs never seen as finished")
+        planned = plan_jobs(figures.jobs, seed)
+        result.detail_rows += _detail_rows(figures, planned)
+        result.rows += _summary_rows(figures, planned)
+        result.failures += _problems(figures, planned)
         unusual = {
             name: count
             for name, count in figures.outcomes.items()
@@ -477,45 +610,30 @@ def run(*, jobs: int = DEFAULT_JOBS, seed: int = SEED) -> BenchmarkResult:
         }
         if unusual:
             result.notes.append(f"{figures.name}: sweep outcomes besides polls: {unusual}")
-
-    for figures in measured:
-        retrieves, delays = figures.of_model(planned, None)
-        targeted = figures.variant == "continuous"
-        median_retrieves = statistics.median(retrieves)
-        p95_delay = percentile(delays, 0.95) if delays else math.inf
-        result.rows.append(
-            Row(
-                NAME,
-                figures.name,
-                f"provider retrieves per job, median of {len(retrieves)} (p95)",
-                f"{median_retrieves:.1f} ({percentile(retrieves, 0.95):.0f})",
-                f"≤ {TARGET_RETRIEVES_MEDIAN:.0f}" if targeted else "",
-                verdict_at_most(median_retrieves, TARGET_RETRIEVES_MEDIAN, "retrieves") if targeted else "",
-            )
-        )
-        result.rows.append(
-            Row(
-                NAME,
-                figures.name,
-                "detection delay, p95 (p50)",
-                f"{p95_delay:.1f} s ({statistics.median(delays):.1f} s)" if delays else "none seen",
-                f"≤ {TARGET_DELAY_P95_SECONDS:.0f} s" if targeted else "",
-                verdict_at_most(p95_delay, TARGET_DELAY_P95_SECONDS, "s") if targeted else "",
-            )
-        )
+    sizes = " and ".join(dict.fromkeys(f"{count} jobs" for count in counts.values()))
     result.notes.append(
-        f"{jobs} jobs submitted over {SUBMIT_WINDOW_SECONDS // 60} min (seed {seed}): {_describe_mix()}."
+        f"{sizes} submitted over {SUBMIT_WINDOW_SECONDS // 60} min (seed {seed}; fewer jobs are the first of the "
+        f"same plan): {_describe_mix()}."
     )
+    if others != jobs:
+        result.notes.append(f"fal and Runway: {others} jobs per variant, OpenAI {jobs} (wall time).")
     result.notes.append(
         f"Sweeps: concurrency {SWEEP_CONCURRENCY}, moto in-process behind one lock, emulator latency 0, "
         f"invoked every {SCHEDULE_SECONDS} virtual s from 0 s with a {FUNCTION_TIMEOUT_SECONDS} s timeout; "
-        f"the {len(measured)} variants ran at once, one process each."
+        f"fal with a runner per job (no job waits for one); the {len(measured)} variants ran at once, one "
+        "process each."
     )
-    if any(figures.variant == "webhooks" for figures in measured):
+    result.notes.append(
+        "Retrieves: GET /v1/videos/{id}; fal's GET …/status and GET of the result (its column); Runway's "
+        "GET /v1/tasks/{id}. The store step is simulated, so its own reads (fal's result for the file URL, "
+        "Runway's task for fresh output URLs) are in no variant."
+    )
+    if any(VARIANTS[figures.variant].provider_webhooks for figures in measured):
         result.notes.append(
-            "(d): each video.completed is signed by the emulator with its virtual clock and handled by "
-            "ProviderWebhookReceiver at the virtual instant the video finished (no network or handling time; "
-            "`python -m bench --only webhook_latency` measures those on the wall clock)."
+            "(d): each webhook (OpenAI's video.completed, Standard Webhooks; fal's, ED25519) is signed by the "
+            "emulator with its virtual clock and handled by ProviderWebhookReceiver or FalWebhookReceiver at the "
+            "virtual instant the video finished (no network or handling time; `python -m bench --only "
+            "webhook_latency` measures those on the wall clock)."
         )
     return result
 

@@ -1,11 +1,12 @@
-"""The system the sweep and status benchmarks drive: AWS (moto), the provider emulator, and the clocks.
+"""The system the sweep and status benchmarks drive: AWS (moto), the provider emulators, and the clocks.
 
 Two set-ups:
 - `servers.moto_server()` with an `EndpointSession`, and `emulator_process`: moto and the emulator each in
   their own process, reached over HTTP like DynamoDB and OpenAI (the throughput benchmark, where real
   concurrency matters);
-- `VirtualWorld`: moto in-process behind one lock and the emulator in a thread, with the backend's and
-  the emulator's manual clocks moved together (the virtual-time benchmarks, where only counts matter).
+- `VirtualWorld`: moto in-process behind one lock and the emulators in threads (the OpenAI one, and fal's or
+  Runway's when asked), with the backend's and the emulators' manual clocks moved together (the virtual-time
+  benchmarks, where only counts matter).
   It takes three of moto's costs that DynamoDB does not have out of the way (whole-table copies in
   transactions, a stream kept in memory, slow scalar helpers), without changing any result.
 
@@ -19,6 +20,7 @@ import copy
 import heapq
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -35,7 +37,12 @@ from bench import servers
 from local.serialized_boto3 import SerializedSession
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+# Job ids are drawn from it: the due index orders jobs due at the same millisecond by id, so random ids would
+# change the order of the sweep's work, and with it the seeded jitter each job draws, from run to run.
+ID_SEED = 20261121
 API_KEY = "sk-bench-emulator"
+FAL_KEY = "fal-bench-id:fal-bench-secret"
+RUNWAY_KEY = "key_runway_bench"
 SERVICE = "sora-jobs-bench"
 PROVIDER_TIMEOUT_SECONDS = 8.0  # Settings.provider_timeout_seconds' default
 ERRORS_KEPT = 5
@@ -52,7 +59,15 @@ _ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
 }
-_REMOVED = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OPENAI_API_KEY", "OPENAI_BASE_URL", "POWERTOOLS_DEV")
+_REMOVED = (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "FAL_KEY",
+    "RUNWAYML_API_SECRET",
+    "POWERTOOLS_DEV",
+)
 
 
 class LoggedErrors(logging.Handler):
@@ -107,6 +122,32 @@ def provider_factory(base_url: str) -> Callable[[], Any]:
 
         return build_openai_provider(
             api_key=API_KEY, base_url=base_url, timeout_seconds=PROVIDER_TIMEOUT_SECONDS, max_retries=0
+        )
+
+    return build
+
+
+def fal_provider_factory(queue_url: str, clock: Any) -> Callable[[], Any]:
+    """The production fal adapter (httpx, fal's queue protocol), pointed at the fal emulator, without retries."""
+
+    def build() -> Any:
+        from sorajobs.providers.fal_queue import build_fal_provider
+
+        return build_fal_provider(
+            api_key=FAL_KEY, queue_url=queue_url, timeout_seconds=PROVIDER_TIMEOUT_SECONDS, max_retries=0, clock=clock
+        )
+
+    return build
+
+
+def runway_provider_factory(base_url: str, clock: Any) -> Callable[[], Any]:
+    """The production Runway adapter (the runwayml SDK), pointed at the Runway emulator, without SDK retries."""
+
+    def build() -> Any:
+        from sorajobs.providers.runway_tasks import build_runway_provider
+
+        return build_runway_provider(
+            api_key=RUNWAY_KEY, base_url=base_url, timeout_seconds=PROVIDER_TIMEOUT_SECONDS, max_retries=0, clock=clock
         )
 
     return build
@@ -328,25 +369,33 @@ def _drop_stream_records(table_name: str) -> None:
 
 @dataclass
 class VirtualWorld:
-    """moto in-process, the emulator in a thread, and the backend's and the emulator's clocks moved together.
+    """moto in-process, the emulators in threads, and the backend's and the emulators' clocks moved together.
 
     `at` schedules actions at exact virtual times (submissions, client calls), run even while the sweep
-    is sleeping between passes; `after_move`, when set, runs after every move of the clocks. The emulator
-    signs its webhooks (off until configured) with its own clock, so the backend's virtual clock accepts them.
+    is sleeping between passes; `after_move`, when set, runs after every move of the clocks. The emulators
+    sign their webhooks (off until configured) with their own clock, so the backend's virtual clock accepts them.
+    The OpenAI emulator always runs; `providers` adds fal's (`fal`, with `fal_concurrency` runners) or
+    Runway's (`runway`), enabled in `services()` beside openai, as tests/conftest.py's `attach_fal` does.
     """
 
     queue_seconds: float = 5.0
     render_seconds: float = 60.0
     settings_changes: dict[str, Any] = field(default_factory=dict)
+    providers: tuple[str, ...] = ()
+    fal_concurrency: int = 2
+    id_seed: int = ID_SEED
     clock: Any = None
     emulator_clock: Any = None
     emulator: Any = None
+    fal: Any = None
+    runway: Any = None
     resources: Any = None
     session: Any = None
     after_move: Callable[[], None] | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _timers: list[tuple[datetime, int, Callable[[], None]]] = field(default_factory=list)
     _timer_seq: int = 0
+    _ids: random.Random = field(default_factory=random.Random)
 
     def __enter__(self) -> VirtualWorld:
         import boto3
@@ -365,6 +414,7 @@ class VirtualWorld:
             self.resources = create_stack_resources(raw_session, openai_api_key=API_KEY)
             _drop_stream_records(self.resources.table_name)
             self.session = SerializedSession(raw_session)
+            self._ids = random.Random(self.id_seed)  # a reproducible order, not security
             self.clock = ManualClock(START)
             self.emulator_clock = EmulatorClock(start=START.timestamp())
             config = EmulatorConfig(
@@ -374,36 +424,81 @@ class VirtualWorld:
                 webhook_timestamps_from_clock=True,
             )
             self.emulator = self._stack.enter_context(EmulatorServer(config, clock=self.emulator_clock))
+            self._start_other_emulators()
         except BaseException:
             self._stack.close()
             raise
         return self
+
+    def _start_other_emulators(self) -> None:
+        """fal's and Runway's emulators on the same manual clock as the OpenAI one."""
+        from local.fal_emulator import FalEmulatorConfig, FalEmulatorServer
+        from local.runway_emulator import EmulatorConfig as RunwayEmulatorConfig
+        from local.runway_emulator import EmulatorServer as RunwayEmulatorServer
+
+        unknown = set(self.providers) - {"fal", "runway"}
+        if unknown:
+            raise ValueError(f"no emulator for {sorted(unknown)} (the OpenAI one always runs)")
+        if "fal" in self.providers:
+            fal_config = FalEmulatorConfig(
+                api_key=FAL_KEY,
+                concurrency=self.fal_concurrency,
+                id_seed=self.id_seed,
+                webhook_timestamps_from_clock=True,
+            )
+            self.fal = self._stack.enter_context(FalEmulatorServer(fal_config, clock=self.emulator_clock))
+        if "runway" in self.providers:
+            runway_config = RunwayEmulatorConfig(api_key=RUNWAY_KEY, id_seed=self.id_seed)
+            self.runway = self._stack.enter_context(RunwayEmulatorServer(runway_config, clock=self.emulator_clock))
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._stack.close()
 
+    def _provider_settings(self) -> tuple[dict[str, Any], dict[str, Callable[[], Any]]]:
+        """The settings that enable fal and Runway at their emulators, and the factories of their adapters."""
+        from pydantic import SecretStr
+
+        enabled: list[str] = ["openai"]
+        changes: dict[str, Any] = {}
+        factories = {"openai": provider_factory(self.emulator.base_url)}
+        if self.fal is not None:
+            enabled.append("fal")
+            changes.update(fal_key=SecretStr(FAL_KEY), fal_queue_url=self.fal.base_url, fal_jwks_url=self.fal.jwks_url)
+            factories["fal"] = fal_provider_factory(self.fal.base_url, self.clock)
+        if self.runway is not None:
+            enabled.append("runway")
+            changes.update(runwayml_api_secret=SecretStr(RUNWAY_KEY), runway_base_url=self.runway.base_url)
+            factories["runway"] = runway_provider_factory(self.runway.base_url, self.clock)
+        return {"enabled_providers": tuple(enabled), **changes}, factories
+
     def services(self, **settings: Any) -> Any:
         from sorajobs.config import Settings
         from sorajobs.services import Services
 
         resources = self.resources
+        provider_settings, factories = self._provider_settings()
         configured = Settings(
             jobs_table_name=resources.table_name,
             videos_bucket_name=resources.bucket_name,
             store_video_queue_url=resources.queue_url,
             openai_api_key_secret_name=resources.secret_name,
             provider_webhook_secret_name=resources.environment()["PROVIDER_WEBHOOK_SECRET_NAME"],
-            **{**self.settings_changes, **settings},
+            **{**provider_settings, **self.settings_changes, **settings},
         )
         return Services(
             configured,
             clock=self.clock,
-            providers={"openai": provider_factory(self.emulator.base_url)},
+            new_id=self.new_job_id,
+            providers=factories,
             boto3_session=self.session,
             sleep=self.advance,
         )
+
+    def new_job_id(self) -> str:
+        """Job ids drawn from `id_seed`, shaped like production's."""
+        return f"job_{self._ids.getrandbits(96):024x}"
 
     @property
     def now(self) -> datetime:

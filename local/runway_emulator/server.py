@@ -85,6 +85,8 @@ class EmulatorServer(ScriptedServer[Scenario]):
                 "running_seconds": record.running_seconds,
                 "estimated_credits": record.estimated_credits,
                 "charged_credits": charged_credits(record, state),
+                # When it ended, on the emulator's clock (None while active): what a detection delay is measured from.
+                "finished_at": state.finished_at,
                 "cancelled": record.cancelled_at is not None,
                 "cancelled_from": record.cancelled_from,
                 "deleted": record.deleted_at is not None,

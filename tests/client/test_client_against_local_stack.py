@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from typing import Any, get_args
 
@@ -30,6 +31,7 @@ from sorajobs_client import (
 )
 from sorajobs_client import models as client_models
 from sorajobs_client._core import CreateOptions
+from sorajobs_client.cli import EXIT_API_ERROR, EXIT_AUTH, EXIT_UNREACHABLE, main
 from tests.client.helpers import Clocks, on_manual_time
 from tests.webhook_receiver import Receiver
 
@@ -396,3 +398,51 @@ def test_a_wrong_api_path_is_route_not_found(stack, owner):
         api.models()
 
     assert (raised.value.code, raised.value.status_code) == ("route_not_found", 404)
+
+
+# --- the same through the tool --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "exit_code"),
+    [
+        (["submit", "x", "--model", "no-such-model"], "unsupported_model", EXIT_API_ERROR),
+        (["submit", "x", "--seconds", "5"], "unsupported_option", EXIT_API_ERROR),
+        (["show", "job_00000000000000000000beef"], "not_found", EXIT_API_ERROR),
+        (["download", "job_00000000000000000000beef"], "not_found", EXIT_API_ERROR),
+        (["submit", "x", "--webhook-url", "https://10.0.0.1/hooks"], "webhook_url_not_allowed", EXIT_API_ERROR),
+        (["--token", "not-a-jwt", "models"], "unauthorized", EXIT_AUTH),
+        (["--api-url", "{gateway}/v1", "models"], "route_not_found", EXIT_UNREACHABLE),
+        (["--api-url", "http://127.0.0.1:9", "models"], "network_error", EXIT_UNREACHABLE),
+    ],
+)
+def test_the_tool_prints_one_line_and_exits_with_the_errors_code(stack, owner, capsys, argv, code, exit_code):
+    argv = [part.format(gateway=stack.gateway_url) for part in argv]
+    environ = {"SORA_JOBS_API_URL": stack.gateway_url, "SORA_JOBS_TOKEN": stack.mint_token(owner)}
+
+    status = main([*argv, "--json"], environ=environ, client_options={"sleep": lambda _: None})
+
+    out, err = capsys.readouterr()
+    assert status == exit_code
+    assert json.loads(out)["error"]["code"] == code  # exactly one JSON document on stdout
+    assert err.count("\n") == 1 and err.startswith("sora-jobs: error: ") and code in err
+    assert "Traceback" not in err
+
+
+def test_the_tool_lists_shows_cancels_resets_and_replays_as_json(stack, api, owner, capsys):
+    environ = {"SORA_JOBS_API_URL": stack.gateway_url, "SORA_JOBS_TOKEN": stack.mint_token(owner)}
+
+    def run(*argv: str) -> Any:
+        assert main([*argv, "--json"], environ=environ) == 0
+        return json.loads(capsys.readouterr().out)
+
+    submitted = run("submit", "A heron in the reeds", "--provider", "runway", "--metadata", "campaign=autumn")
+    job_id = submitted["id"]
+
+    assert submitted["metadata"] == {"campaign": "autumn"} and submitted["provider"] == "runway"
+    assert run("show", job_id)["id"] == job_id
+    assert [job["id"] for job in run("ls")["data"]] == [job_id]
+    assert {model["provider"] for model in run("models")["data"]} == set(PROVIDERS)
+    assert run("cancel", job_id)["status"] == "cancelled"
+    assert run("reset", job_id)["status"] == "reset"
+    assert run("webhooks", job_id) == {"data": []}

@@ -1,4 +1,4 @@
-"""The client against stub answers (httpx.MockTransport): every error code of the README's error
+"""The client and the tool against stub answers (httpx.MockTransport): every error code of the README's error
 table, retries, waits on a fake clock, downloads and webhook signatures. No network, no stack, no sleeping.
 
 Codes the local stack can be made to answer are provoked for real in test_client_against_local_stack.py; these
@@ -39,6 +39,19 @@ from sorajobs_client import (
     WaitTimeout,
     WebhookVerificationError,
     verify_webhook,
+)
+from sorajobs_client.cli import (
+    EXIT_API_ERROR,
+    EXIT_AUTH,
+    EXIT_CANCELLED,
+    EXIT_DOWNLOAD,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_RESET,
+    EXIT_TIMEOUT,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    main,
 )
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -138,6 +151,14 @@ def client(stub: Stub, time: FakeTime | None = None, **options: Any) -> SoraJobs
 # --- every error code ---------------------------------------------------------------------------
 
 
+def cli_exit_code(status: int, code: str) -> int:
+    if status == 401:
+        return EXIT_AUTH
+    if code == "route_not_found":
+        return EXIT_UNREACHABLE
+    return EXIT_API_ERROR
+
+
 @pytest.mark.parametrize(("status", "code"), ERROR_CODES, ids=[code for _, code in ERROR_CODES])
 def test_every_error_code_is_a_typed_exception_with_code_message_details_status_and_request_id(status, code):
     # A Retry-After beyond what the client waits out: the 429s surface at once instead of being retried.
@@ -158,6 +179,40 @@ def test_every_error_code_is_a_typed_exception_with_code_message_details_status_
         assert isinstance(error, RateLimitedError) and error.retry_after == 3600
 
 
+@pytest.mark.parametrize(("status", "code"), ERROR_CODES, ids=[code for _, code in ERROR_CODES])
+def test_the_tool_prints_one_line_and_the_documented_exit_code_for_every_error_code(status, code, capsys):
+    stub = Stub(envelope(status, code, **{"Retry-After": "3600"}))
+
+    exit_code = main(["show", "job_1"], environ=ENV, client_options={"transport": stub.transport})
+
+    out, err = capsys.readouterr()
+    assert exit_code == cli_exit_code(status, code)
+    hint = {
+        "route_not_found": " (check --api-url or SORA_JOBS_API_URL)",
+        "unauthorized": " (check --token or SORA_JOBS_TOKEN)",
+    }
+    assert (
+        err == f"sora-jobs: error: The API says {code}. [{code}, HTTP {status}, request req-42]{hint.get(code, '')}\n"
+    )
+    assert json.loads(out)["error"] == {
+        "code": code,
+        "message": f"The API says {code}.",
+        "exit_code": exit_code,
+        "details": [{"job_id": "job_1"}],
+        "status": status,
+        "request_id": "req-42",
+    }
+
+
+def test_an_unexpected_server_error_is_retried_then_reported_as_unreachable(capsys):
+    stub = Stub(envelope(500, "internal_error"))
+
+    exit_code = main(["show", "job_1"], environ=ENV, client_options={"transport": stub.transport, "sleep": print})
+
+    assert exit_code == EXIT_UNREACHABLE and len(stub.requests) == 4
+    assert "internal_error, HTTP 500" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("answer", "code", "kind"),
     [
@@ -176,18 +231,23 @@ def test_answers_without_the_envelope_are_typed_too(answer, code, kind):
     assert raised.value.code == code
 
 
-def test_no_url_or_no_token_is_a_configuration_error():
+def test_no_url_or_no_token_is_a_configuration_error_and_a_usage_exit(capsys):
     with pytest.raises(ConfigurationError):
         SoraJobs(environ={})
 
-    with pytest.raises(ConfigurationError, match="No token"):
-        SoraJobs(environ={"SORA_JOBS_API_URL": API})
+    assert main(["ls"], environ={"SORA_JOBS_API_URL": API}) == EXIT_USAGE
+    assert "No token" in capsys.readouterr().err
 
 
 def test_the_local_stacks_env_file_names_are_read_too():
     api = SoraJobs(environ={"API": "http://127.0.0.1:3000/", "TOKEN": "t"})
 
     assert api.api_url == "http://127.0.0.1:3000"
+
+
+def test_bad_arguments_are_a_usage_exit_with_one_json_document(capsys):
+    assert main(["submit", "--json"], environ=ENV) == EXIT_USAGE
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "usage"
 
 
 # --- retries ------------------------------------------------------------------------------------
@@ -329,6 +389,26 @@ def test_a_wait_gives_up_at_its_timeout_with_the_last_job():
     assert sum(time.slept) == 60  # the last sleep is cut to the timeout
 
 
+@pytest.mark.parametrize(
+    ("final", "exit_code"),
+    [("completed", EXIT_OK), ("failed", EXIT_FAILED), ("cancelled", EXIT_CANCELLED), ("reset", EXIT_RESET)],
+)
+def test_watch_exits_with_the_code_of_how_the_job_ended(final, exit_code, capsys):
+    stub = status_answers(job_json(status=final, progress=100 if final == "completed" else 30))
+
+    assert main(["watch", "job_1"], environ=ENV, client_options={"transport": stub.transport}) == exit_code
+    assert json.loads(capsys.readouterr().out)["status"] == final
+
+
+def test_watch_exits_timeout_when_the_wait_gives_up(capsys):
+    stub = status_answers(job_json(status="in_progress", progress=10))
+    time = FakeTime()
+    options = {"transport": stub.transport, "sleep": time.sleep, "clock": time.clock}
+
+    assert main(["watch", "job_1", "--timeout", "30"], environ=ENV, client_options=options) == EXIT_TIMEOUT
+    assert json.loads(capsys.readouterr().out)["progress"] == 10
+
+
 # --- downloads ----------------------------------------------------------------------------------
 
 
@@ -370,13 +450,17 @@ def test_download_follows_the_302_without_the_token_and_checks_size_and_sha256(t
     assert progress[0] == (0, len(VIDEO)) and progress[-1] == (len(VIDEO), len(VIDEO))
 
 
-def test_a_download_that_does_not_match_the_job_leaves_no_file(tmp_path):
+def test_a_download_that_does_not_match_the_job_leaves_no_file(tmp_path, capsys):
     stub = download_stub(content=VIDEO[:-1] + b"!")
 
     with client(stub) as api, pytest.raises(DownloadError, match="SHA-256"):
         api.download("job_1", to=tmp_path)
 
     assert list(tmp_path.iterdir()) == []
+    assert (
+        main(["download", "job_1", "-o", str(tmp_path)], environ=ENV, client_options={"transport": stub.transport})
+        == EXIT_DOWNLOAD
+    )
 
 
 # --- webhook signatures -------------------------------------------------------------------------

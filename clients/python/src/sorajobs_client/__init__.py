@@ -1,4 +1,4 @@
-"""Python client of the Sora video jobs API.
+"""Python client of the Sora video jobs API, and the `sora-jobs` command-line tool (sorajobs_client.cli).
 
 It speaks the API's served contract (/openapi.json) only: no server code, no AWS SDK.
 """

@@ -14,10 +14,12 @@ export SAM_CLI_TELEMETRY := 0
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/sorajobs/requirements.txt layers/sorajobs/pyproject.toml
+# The client (clients/python) is installed from its own pyproject, as its users install it; its tests and the
+# demo use it.
+$(VENV)/.installed: requirements-dev.txt layers/sorajobs/requirements.txt layers/sorajobs/pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/sorajobs
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/sorajobs -e clients/python
 	touch $@
 
 # aws-sam-cli pins its own boto3 and pydantic, so it lives in its own virtualenv.

@@ -2,7 +2,8 @@
 
 It starts the stack (moto, the provider emulator, the gateway, the scheduler, the queue and stream
 pollers) and a webhook receiver on 127.0.0.1, submits a prompt with a development token and the
-receiver as its webhook_url, follows the job on GET /videos/{id}/sora-status, downloads the stored
+receiver as its webhook_url, follows the job on GET /videos/{id}/sora-status with the client's wait
+drawn by the `sora-jobs` tool's live display (clients/python), downloads the stored
 video through the 302 of GET /videos/{id}/content, checks its sha256, writes it to
 demo-output/<job id>.mp4, and lists the webhooks the receiver got, each verified with the
 standardwebhooks package.
@@ -19,19 +20,19 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import httpx
+from rich.console import Console
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from local.emulator import EmulatorConfig
 from local.lambda_runtime import ROOT
 from local.stack import LOCAL_USER, ExternalProvider, LocalStack
-from sorajobs.retry_after import parse_retry_after
+from sorajobs_client import SoraJobs, SoraJobsError, WaitTimeout
+from sorajobs_client.display import wait_with_display
 
 OUTPUT_DIR = ROOT / "demo-output"
 PROMPT = "A paper boat drifting down a rainy street at dusk, cinematic"
@@ -41,10 +42,6 @@ DEMO_RENDER_SECONDS = 6.0
 DEMO_PARAMETERS = {"StatusMinRefreshSeconds": "2", "LogLevel": "WARN"}
 EMULATOR_DEADLINE_SECONDS = 90.0
 EXTERNAL_DEADLINE_SECONDS = 15 * 60.0
-FIRST_BACKOFF_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 8.0
-BAR_WIDTH = 30
-FINISHED_BAD = {"failed", "reset"}
 WEBHOOK_WAIT_SECONDS = 10.0
 
 
@@ -95,37 +92,6 @@ class DemoFailed(Exception):
     """A step did not do what it should; the message says which and why."""
 
 
-def next_delay(retry_after: str | None, backoff: float, now: datetime) -> float:
-    """Never sooner than the server's Retry-After, and never sooner than the current backoff."""
-    return max(parse_retry_after(retry_after, now) or 0.0, backoff)
-
-
-class ProgressLine:
-    """One updating line on a terminal; one line per change otherwise (logs, CI)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._tty = stream.isatty()
-        self._last = ""
-
-    def show(self, status: str, progress: int, note: str = "") -> None:
-        filled = BAR_WIDTH * max(0, min(progress, 100)) // 100
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        line = f"  [{bar}] {progress:3d}%  {status:<11}"
-        if self._tty:
-            self._stream.write(f"\r{line}  {note}".ljust(79)[:79])
-            self._stream.flush()
-        elif line != self._last:
-            self._stream.write(line.rstrip() + "\n")
-            self._stream.flush()
-        self._last = line
-
-    def finish(self) -> None:
-        if self._tty:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
 def step(number: int, text: str) -> None:
     print(f"{number}. {text}", flush=True)
 
@@ -135,55 +101,17 @@ def _expect(response: httpx.Response, status: int, what: str) -> None:
         raise DemoFailed(f"{what}: expected HTTP {status}, got {response.status_code}: {response.text[:500]}")
 
 
-def follow_job(
-    api: httpx.Client,
-    job_id: str,
-    deadline: float,
-    sleep: Callable[[float], None] = time.sleep,
-    progress: ProgressLine | None = None,
-) -> dict[str, Any]:
-    """Polls sora-status until the video is stored; backs off exponentially and honours Retry-After."""
-    progress = progress or ProgressLine(sys.stdout)
-    backoff = FIRST_BACKOFF_SECONDS
-    seen: tuple[str, int] | None = None
-    try:
-        while True:
-            try:
-                response = api.get(f"/videos/{job_id}/sora-status")
-            except httpx.TransportError:
-                response = None  # retried with backoff, like a 5xx
-            if response is not None and response.status_code == 200:
-                job: dict[str, Any] = response.json()
-                progress.show(job["status"], job["progress"], _eta(job))
-                if job["status"] == "completed":
-                    return job
-                if job["status"] in FINISHED_BAD:
-                    error_info = job.get("error") or {}
-                    raise DemoFailed(
-                        f"the job ended {job['status']}: {error_info.get('code')}: {error_info.get('message')}"
-                    )
-                now_seen = (job["status"], job["progress"])
-                # Something moved: poll at the server's pace again; nothing did: wait longer each time.
-                backoff = FIRST_BACKOFF_SECONDS if now_seen != seen else min(backoff * 2, MAX_BACKOFF_SECONDS)
-                seen = now_seen
-            elif response is None or response.status_code == 429 or response.status_code >= 500:
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-            else:
-                raise DemoFailed(f"sora-status answered HTTP {response.status_code}: {response.text[:500]}")
-            retry_after = response.headers.get("retry-after") if response is not None else None
-            delay = next_delay(retry_after, backoff, datetime.now(UTC))
-            if time.monotonic() + delay > deadline:
-                raise DemoFailed(f"the job did not complete in time (last seen status, progress: {seen})")
-            sleep(delay)
-    finally:
-        progress.finish()
-
-
-def _eta(job: dict[str, Any]) -> str:
-    remaining = job.get("estimated_seconds_remaining")
-    if job["status"] == "in_progress" and job["progress"] >= 100:
-        return "storing the video in S3"
-    return f"~{remaining} s left" if remaining else ""
+def follow_job(api_url: str, token: str, job_id: str, timeout: float) -> dict[str, Any]:
+    """The client's wait, drawn by the sora-jobs tool's live display (one line per change off a terminal)."""
+    with SoraJobs(api_url, token) as client:
+        try:
+            job = wait_with_display(client, job_id, Console(), timeout=timeout)
+        except WaitTimeout as timeout_error:
+            raise DemoFailed(f"the job did not complete in time: {timeout_error}") from None
+    if job.status != "completed":
+        reason = f"{job.error.code}: {job.error.message}" if job.error else "no error recorded"
+        raise DemoFailed(f"the job ended {job.status}: {reason}")
+    return job.model_dump(mode="json")
 
 
 def download_video(api: httpx.Client, job: dict[str, Any]) -> bytes:
@@ -233,8 +161,8 @@ def run(
             f"{job['seconds']} s at {job['size']} (provider video {job['provider_video_id']})"
         )
 
-        step(3, f"Following GET /videos/{job['id']}/sora-status (Retry-After and backoff)")
-        job = follow_job(api, job["id"], started + deadline_seconds)
+        step(3, f"Following GET /videos/{job['id']}/sora-status with the sora-jobs client (Retry-After, backoff)")
+        job = follow_job(stack.gateway_url, token, job["id"], started + deadline_seconds - time.monotonic())
         print(f"   completed after {time.monotonic() - started:.1f} s; stored {job['video']['bytes']:,} bytes")
 
         step(4, f"Downloading GET /videos/{job['id']}/content")
@@ -311,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except DemoFailed as failure:
         print(f"\ndemo failed: {failure}", file=sys.stderr)
         return 1
-    except (httpx.HTTPError, OSError) as error:
+    except (httpx.HTTPError, OSError, SoraJobsError) as error:
         print(f"\ndemo failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "sorajobs" / "src" / "sorajobs"
+CLIENT_SOURCE = ROOT / "clients" / "python" / "src"  # sorajobs_client, a root package of the contracts too
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -21,7 +22,7 @@ def _lint_imports(cwd: Path, pythonpath: str) -> subprocess.CompletedProcess[str
 
 
 def test_the_shared_package_and_local_keep_their_import_contracts():
-    result = _lint_imports(ROOT, f"{PACKAGE.parent}{os.pathsep}{ROOT}")
+    result = _lint_imports(ROOT, os.pathsep.join(map(str, [PACKAGE.parent, CLIENT_SOURCE, ROOT])))
 
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -34,7 +35,7 @@ def test_an_upward_import_breaks_the_layers_contract(tmp_path):
     with (copy / "dal" / "storage.py").open("a") as module:
         module.write("\nfrom sorajobs.logic import store  # noqa: E402\n")  # the data layer reaching up
 
-    result = _lint_imports(tmp_path, f"{tmp_path / 'src'}{os.pathsep}{tmp_path}")
+    result = _lint_imports(tmp_path, os.pathsep.join(map(str, [tmp_path / "src", CLIENT_SOURCE, tmp_path])))
 
     assert result.returncode != 0
     assert "sorajobs.dal.storage -> sorajobs.logic.store" in result.stdout

@@ -9,10 +9,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from sorajobs.fal_signing import public_keys, verify_fal_webhook
+from sorajobs.fal_signing import FalSignedDelivery, public_keys
 from sorajobs.signing import WebhookSignatureError
 
 NOW = 1_800_000_000
+
+
+def verify_fal_webhook(keys, *, body, headers, now):
+    """The receiver's two steps: the headers' shape and freshness, then the keys."""
+    return FalSignedDelivery.from_headers(headers, now=now).verify(keys, body)
+
+
 BODY = b'{"request_id": "req-1", "status": "OK", "payload": {}}'
 
 

@@ -82,8 +82,3 @@ class FalSignedDelivery:
                 continue
             return self.request_id
         raise WebhookSignatureError("no_matching_signature")
-
-
-def verify_fal_webhook(keys: Sequence[Ed25519PublicKey], *, body: bytes, headers: Mapping[str, str], now: float) -> str:
-    """Checks a delivery against any of fal's keys and returns its request id; raises WebhookSignatureError."""
-    return FalSignedDelivery.from_headers(headers, now=now).verify(keys, body)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from sorajobs.fal_signing import FalSignedDelivery
 from sorajobs.logic.jobs import JobService
-from sorajobs.logic.provider_webhooks import PROVIDER_EVENT_MEMORY, InboundOutcome, InvalidProviderEvent
+from sorajobs.logic.provider_webhooks import InboundOutcome, InvalidProviderEvent, handle_once
 from sorajobs.models.errors import WebhookSignatureInvalid
 from sorajobs.models.job import Job, JobStatus
 from sorajobs.observability import record_metric
@@ -49,14 +49,9 @@ class FalWebhookReceiver:
         # Once per request and the job and attempt the (unsigned) query names, so a copy naming others cannot
         # take the genuine delivery's place.
         event_key = f"fal#{request_id}#{job_id}#{attempt}"
-        if not services.webhooks.remember_provider_event(event_key, now, PROVIDER_EVENT_MEMORY):
-            return InboundOutcome.DUPLICATE
-        try:
-            outcome = self._handle(event, job_id, attempt, int(now.timestamp()))
-        except Exception:
-            services.webhooks.forget_provider_event(event_key)  # fal's retry gets another go
-            raise
-        record_metric(name=f"ProviderWebhooks_{outcome.value}", unit=MetricUnit.Count, value=1)
+        outcome = handle_once(
+            services, event_key, now, lambda: self._handle(event, job_id, attempt, int(now.timestamp()))
+        )
         logger.info("fal webhook handled", extra={"request_id": request_id, "job_id": job_id, "outcome": outcome.value})
         return outcome
 
@@ -86,7 +81,7 @@ class FalWebhookReceiver:
         video_id = provider_video_id(job.model, event.request_id)
         report = webhook_report(event, video_id, now)
         if self._awaits_lost_create(job):
-            if not self._unclaimed(job, video_id):
+            if not self._jobs.unclaimed_generation(job, video_id):
                 logger.warning("fal webhook names a generation that is not this attempt's", extra={"job_id": job.id})
                 return InboundOutcome.UNKNOWN_VIDEO
             queued = ProviderVideo(id=video_id, state=ProviderState.QUEUED, status="IN_QUEUE")
@@ -97,13 +92,6 @@ class FalWebhookReceiver:
             return InboundOutcome.ALREADY_FINISHED
         self._jobs.record_report(job, report)
         return InboundOutcome.REFRESHED
-
-    def _unclaimed(self, job: Job, video_id: str) -> bool:
-        """The generation belongs to no job, nor to an earlier attempt of this one (as a listed one must, when a
-        provider that lists finds a lost create)."""
-        if video_id in {record.provider_video_id for record in job.history}:
-            return False
-        return self._services.jobs.find_by_provider_video_id(video_id) is None
 
     @staticmethod
     def _awaits_lost_create(job: Job) -> bool:

@@ -258,13 +258,16 @@ class JobService:
         if job.create_started_at is None or not provider.capabilities.finds_lost_creates:
             return None
         since = job.create_started_at - CREATE_CLOCK_SKEW
-        taken = {record.provider_video_id for record in job.history}
         for video in provider.created_since(int(since.timestamp())):
-            if video.id in taken or not video.answers(request):
-                continue
-            if self._services.jobs.find_by_provider_video_id(video.id) is None:
+            if video.answers(request) and self.unclaimed_generation(job, video.id):
                 return video
         return None
+
+    def unclaimed_generation(self, job: Job, provider_video_id: str) -> bool:
+        """The generation is no job's, nor an earlier attempt's of this one: a lost create of the job may adopt it."""
+        if provider_video_id in {record.provider_video_id for record in job.history}:
+            return False
+        return self._services.jobs.find_by_provider_video_id(provider_video_id) is None
 
     # --- refresh ------------------------------------------------------------------------------
 

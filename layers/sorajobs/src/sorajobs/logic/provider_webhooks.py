@@ -8,8 +8,8 @@ neither can undo what the other did.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -65,6 +65,23 @@ class InboundOutcome(StrEnum):
     IGNORED_TYPE = "ignored_type"
 
 
+def handle_once(
+    services: Services, event_key: str, now: datetime, handle: Callable[[], InboundOutcome]
+) -> InboundOutcome:
+    """Runs `handle` for the first delivery of an event; a later one is a DUPLICATE. If handling fails, the event
+    is forgotten, so the provider's retry gets another go."""
+    if not services.webhooks.remember_provider_event(event_key, now, PROVIDER_EVENT_MEMORY):
+        logger.info("Provider webhook seen before; ignored", extra={"event_key": event_key})
+        return InboundOutcome.DUPLICATE
+    try:
+        outcome = handle()
+    except Exception:
+        services.webhooks.forget_provider_event(event_key)
+        raise
+    record_metric(name=f"ProviderWebhooks_{outcome.value}", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
 class ProviderWebhookReceiver:
     def __init__(self, services: Services, jobs: JobService | None = None) -> None:
         self._services = services
@@ -86,15 +103,7 @@ class ProviderWebhookReceiver:
             event = ProviderEvent.model_validate_json(body)
         except ValidationError as invalid:
             raise InvalidProviderEvent("The webhook body is not a provider event.") from invalid
-        if not services.webhooks.remember_provider_event(webhook_id, now, PROVIDER_EVENT_MEMORY):
-            logger.info("Provider webhook seen before; ignored", extra={"webhook_id": webhook_id})
-            return InboundOutcome.DUPLICATE
-        try:
-            outcome = self._handle(event)
-        except Exception:
-            services.webhooks.forget_provider_event(webhook_id)  # the provider's retry gets another go
-            raise
-        record_metric(name=f"ProviderWebhooks_{outcome.value}", unit=MetricUnit.Count, value=1)
+        outcome = handle_once(services, webhook_id, now, lambda: self._handle(event))
         logger.info(
             "Provider webhook handled",
             extra={"webhook_id": webhook_id, "type": event.type, "video_id": event.data.id, "outcome": outcome.value},

@@ -304,3 +304,39 @@ def test_a_job_whose_provider_key_went_missing_waits_and_is_not_lost(fal_world):
     world.advance(60)
     world.sweep()
     assert world.stored_job(job_id).status is JobStatus.QUEUED
+
+
+def test_a_job_fal_finished_after_its_last_poll_is_stored_not_timed_out(fal_world):
+    """fal reports no progress while a request runs, so a long render reaches the stuck limit with nothing
+    changed since the last poll. The sweep looks once more before it fails the job, and finds it done."""
+    world = fal_world
+    world.use_settings(fal_webhook_url="", stuck_after_seconds=300)
+    world.fal.script_next(Scenario(queue_seconds=0, processing_seconds=290))
+    job_id = submit_fal(world)["id"]
+    world.advance(5)
+    assert world.sora_status(job_id).body["status"] == "in_progress"
+
+    world.advance(400)  # finished at 290 s; no progress seen for longer than the stuck limit
+    result = world.sweep()
+    world.drain_store_queue()
+
+    assert result["outcomes"] == {"polled": 1}
+    assert world.get_job(job_id).body["status"] == "completed"
+
+
+def test_a_fal_job_still_running_at_the_stuck_limit_fails_with_timeout_after_one_last_look(fal_world):
+    world = fal_world
+    world.use_settings(fal_webhook_url="", stuck_after_seconds=300)
+    world.fal.script_next(Scenario(queue_seconds=0, outcome="stuck"))
+    job_id = submit_fal(world)["id"]
+    world.advance(5)
+    world.sora_status(job_id)
+    polls_before = fal_calls(world, "GET", "/status")
+
+    world.advance(400)
+    result = world.sweep()
+
+    assert result["outcomes"] == {"timed_out": 1}
+    assert fal_calls(world, "GET", "/status") == polls_before + 1
+    failed = world.get_job(job_id).body
+    assert failed["status"] == "failed" and failed["error"]["code"] == "timeout"

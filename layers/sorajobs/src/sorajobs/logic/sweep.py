@@ -24,7 +24,7 @@ from sorajobs.logic.lifecycle import (
 )
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.errors import TransitionConflict
-from sorajobs.models.job import JobStatus
+from sorajobs.models.job import Job, JobStatus
 from sorajobs.observability import record_metric
 from sorajobs.services import Services
 
@@ -217,10 +217,8 @@ class Sweeper:
         if not job.is_unfinished:
             self._jobs.write(job, transition_to_unscheduled(job))
             return SweepOutcome.UNSCHEDULED
-        if (error := timeout_error(job, now, self._settings)) is not None:
-            logger.warning("Job timed out", extra={"job_id": job.id, "reason": error.message})
-            self._jobs.write(job, transition_to_failed(job, error, now))
-            return SweepOutcome.TIMED_OUT
+        if timeout_error(job, now, self._settings) is not None:
+            return self._time_out(job, budget_reserved)
         if job.status is JobStatus.PENDING:
             submitted = self._jobs.submit_pending(job, budget_reserved=budget_reserved)
             if submitted.status is JobStatus.PENDING and not submitted.admitted:
@@ -231,3 +229,19 @@ class Sweeper:
             return SweepOutcome.STORE_REQUESTED
         self._jobs.refresh(job, budget_reserved=budget_reserved)
         return SweepOutcome.POLLED
+
+    def _time_out(self, job: Job, budget_reserved: bool) -> SweepOutcome:
+        """Fails a stuck job, after one last look at its provider: a provider that reports no progress (fal)
+        may have finished the generation since the last poll, and a made and paid-for video must not be
+        thrown away. When the budget grants no look, the job stays due and the next sweep judges it."""
+        looked = job
+        if job.provider_video_id is not None and job.status is not JobStatus.PENDING:
+            looked, retry_after = self._jobs.refresh(job, budget_reserved=budget_reserved)
+            if looked.version == job.version and retry_after is not None:
+                return SweepOutcome.SKIPPED
+        now = self._services.clock.now()
+        if (error := timeout_error(looked, now, self._settings)) is None:
+            return SweepOutcome.POLLED
+        logger.warning("Job timed out", extra={"job_id": looked.id, "reason": error.message})
+        self._jobs.write(looked, transition_to_failed(looked, error, now))
+        return SweepOutcome.TIMED_OUT

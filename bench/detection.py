@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import math
 import random
@@ -351,8 +352,8 @@ class ProviderWebhookEndpoint:
 def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> VariantFigures:
     """(b), (c) and (d): the project's sweep, invoked once per virtual minute."""
     from sorajobs.logic.jobs import JobService
-    from sorajobs.logic.sweep import Sweeper
     from sorajobs.models.api import SubmitVideoRequest
+    from sorajobs.wiring import Wiring
 
     variant = VARIANTS[name]
     figures = VariantFigures(name, len(planned))
@@ -393,7 +394,11 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
         services.store_queue = _InstantStore(services)
         # The schedule's jitter, seeded like the workload, so a run can be repeated exactly.
         services.random_source = random.Random(seed)
-        jobs = RecordingJobService(services)
+        wiring = Wiring(services)
+        # The wiring's own job service, recording: the sweep and the receivers are built on it.
+        jobs = copy.copy(wiring.job_service)
+        jobs.__class__ = RecordingJobService
+        wiring.job_service = jobs
 
         def submit(job: PlannedJob) -> None:
             provider.script(job.queue_seconds, job.render_seconds)
@@ -409,7 +414,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
         for job in planned:
             world.at(job.submit_at, lambda job=job: submit(job))
         if endpoint is not None:
-            endpoint.receive = provider.receiver(services, jobs)
+            endpoint.receive = provider.receiver(wiring)
             provider.start_webhooks(endpoint.url, world)
 
             def deliver_webhooks() -> None:
@@ -426,7 +431,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
         ):
             world.advance_to(START + timedelta(seconds=invocation_at))
             deadline = world.now + timedelta(seconds=FUNCTION_TIMEOUT_SECONDS)
-            report = Sweeper(services, jobs=jobs).run(lambda deadline=deadline: (deadline - world.now).total_seconds())
+            report = wiring.sweeper.run(lambda deadline=deadline: (deadline - world.now).total_seconds())
             figures.invocations += 1
             figures.passes += report.passes
             outcomes.update(report.outcomes)

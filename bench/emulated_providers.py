@@ -88,7 +88,7 @@ class EmulatedProvider:
     def start_webhooks(self, url: str, world: VirtualWorld) -> None:
         """Turns the emulator's webhooks on (where the provider is told once, not per create)."""
 
-    def receiver(self, services: Any, jobs: Any) -> Receive:
+    def receiver(self, wiring: Any) -> Receive:
         """The backend's receiver of this provider's webhooks, as the API route calls it."""
         raise NotImplementedError(f"{self.name} sends no webhooks")
 
@@ -127,10 +127,8 @@ class OpenAIGateway(EmulatedProvider):
     def start_webhooks(self, url: str, world: VirtualWorld) -> None:
         self.server.configure_webhooks(url, world.resources.provider_webhook_secret)
 
-    def receiver(self, services: Any, jobs: Any) -> Receive:
-        from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
-
-        receiver = ProviderWebhookReceiver(services, jobs=jobs)
+    def receiver(self, wiring: Any) -> Receive:
+        receiver = wiring.provider_webhooks
         return lambda body, headers, _query: receiver.receive(body, headers).value
 
 
@@ -167,10 +165,8 @@ class FalQueue(EmulatedProvider):
     def webhook_settings(self, url: str) -> dict[str, Any]:
         return {"fal_webhook_url": url}  # each create names it, with the job and attempt in its query
 
-    def receiver(self, services: Any, jobs: Any) -> Receive:
-        from sorajobs.logic.fal_webhooks import FalWebhookReceiver
-
-        receiver = FalWebhookReceiver(services, jobs=jobs)
+    def receiver(self, wiring: Any) -> Receive:
+        receiver = wiring.fal_webhooks
 
         def receive(body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> str:
             attempt = query.get("attempt")

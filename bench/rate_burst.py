@@ -82,8 +82,8 @@ def _retrieves_in_log(emulator: Any) -> int:
 
 
 def run_burst(clients: int, seconds: int, threads: int, seed: int = SEED) -> BurstFigures:
-    from sorajobs.logic.jobs import JobService
     from sorajobs.models.api import SubmitVideoRequest
+    from sorajobs.wiring import Wiring
 
     figures = BurstFigures(clients, seconds, threads)
     lock = threading.Lock()
@@ -102,7 +102,7 @@ def run_burst(clients: int, seconds: int, threads: int, seed: int = SEED) -> Bur
             return real_retrieve(video_id)
 
         provider.retrieve = recorded_retrieve
-        service = JobService(services)
+        service = Wiring(services).job_service
         jobs = [
             service.submit(f"owner-{index}", SubmitVideoRequest(prompt=f"A tide pool at dawn [job {index}]"))
             for index in range(JOBS)

@@ -59,12 +59,12 @@ def configure_environment(args: argparse.Namespace) -> None:
 
 def job_awaiting_storage(services: Any, args: argparse.Namespace, queue_url: str) -> Any:
     """Submits a job whose video has the requested size, lets it finish, and returns its store message."""
-    from sorajobs.logic.jobs import JobService
     from sorajobs.models.api import SubmitVideoRequest
     from sorajobs.models.messages import StoreVideoMessage
+    from sorajobs.wiring import Wiring
 
     http_json("POST", f"{args.emulator_url}/_emulator/scenario", {"video_bytes": args.video_bytes})
-    jobs = JobService(services)
+    jobs = Wiring(services).job_service
     job = jobs.submit(OWNER, SubmitVideoRequest(prompt=PROMPT))
     http_json("POST", f"{args.emulator_url}/_emulator/clock/advance", {"seconds": 1})
     if not job.awaiting_storage:
@@ -81,11 +81,12 @@ def job_awaiting_storage(services: Any, args: argparse.Namespace, queue_url: str
 
 
 def store_streamed(services: Any, message: Any) -> dict[str, Any]:
-    from sorajobs.logic.store import VideoStorer
+    from sorajobs.wiring import Wiring
 
     _ = services.storage  # the S3 client (botocore's model) is built before the baseline: the figure is the data path
+    storer = Wiring(services).storer
     with PeakRss() as memory:
-        outcome = VideoStorer(services).store(message)
+        outcome = storer.store(message)
     job = services.jobs.get(message.job_id)
     if job is None or job.video is None:
         raise RuntimeError(f"the store ended with {outcome} but the job has no stored video")

@@ -109,19 +109,11 @@ class _Stack:
         return int(servers.http_json("GET", f"{self.emulator.url}/_emulator/stats")["requests"])
 
     def services(self, concurrency: int, timings: CallTimings | None = None) -> Any:
-        from sorajobs.config import Settings
         from sorajobs.services import Services
 
         timings = timings or CallTimings()
         build_provider = provider_factory(f"{self.emulator.url}/v1")
-
-        settings = Settings(
-            jobs_table_name=self.resources.table_name,
-            videos_bucket_name=self.resources.bucket_name,
-            store_video_queue_url=self.resources.queue_url,
-            sweep_mode="one-shot",
-            sweep_concurrency=concurrency,
-        )
+        settings = self.resources.settings(sweep_mode="one-shot", sweep_concurrency=concurrency)
         return Services(
             settings,
             clock=self.clock,
@@ -217,7 +209,7 @@ def create_due_jobs(stack: _Stack, count: int) -> None:
 
 
 def time_pass(stack: _Stack, size: int, concurrency: int, logged: LoggedErrors) -> PassFigures:
-    from sorajobs.logic.sweep import Sweeper
+    from sorajobs.wiring import Wiring
 
     stack.advance(BETWEEN_PASSES_SECONDS)
     timings = CallTimings()
@@ -227,7 +219,7 @@ def time_pass(stack: _Stack, size: int, concurrency: int, logged: LoggedErrors) 
     requests_before = stack.provider_requests()
     cpu_before = (time.process_time(), process_cpu_seconds(stack.moto.pid), process_cpu_seconds(stack.emulator.pid))
     started = time.perf_counter()
-    report = Sweeper(services).run(lambda: INVOCATION_SECONDS)
+    report = Wiring(services).sweeper.run(lambda: INVOCATION_SECONDS)
     seconds = time.perf_counter() - started
     cpu_after = (time.process_time(), process_cpu_seconds(stack.moto.pid), process_cpu_seconds(stack.emulator.pid))
     return PassFigures(

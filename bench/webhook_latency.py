@@ -215,9 +215,7 @@ def _submit(api: Any, webhook_url: str, label: str) -> str:
 
 
 def _collect(stack: Any, figures: ModeFigures, job_ids: Sequence[str], arrivals: dict[str, float]) -> None:
-    from sorajobs.services import get_services
-
-    jobs = get_services().jobs
+    jobs = stack.wiring.services.jobs
     for job_id in job_ids:
         job = jobs.get(job_id)
         if job_id not in arrivals:

@@ -474,19 +474,10 @@ class VirtualWorld:
         return {"enabled_providers": tuple(enabled), **changes}, factories
 
     def services(self, **settings: Any) -> Any:
-        from sorajobs.config import Settings
         from sorajobs.services import Services
 
-        resources = self.resources
         provider_settings, factories = self._provider_settings()
-        configured = Settings(
-            jobs_table_name=resources.table_name,
-            videos_bucket_name=resources.bucket_name,
-            store_video_queue_url=resources.queue_url,
-            openai_api_key_secret_name=resources.secret_name,
-            provider_webhook_secret_name=resources.environment()["PROVIDER_WEBHOOK_SECRET_NAME"],
-            **{**provider_settings, **self.settings_changes, **settings},
-        )
+        configured = self.resources.settings(**{**provider_settings, **self.settings_changes, **settings})
         return Services(
             configured,
             clock=self.clock,

@@ -15,6 +15,9 @@ from typing import Any
 from local.template import TEMPLATE_PATH, function_handler, load_template
 
 ROOT = TEMPLATE_PATH.parent
+
+# What a handler module calls for its collaborators (sorajobs.wiring.process_wiring, or a replacement).
+WiringSource = Callable[[], Any]
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "sora-jobs-local"
@@ -40,7 +43,7 @@ class LambdaContext:
 class LocalFunction:
     """One function of the template: its handler module is imported on first use, like a cold start."""
 
-    def __init__(self, logical_id: str, lock: threading.Lock | None = None) -> None:
+    def __init__(self, logical_id: str, lock: threading.Lock | None = None, wiring: WiringSource | None = None) -> None:
         properties = load_template()["Resources"][logical_id]["Properties"]
         globals_ = load_template().get("Globals", {}).get("Function", {})
         code_uri, handler = function_handler(logical_id)
@@ -53,6 +56,7 @@ class LocalFunction:
         # Powertools keeps per-request state on the module: one invocation at a time, like one instance.
         self.lock = lock or threading.Lock()
         self._handler: Callable[[Any, Any], Any] | None = None
+        self._wiring = wiring
 
     def _load(self) -> Callable[[Any, Any], Any]:
         if self._handler is None:
@@ -63,6 +67,10 @@ class LocalFunction:
                 raise ImportError(f"cannot load the handler of {self.logical_id} from {path}")
             module: ModuleType = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
+            if self._wiring is not None:
+                # The stack's collaborators (its clock, its settings) in place of the process's own, as
+                # Powertools' dependency_overrides would replace a route's dependency.
+                module.process_wiring = self._wiring  # type: ignore[attr-defined]
             self._handler = getattr(module, self.handler_name)
         return self._handler
 
@@ -91,7 +99,7 @@ def serves_http_api(definition: dict[str, Any]) -> bool:
 class LocalFunctions:
     """Every AWS::Serverless::Function in template.yaml, by logical id."""
 
-    def __init__(self) -> None:
+    def __init__(self, wiring: WiringSource | None = None) -> None:
         resources = load_template()["Resources"]
         # Powertools' HTTP resolvers keep the current event on a class attribute (BaseRouter.current_event)
         # shared by every resolver in the process, where Lambda gives each function its own: the HTTP API
@@ -99,7 +107,9 @@ class LocalFunctions:
         # others (the sweep, the queue and stream consumers) still run alongside them.
         http_api_lock = threading.Lock()
         self._functions = {
-            logical_id: LocalFunction(logical_id, lock=http_api_lock if serves_http_api(definition) else None)
+            logical_id: LocalFunction(
+                logical_id, lock=http_api_lock if serves_http_api(definition) else None, wiring=wiring
+            )
             for logical_id, definition in resources.items()
             if definition.get("Type") == "AWS::Serverless::Function"
         }

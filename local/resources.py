@@ -6,9 +6,12 @@ import base64
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.template import resource
+
+if TYPE_CHECKING:
+    from sorajobs.config import Settings
 
 TABLE_NAME = "sora-jobs"
 BUCKET_NAME = "sora-jobs-videos"
@@ -42,6 +45,13 @@ class StackResources:
     provider_webhook_secret: str
     fal_secret_name: str = FAL_KEY_SECRET_NAME
     runway_secret_name: str = RUNWAY_KEY_SECRET_NAME
+
+    def settings(self, **changes: Any) -> Settings:
+        """The backend's settings over these resources, as a function given `environment()` reads them, with
+        `changes`: what the test world, the benchmarks and the chaos suite all start from."""
+        from sorajobs.config import Settings
+
+        return Settings.model_validate({**Settings.from_env(self.environment()).model_dump(), **changes})
 
     def environment(self) -> dict[str, str]:
         """The function environment variables that point at these resources."""

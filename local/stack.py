@@ -52,6 +52,7 @@ from local.template import load_template
 if TYPE_CHECKING:
     # Imported for typing only: sorajobs is first imported once the functions' environment is in place.
     from sorajobs.clock import Clock as BackendClock
+    from sorajobs.wiring import Wiring
 
 log = logging.getLogger("local.stack")
 
@@ -221,6 +222,7 @@ class LocalStack:
         self._store_poller: SqsPoller | None = None
         self._webhook_poller: SqsPoller | None = None
         self._stream_poller: StreamPoller | None = None
+        self._wiring: Wiring | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -279,9 +281,9 @@ class LocalStack:
             self._environment.set("FAL_QUEUE_URL", self.fal_emulator.base_url)
             self._environment.set("FAL_JWKS_URL", self.fal_emulator.jwks_url)
             self._environment.set("RUNWAY_BASE_URL", self.runway_emulator.base_url)
-        _reset_shared_function_state(self._backend_clock)
+        self._wiring = _wiring_from_environment(self._backend_clock)
 
-        self.functions = LocalFunctions()
+        self.functions = LocalFunctions(wiring=lambda: self._wiring)
         self._gateway = LocalHttpGateway(
             self.functions, tokens=self.tokens, host=self._gateway_host, port=self._gateway_port
         ).start()
@@ -301,7 +303,7 @@ class LocalStack:
         if self.fal_emulator is not None and self.provider_webhooks:
             # Each fal create names this URL (FalWebhookUrl); known only now that the gateway listens.
             self._environment.set("FAL_WEBHOOK_URL", f"{self.gateway_url}/provider-webhooks/fal")
-            _reset_shared_function_state(self._backend_clock)
+            self._wiring = _wiring_from_environment(self._backend_clock)
         if self.background:
             for component in (self._scheduler, self._store_poller, self._stream_poller, self._webhook_poller):
                 component.start()
@@ -344,7 +346,7 @@ class LocalStack:
         self._stream_poller = self._webhook_poller = None
         self.emulator = self.fal_emulator = self.runway_emulator = None
         self._environment.restore()
-        _reset_shared_function_state(None)
+        self._wiring = None
         with _running_lock:
             if _running is self:
                 _running = None
@@ -397,6 +399,13 @@ class LocalStack:
         """A boto3 client of the local AWS (moto)."""
         return self.boto3_session.client(service, endpoint_url=self.aws_endpoint_url)
 
+    @property
+    def wiring(self) -> Wiring:
+        """The collaborators the functions run with (built from the stack's environment)."""
+        if self._wiring is None:
+            raise RuntimeError("the local stack is not started")
+        return self._wiring
+
     def mint_token(self, sub: str = LOCAL_USER, groups: Iterable[str] = (), **options: Any) -> str:
         """A development JWT the gateway accepts (`expires_in=-60` gives an expired one)."""
         return self.tokens.mint(sub, groups, **options)
@@ -412,17 +421,13 @@ def _started(component: _Component | None) -> _Component:
     return component
 
 
-def _reset_shared_function_state(backend_clock: BackendClock | None) -> None:
-    """Forgets what the functions cached from the previous environment (settings, clients, the secret)."""
-    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+def _wiring_from_environment(backend_clock: BackendClock | None) -> Wiring:
+    """The functions' collaborators from the stack's environment, as each Lambda process builds its own."""
+    from sorajobs.config import Settings
+    from sorajobs.services import Services
+    from sorajobs.wiring import Wiring
 
-    from sorajobs.config import get_settings
-    from sorajobs.services import Services, use_services
-
-    get_settings.cache_clear()
-    # Powertools keeps one secrets client (bound to an endpoint) and its cached values per process.
-    DEFAULT_PROVIDERS.pop("secrets", None)
-    use_services(Services(get_settings(), clock=backend_clock) if backend_clock is not None else None)
+    return Wiring(Services(Settings.from_env(), clock=backend_clock))
 
 
 # -- python -m local.stack ----------------------------------------------------------------------

@@ -6,7 +6,6 @@ Handlers are invoked exactly as Lambda would, with the files in events/ as the s
 from __future__ import annotations
 
 import copy
-import importlib.util
 import ipaddress
 import json
 import os
@@ -17,7 +16,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,9 +37,11 @@ from sorajobs.config import Settings
 from sorajobs.providers.fal_queue import build_fal_provider
 from sorajobs.providers.openai_videos import build_openai_provider
 from sorajobs.providers.runway_tasks import build_runway_provider
-from sorajobs.services import Services, use_services
+from sorajobs.services import Services
+from sorajobs.wiring import Wiring
 from tests.chaos.crash import CrashingServices, CrashPlan
 from tests.chaos.turns import SwitchingProxy, TurnScheduler, inline_pool
+from tests.handlers import install_wiring, load_handler
 from tests.provider_emulators import FAL_KEY, RUNWAY_KEY, Delivery, WebhookInbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,22 +86,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return int(self.remaining_seconds() * 1000)
-
-
-_handler_modules: dict[str, ModuleType] = {}
-
-
-def load_handler(function_dir: str) -> ModuleType:
-    """Imports functions/<dir>/app.py the way Lambda does, under a unique module name."""
-    if function_dir not in _handler_modules:
-        spec = importlib.util.spec_from_file_location(
-            f"functions_{function_dir}_app", FUNCTIONS / function_dir / "app.py"
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _handler_modules[function_dir] = module
-    return _handler_modules[function_dir]
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -280,17 +264,9 @@ class World:
         self.emulator = emulator
         self.emulator_clock = emulator_clock
         self.clock = ManualClock(START)
-        self.settings = Settings(
-            jobs_table_name=resources.table_name,
-            videos_bucket_name=resources.bucket_name,
-            store_video_queue_url=resources.queue_url,
-            openai_api_key_secret_name=resources.secret_name,
+        self.settings = resources.settings(
             sweep_concurrency=4,
             sweep_mode="one-shot",  # tests that exercise the continuous sweep opt in
-            webhook_delivery_queue_url=resources.webhook_queue_url,
-            webhook_dead_letter_queue_url=resources.webhook_dead_letter_queue_url,
-            webhook_signing_secret_name=resources.environment()["WEBHOOK_SIGNING_SECRET_NAME"],
-            provider_webhook_secret_name=resources.environment()["PROVIDER_WEBHOOK_SECRET_NAME"],
             webhook_max_queue_delay_seconds=0,  # the tests' clock is manual: early messages come straight back
             secret_cache_seconds=0,
         )
@@ -308,7 +284,8 @@ class World:
         self.crashes = CrashPlan(seed=seed)
         self._stream_iterator: str | None = None
         self.services = self.make_services(self.settings)
-        use_services(self.services)
+        self.wiring = Wiring(self.services)
+        install_wiring(self.wiring)
         self.dynamodb = self.aws.client("dynamodb")
         self.s3 = self.aws.client("s3")
         self.sqs = self.aws.client("sqs")
@@ -407,7 +384,8 @@ class World:
         """The settings with these changes, validated as Settings.from_env would validate them."""
         self.settings = Settings.model_validate({**self.settings.model_dump(), **changes})
         self.services = self.make_services(self.settings)
-        use_services(self.services)
+        self.wiring = Wiring(self.services)
+        install_wiring(self.wiring)
 
     def advance(self, seconds: float) -> None:
         """Moves the backend's and the provider's time together."""
@@ -562,7 +540,7 @@ def world(emulator: EmulatorServer, emulator_clock: EmulatorClock) -> Iterator[W
         session = boto3.session.Session(region_name="us-east-1")
         resources = create_stack_resources(session, openai_api_key=API_KEY)
         yield World(session, resources, emulator, emulator_clock)
-    use_services(None)
+    install_wiring(None)
 
 
 @pytest.fixture

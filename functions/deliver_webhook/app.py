@@ -4,10 +4,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sorajobs.logic.delivery import WebhookDeliverer
 from sorajobs.models.webhooks import WebhookDeliveryMessage
 from sorajobs.observability import logger, metrics, tracer
-from sorajobs.services import get_services
+from sorajobs.wiring import process_wiring
 
 # Report every failed record (even when all fail) so the queue retries exactly those.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -15,7 +14,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def deliver_record(record: SQSRecord) -> str:
     message = WebhookDeliveryMessage.model_validate_json(record.body)
-    return WebhookDeliverer(get_services()).deliver(message).value
+    return process_wiring().deliverer.deliver(message).value
 
 
 @logger.inject_lambda_context(clear_state=True)

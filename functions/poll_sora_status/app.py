@@ -2,14 +2,13 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sorajobs.logic.sweep import Sweeper
 from sorajobs.observability import logger, metrics, tracer
-from sorajobs.services import get_services
+from sorajobs.wiring import process_wiring
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    report = Sweeper(get_services()).run(lambda: context.get_remaining_time_in_millis() / 1000)
+    report = process_wiring().sweeper.run(lambda: context.get_remaining_time_in_millis() / 1000)
     return {"outcomes": dict(report.outcomes), "passes": report.passes, "stopped_early": report.stopped_early}

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sorajobs.api.http import HttpFunction
 from sorajobs.api.routes.provider_webhook import router
 from sorajobs.observability import logger, metrics, tracer
+from sorajobs.wiring import process_wiring
 
 http_function = HttpFunction(router)
 
@@ -14,4 +15,4 @@ http_function = HttpFunction(router)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return http_function.handle(event, context)
+    return http_function.handle(event, context, process_wiring())

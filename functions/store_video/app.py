@@ -4,10 +4,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sorajobs.logic.store import VideoStorer
 from sorajobs.models.messages import StoreVideoMessage
 from sorajobs.observability import logger, metrics, tracer
-from sorajobs.services import get_services
+from sorajobs.wiring import process_wiring
 
 # Report every failed record (even when all fail) so the queue retries exactly those.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -15,7 +14,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def store_record(record: SQSRecord) -> str:
     message = StoreVideoMessage.model_validate_json(record.body)
-    return VideoStorer(get_services()).store(message).value
+    return process_wiring().storer.store(message).value
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,16 +4,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sorajobs.logic.outbox import WebhookOutbox
 from sorajobs.observability import logger, metrics, tracer
-from sorajobs.services import get_services
+from sorajobs.wiring import process_wiring
 
 # A failed record is reported by its sequence number; the stream retries from there.
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def queue_webhook_events(record: DynamoDBRecord) -> int:
-    return WebhookOutbox(get_services()).handle_record(record.raw_event)
+    return process_wiring().outbox.handle_record(record.raw_event)
 
 
 @logger.inject_lambda_context(clear_state=True)

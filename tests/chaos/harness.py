@@ -37,12 +37,21 @@ from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
 from sorajobs.logic.jobs import LOST_CREATE_ERROR, LOST_CREATE_WEBHOOK_WAIT
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobStatus
-from sorajobs.services import use_services
 from tests.chaos import providers as chaos_providers
 from tests.chaos.crash import CrashPoint, InvocationKilled
 from tests.chaos.moto_transactions import cheap_transaction_rollback
 from tests.chaos.turns import TurnScheduler
-from tests.conftest import API_KEY, START, LambdaContext, World, fal_webhook_event, http_event, load_handler, sqs_event
+from tests.conftest import (
+    API_KEY,
+    START,
+    LambdaContext,
+    World,
+    fal_webhook_event,
+    http_event,
+    install_wiring,
+    load_handler,
+    sqs_event,
+)
 from tests.provider_emulators import Delivery, WebhookInbox
 
 # The store function's batch size in template.yaml: each killed invocation costs that many messages a receive.
@@ -352,7 +361,7 @@ class ChaosRun:
                     yield world
                 finally:
                     emulator.configure_webhooks(None, None)
-            use_services(None)
+            install_wiring(None)
 
     # --- invoking handlers --------------------------------------------------------------------
 

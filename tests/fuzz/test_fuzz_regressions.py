@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from sorajobs.logic.delivery import DeliveryOutcome, WebhookDeliverer
+from sorajobs.logic.delivery import DeliveryOutcome
 from sorajobs.models.webhooks import WebhookDeliveryMessage
 from tests.conftest import World, assert_error, http_event
 from tests.integration.test_webhooks_inbound import post_webhook, provider_event, signed_headers
@@ -56,7 +56,7 @@ def test_a_delivery_message_due_further_ahead_than_any_retry_is_dropped_not_pass
         delivery_id="evt_unknown.job", run=1, attempt=1, not_before=world.clock.now() + timedelta(days=365)
     )
 
-    outcome = WebhookDeliverer(world.services).deliver(message)
+    outcome = world.wiring.deliverer.deliver(message)
 
     assert outcome is DeliveryOutcome.DROPPED
     assert world.sqs.receive_message(QueueUrl=world.resources.webhook_queue_url).get("Messages", []) == []

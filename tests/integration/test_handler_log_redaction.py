@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 from collections.abc import Iterator
@@ -11,7 +10,8 @@ from types import ModuleType
 import pytest
 
 from sorajobs.observability import REDACTED, logger
-from tests.conftest import API_KEY, FUNCTIONS, LambdaContext, http_event
+from tests.conftest import API_KEY, LambdaContext, http_event
+from tests.handlers import import_handler
 from tests.integration.test_webhooks_inbound import provider_event, render_to_the_end, signed_headers
 
 BEARER_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEyMyIsInNjb3BlIjoidmlkZW9zIn0.cmVhbC1sb29raW5nLXNpZ25hdHVyZQ"
@@ -20,11 +20,7 @@ BEARER_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEyMyIsInNjb3BlIjoidmlkZW9
 def handler_with_event_logging(function_dir: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """functions/<dir>/app.py freshly imported with POWERTOOLS_LOGGER_LOG_EVENT=true (read when it is decorated)."""
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
-    spec = importlib.util.spec_from_file_location(f"logged_{function_dir}_app", FUNCTIONS / function_dir / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_handler(function_dir, f"logged_{function_dir}_app")
 
 
 @pytest.fixture

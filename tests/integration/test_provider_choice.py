@@ -50,7 +50,7 @@ def test_a_price_table_entry_overrides_the_list_price(world):
 
 
 def test_a_provider_without_a_key_is_a_503_and_writes_nothing(world):
-    world.use_settings(enabled_providers=("openai", "runway"))
+    world.use_settings(enabled_providers=("openai", "runway"), runway_api_key_secret_name="")
 
     response = world.submit(provider="runway", model="gen4.5")
 

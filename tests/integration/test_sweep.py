@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 from local.emulator import Fault, Scenario
-from sorajobs.logic.sweep import Sweeper
 from tests.conftest import provider_calls
 
 
@@ -136,7 +135,7 @@ def test_the_sweep_polls_with_bounded_concurrency(world):
 
     provider.retrieve = counting_retrieve
 
-    result = Sweeper(world.services).run(lambda: 60.0)
+    result = world.wiring.sweeper.run(lambda: 60.0)
 
     assert result.outcomes["polled"] == 6
     assert peak == 2
@@ -151,7 +150,7 @@ def test_two_racing_sweeps_poll_each_job_once(world):
 
     def run_sweep():
         barrier.wait()
-        reports.append(Sweeper(world.services).run(lambda: 60.0))
+        reports.append(world.wiring.sweeper.run(lambda: 60.0))
 
     threads = [threading.Thread(target=run_sweep) for _ in range(2)]
     for thread in threads:

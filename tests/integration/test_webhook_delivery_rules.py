@@ -12,7 +12,6 @@ from sorajobs.logic.delivery import (
     CLAIM_HOLD,
     AttemptResult,
     DeliveryOutcome,
-    WebhookDeliverer,
     next_attempt_delay,
     retry_after_delay,
 )
@@ -36,7 +35,7 @@ def test_an_early_message_goes_back_on_the_queue_and_sends_nothing(world):
     message = queued_delivery(world)
     early = message.model_copy(update={"not_before": world.clock.now() + timedelta(hours=2)})
 
-    outcome = WebhookDeliverer(world.services).deliver(early)
+    outcome = world.wiring.deliverer.deliver(early)
 
     assert outcome is DeliveryOutcome.WAITING
     assert world.receivers.received == []
@@ -52,14 +51,14 @@ def test_an_early_message_waits_at_most_15_minutes_per_hop(world):
         delivery_id="d", run=1, attempt=5, not_before=world.clock.now() + timedelta(hours=5)
     )
 
-    WebhookDeliverer(world.services).deliver(message)
+    world.wiring.deliverer.deliver(message)
 
     assert sent[0]["DelaySeconds"] == 900
 
 
 def test_a_duplicate_message_for_the_same_attempt_sends_once(world):
     message = queued_delivery(world)
-    deliverer = WebhookDeliverer(world.services)
+    deliverer = world.wiring.deliverer
 
     first = deliverer.deliver(message)
     second = deliverer.deliver(message)
@@ -72,7 +71,7 @@ def test_a_worker_that_died_mid_attempt_loses_its_claim_and_the_redelivery_sends
     message = queued_delivery(world)
     claimed = world.services.webhooks.claim(message.delivery_id, run=1, tries=0, now=world.clock.now(), hold=CLAIM_HOLD)
     assert claimed is not None  # ... and the worker died here
-    deliverer = WebhookDeliverer(world.services)
+    deliverer = world.wiring.deliverer
 
     while_held = deliverer.deliver(message)
     world.advance(CLAIM_HOLD.total_seconds())

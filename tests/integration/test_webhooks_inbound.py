@@ -105,11 +105,9 @@ def test_the_sweep_never_undoes_what_a_webhook_did(world):
     post_webhook(world, body, signed_headers(world, body))
     world.drain_store_queue()
 
-    from sorajobs.logic.sweep import Sweeper
-
     world.advance(60)
     world.sweep()
-    Sweeper(world.services).sweep_job(stale.id)  # a sweep that still holds the old version
+    world.wiring.sweeper.sweep_job(stale.id)  # a sweep that still holds the old version
 
     job = world.stored_job(job_id)
     assert job.status is JobStatus.COMPLETED and job.video is not None

@@ -214,8 +214,3 @@ def _catalog(
         return tuple(spec for spec in BUILT_IN_MODELS[provider] if not chosen or spec.model in chosen)
 
     return Catalog(spec for provider in enabled for spec in models_of(provider))
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings.from_env()

@@ -1,4 +1,6 @@
-"""The side effects every function uses, built lazily with production defaults and replaceable in tests."""
+"""The side effects every function uses (AWS clients, repositories, providers, secrets, the clock), built lazily
+from `Settings` with production defaults; tests pass their own clock, providers and transports. `sorajobs.wiring`
+puts the logic classes together from them."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sorajobs.catalog import PROVIDER_NAMES, ProviderName
 from sorajobs.clock import Clock, SystemClock, new_job_id
-from sorajobs.config import Settings, get_settings
+from sorajobs.config import Settings
 from sorajobs.dal.job_counters import AdmissionLimits
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
@@ -243,20 +245,3 @@ class Services:
         from sorajobs.signing import parse_webhook_secrets
 
         return parse_webhook_secrets(self.secret(self.settings.provider_webhook_secret_name))
-
-
-_current: Services | None = None
-
-
-def get_services() -> Services:
-    """The process-wide services, built from the environment on first use."""
-    global _current  # noqa: PLW0603 - one container per Lambda process, replaced only by tests
-    if _current is None:
-        _current = Services(get_settings())
-    return _current
-
-
-def use_services(services: Services | None) -> None:
-    """Installs the services the handlers use (tests pass fakes and fixed clocks); None resets."""
-    global _current  # noqa: PLW0603
-    _current = services

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import cast
-
-from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sorajobs.config import Settings
 from sorajobs.logic.queries import Caller
 from sorajobs.models.errors import Unauthorized
-from sorajobs.services import get_services
 
 
 def _claim_values(raw: object) -> set[str]:
@@ -37,11 +33,11 @@ def is_admin(claims: dict[str, object], settings: Settings) -> bool:
     )
 
 
-def current_caller(router: BaseRouter) -> Caller:
-    event = cast(APIGatewayProxyEventV2, router.current_event)
+def caller_of(event: APIGatewayProxyEventV2, settings: Settings) -> Caller:
+    """The JWT authorizer's subject; 401 when the request carries none."""
     authorizer = event.request_context.authorizer
     claims = (authorizer.jwt_claim if authorizer else None) or {}
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise Unauthorized("The request carries no authenticated subject.")
-    return Caller(owner=subject, is_admin=is_admin(claims, get_services().settings))
+    return Caller(owner=subject, is_admin=is_admin(claims, settings))

@@ -7,13 +7,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.depends import DependencyResolutionError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sorajobs.api.dependencies import WIRING_CONTEXT_KEY
 from sorajobs.models.api import ErrorBody, ErrorResponse
 from sorajobs.models.errors import DomainError, TransitionConflict
-from sorajobs.services import get_services
+from sorajobs.wiring import Wiring
 
 logger = Logger(child=True)
 
@@ -39,6 +41,17 @@ def error_response(
         body=body.model_dump_json(),
         headers=headers,
     )
+
+
+def domain_error_response(error: DomainError) -> Response[str]:
+    headers = {"Retry-After": str(int(error.retry_after))} if error.retry_after else None
+    return error_response(error.status_code, error.code, error.message, error.details, headers)
+
+
+def internal_error_response() -> Response[str]:
+    """A 500 for what nobody expected, logged with its traceback (called while the exception is handled)."""
+    logger.exception("Unhandled error")
+    return error_response(500, "internal_error", "Something went wrong on our side; the request can be retried.")
 
 
 def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -77,8 +90,14 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
 
     @app.exception_handler(DomainError)
     def domain_error(error: DomainError) -> Response[str]:
-        headers = {"Retry-After": str(int(error.retry_after))} if error.retry_after else None
-        return error_response(error.status_code, error.code, error.message, error.details, headers)
+        return domain_error_response(error)
+
+    @app.exception_handler(DependencyResolutionError)
+    def dependency_refused(error: DependencyResolutionError) -> Response[str]:
+        # Powertools wraps what a dependency raises; a refusal (no authenticated subject) keeps its answer.
+        if isinstance(error.__cause__, DomainError):
+            return domain_error_response(error.__cause__)
+        return internal_error_response()
 
     @app.exception_handler(TransitionConflict)
     def concurrent_change(error: TransitionConflict) -> Response[str]:
@@ -95,8 +114,7 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[str]:
-        logger.exception("Unhandled error")
-        return error_response(500, "internal_error", "Something went wrong on our side; the request can be retried.")
+        return internal_error_response()
 
     return app
 
@@ -107,9 +125,10 @@ class HttpFunction:
     def __init__(self, *routers: APIGatewayHttpRouter) -> None:
         self.resolver = build_resolver(*routers)
 
-    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def handle(self, event: dict[str, Any], context: LambdaContext, wiring: Wiring) -> dict[str, Any]:
+        """Answers one request with the routes' collaborators taken from `wiring`."""
         body = event.get("body") or ""
-        limit = get_services().settings.max_request_body_bytes
+        limit = wiring.settings.max_request_body_bytes
         # base64 bodies are 4/3 the size of what they carry, less one byte per "=" of padding
         size = len(body) * 3 // 4 - body[-2:].count("=") if event.get("isBase64Encoded") else len(body.encode())
         if size > limit:
@@ -120,6 +139,7 @@ class HttpFunction:
                 "body": response.body,
                 "isBase64Encoded": False,
             }
+        self.resolver.append_context(**{WIRING_CONTEXT_KEY: wiring})
         return self.resolver.resolve(event, context)
 
 

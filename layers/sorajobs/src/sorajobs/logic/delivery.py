@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,10 @@ import httpx
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sorajobs.clock import Clock
+from sorajobs.config import Settings
+from sorajobs.dal.queue import WebhookDeliveryQueue
+from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.webhooks import (
     DeliveryAttempt,
@@ -28,9 +33,8 @@ from sorajobs.models.webhooks import (
 )
 from sorajobs.observability import record_metric
 from sorajobs.retry_after import parse_retry_after
-from sorajobs.services import Services
-from sorajobs.signing import sign
-from sorajobs.url_guard import WebhookUrlRefused, check_delivery_address
+from sorajobs.signing import WebhookSecret, sign
+from sorajobs.url_guard import Resolver, WebhookUrlRefused, check_delivery_address
 
 logger = Logger(child=True)
 
@@ -107,12 +111,27 @@ def delivery_request(
 
 
 class WebhookDeliverer:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        webhooks: WebhookRepository,
+        webhook_queue: WebhookDeliveryQueue,
+        http: httpx.Client,
+        signing_secrets: Callable[[], Sequence[WebhookSecret]],
+        resolve_host: Resolver,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._webhooks = webhooks
+        self._webhook_queue = webhook_queue
+        self._http = http
+        self._signing_secrets = signing_secrets
+        self._resolve_host = resolve_host
 
     def deliver(self, message: WebhookDeliveryMessage) -> DeliveryOutcome:
-        services = self._services
-        now = services.clock.now()
+        now = self._clock.now()
         if message.not_before - now > LONGEST_WAIT:
             # Passed on, it would come back every 15 minutes until then (for ever, in effect).
             logger.warning(
@@ -121,14 +140,14 @@ class WebhookDeliverer:
             )
             return DeliveryOutcome.DROPPED
         if message.not_before > now:
-            services.webhook_queue.send(message, (message.not_before - now).total_seconds())
+            self._webhook_queue.send(message, (message.not_before - now).total_seconds())
             return DeliveryOutcome.WAITING
-        delivery = services.webhooks.claim(
+        delivery = self._webhooks.claim(
             message.delivery_id, run=message.run, tries=message.attempt - 1, now=now, hold=CLAIM_HOLD
         )
         if delivery is None:
             return DeliveryOutcome.NOT_NEXT
-        if services.webhooks.endpoint_disabled(delivery.url):
+        if self._webhooks.endpoint_disabled(delivery.url):
             self._save(delivery, delivery.model_copy(update={"state": DeliveryState.ENDPOINT_DISABLED}))
             logger.info("Webhook endpoint is disabled (410); not sent", extra=self._log_fields(delivery))
             return DeliveryOutcome.ENDPOINT_DISABLED
@@ -136,30 +155,25 @@ class WebhookDeliverer:
         return self._settle(delivery, message.attempt, now, result)
 
     def _attempt(self, delivery: WebhookDelivery, now: datetime) -> AttemptResult:
-        services = self._services
         checked_address: str | None = None
         if delivery.destination is WebhookDestination.JOB:
             try:
                 checked = check_delivery_address(
                     delivery.url,
-                    resolve=services.resolve_host,
-                    allow_local_http=services.settings.webhook_allow_local_http,
-                    allowed_hosts=services.settings.webhook_url_allowed_hosts,
+                    resolve=self._resolve_host,
+                    allow_local_http=self._settings.webhook_allow_local_http,
+                    allowed_hosts=self._settings.webhook_url_allowed_hosts,
                 )
             except WebhookUrlRefused as refused:  # DNS changed since submit (rebinding), or the allowlist did
                 return AttemptResult(status_code=None, duration_ms=0, error=str(refused), retry_after=None)
             checked_address = checked[0] if checked else None  # none for a loopback URL in local mode
         body = delivery.body.encode()
-        headers = sign(
-            services.webhook_signing_secrets(), msg_id=delivery.event_id, timestamp=int(now.timestamp()), body=body
-        )
+        headers = sign(self._signing_secrets(), msg_id=delivery.event_id, timestamp=int(now.timestamp()), body=body)
         headers["content-type"] = "application/json"
-        request = delivery_request(
-            services.webhook_http, delivery.url, content=body, headers=headers, connect_to=checked_address
-        )
+        request = delivery_request(self._http, delivery.url, content=body, headers=headers, connect_to=checked_address)
         started = time.perf_counter()
         try:
-            response = services.webhook_http.send(request, follow_redirects=False)
+            response = self._http.send(request, follow_redirects=False)
         except httpx.HTTPError as failure:
             elapsed = round((time.perf_counter() - started) * 1000)
             return AttemptResult(
@@ -178,7 +192,6 @@ class WebhookDeliverer:
         )
 
     def _settle(self, delivery: WebhookDelivery, attempt: int, now: datetime, result: AttemptResult) -> DeliveryOutcome:
-        services = self._services
         ok = result.status_code is not None and 200 <= result.status_code < 300
         delay = None if ok or result.status_code == 410 else next_attempt_delay(attempt, result)
         next_retry_at = now + delay if delay is not None else None
@@ -205,13 +218,13 @@ class WebhookDeliverer:
             return DeliveryOutcome.DELIVERED
         record_metric(name="WebhookAttemptsFailed", unit=MetricUnit.Count, value=1)
         if result.status_code == 410:
-            services.webhooks.disable_endpoint(delivery.url, now, reason="410 Gone")
+            self._webhooks.disable_endpoint(delivery.url, now, reason="410 Gone")
             self._save(delivery, delivery.model_copy(update={**update, "state": DeliveryState.ENDPOINT_DISABLED}))
             logger.warning("Webhook endpoint answered 410 Gone; it is disabled", extra=fields)
             return DeliveryOutcome.ENDPOINT_DISABLED
         if delay is None:
             exhausted = delivery.model_copy(update={**update, "state": DeliveryState.EXHAUSTED})
-            services.webhook_queue.send_to_dead_letter(self._dead_letter_body(exhausted))
+            self._webhook_queue.send_to_dead_letter(self._dead_letter_body(exhausted))
             self._save(delivery, exhausted)
             schedule = [a.model_dump(mode="json") for a in exhausted.attempts if a.run == delivery.run]
             logger.error(
@@ -221,7 +234,7 @@ class WebhookDeliverer:
             return DeliveryOutcome.EXHAUSTED
         # The next attempt is queued before this one is recorded: if the record is lost, SQS redelivers
         # this message, whose attempt is still the next, rather than the chain ending.
-        services.webhook_queue.send(
+        self._webhook_queue.send(
             WebhookDeliveryMessage(
                 delivery_id=delivery.id, run=delivery.run, attempt=attempt + 1, not_before=next_retry_at or now
             ),
@@ -236,7 +249,7 @@ class WebhookDeliverer:
 
     def _save(self, before: WebhookDelivery, after: WebhookDelivery) -> None:
         try:
-            self._services.webhooks.save(before, after)
+            self._webhooks.save(before, after)
         except TransitionConflict:
             logger.info("Webhook delivery changed meanwhile (a replay); its record stands", extra={"id": before.id})
 

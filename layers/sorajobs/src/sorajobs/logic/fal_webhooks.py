@@ -14,6 +14,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from sorajobs.clock import Clock
+from sorajobs.dal.jobs import JobRepository
+from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.fal_signing import FalSignedDelivery
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.provider_webhooks import InboundOutcome, InvalidProviderEvent, handle_once
@@ -21,24 +24,34 @@ from sorajobs.models.errors import WebhookSignatureInvalid
 from sorajobs.models.job import Job, JobStatus
 from sorajobs.observability import record_metric
 from sorajobs.providers.base import ProviderState, ProviderTemporaryError, ProviderVideo
+from sorajobs.providers.fal_keys import FalWebhookKeys
 from sorajobs.providers.fal_queue import FalWebhookBody, provider_video_id, webhook_report
-from sorajobs.services import Services
 from sorajobs.signing import WebhookSignatureError
 
 logger = Logger(child=True)
 
 
 class FalWebhookReceiver:
-    def __init__(self, services: Services, jobs: JobService | None = None) -> None:
-        self._services = services
-        self._jobs = jobs or JobService(services)
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        jobs: JobRepository,
+        job_service: JobService,
+        webhooks: WebhookRepository,
+        keys: FalWebhookKeys,
+    ) -> None:
+        self._clock = clock
+        self._jobs = jobs
+        self._job_service = job_service
+        self._webhooks = webhooks
+        self._keys = keys
 
     def receive(
         self, body: bytes, headers: Mapping[str, str], *, job_id: str | None, attempt: int | None
     ) -> InboundOutcome:
         """Verifies the signature (else 401, nothing changes), then handles each request's completion once."""
-        services = self._services
-        now = services.clock.now()
+        now = self._clock.now()
         request_id = self._verified_request_id(body, headers, now.timestamp())
         try:
             event = FalWebhookBody.model_validate_json(body)
@@ -50,13 +63,13 @@ class FalWebhookReceiver:
         # take the genuine delivery's place.
         event_key = f"fal#{request_id}#{job_id}#{attempt}"
         outcome = handle_once(
-            services, event_key, now, lambda: self._handle(event, job_id, attempt, int(now.timestamp()))
+            self._webhooks, event_key, now, lambda: self._handle(event, job_id, attempt, int(now.timestamp()))
         )
         logger.info("fal webhook handled", extra={"request_id": request_id, "job_id": job_id, "outcome": outcome.value})
         return outcome
 
     def _verified_request_id(self, body: bytes, headers: Mapping[str, str], now: float) -> str:
-        keys = self._services.fal_webhook_keys
+        keys = self._keys
         try:
             delivery = FalSignedDelivery.from_headers(headers, now=now)  # stale or malformed: refused before any fetch
             try:
@@ -74,23 +87,23 @@ class FalWebhookReceiver:
             raise WebhookSignatureInvalid(f"The webhook cannot be checked now ({unavailable.code}).") from unavailable
 
     def _handle(self, event: FalWebhookBody, job_id: str | None, attempt: int | None, now: int) -> InboundOutcome:
-        job = self._services.jobs.get(job_id) if job_id else None
+        job = self._jobs.get(job_id) if job_id else None
         if job is None or job.provider != "fal" or job.attempt != attempt:
             logger.warning("fal webhook for no current attempt", extra={"job_id": job_id, "attempt": attempt})
             return InboundOutcome.UNKNOWN_VIDEO
         video_id = provider_video_id(job.model, event.request_id)
         report = webhook_report(event, video_id, now)
         if self._awaits_lost_create(job):
-            if not self._jobs.unclaimed_generation(job, video_id):
+            if not self._job_service.unclaimed_generation(job, video_id):
                 logger.warning("fal webhook names a generation that is not this attempt's", extra={"job_id": job.id})
                 return InboundOutcome.UNKNOWN_VIDEO
             queued = ProviderVideo(id=video_id, state=ProviderState.QUEUED, status="IN_QUEUE")
-            job = self._jobs.adopt_lost_create(job, queued)
+            job = self._job_service.adopt_lost_create(job, queued)
         if job.provider_video_id != video_id:
             return InboundOutcome.UNKNOWN_VIDEO
         if not job.is_unfinished or job.awaiting_storage:
             return InboundOutcome.ALREADY_FINISHED
-        self._jobs.record_report(job, report)
+        self._job_service.record_report(job, report)
         return InboundOutcome.REFRESHED
 
     @staticmethod

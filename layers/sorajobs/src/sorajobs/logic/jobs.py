@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -10,7 +11,12 @@ from urllib.parse import urlencode
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from sorajobs.dal.rate_budget import CallKind, budget_bucket
+from sorajobs.clock import Clock
+from sorajobs.config import Settings
+from sorajobs.dal.jobs import JobRepository
+from sorajobs.dal.queue import StoreVideoQueue
+from sorajobs.dal.rate_budget import CallKind, RateBudget, budget_bucket
+from sorajobs.dal.storage import VideoStorage
 from sorajobs.logic.lifecycle import (
     Change,
     apply_provider_video,
@@ -49,14 +55,14 @@ from sorajobs.providers.base import (
     GenerationRequest,
     ProviderAuthError,
     ProviderError,
+    ProviderLookup,
     ProviderRateLimitedError,
     ProviderTemporaryError,
     ProviderVideo,
     ProviderVideoNotFoundError,
     VideoProvider,
 )
-from sorajobs.services import Services
-from sorajobs.url_guard import WebhookUrlRefused, check_webhook_url
+from sorajobs.url_guard import Resolver, WebhookUrlRefused, check_webhook_url
 
 logger = Logger(child=True)
 
@@ -85,13 +91,35 @@ class StatusAnswer:
 
 
 class JobService:
-    def __init__(self, services: Services) -> None:
-        self._services = services
-        self._settings = services.settings
-        self._schedule = PollSchedule.for_settings(services.settings, services.random_source)
+    """Submit, refresh, cancel and reset, and the conditional writes of their transitions."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        jobs: JobRepository,
+        providers: ProviderLookup,
+        rate_budget: RateBudget,
+        storage: VideoStorage,
+        store_queue: StoreVideoQueue,
+        schedule: PollSchedule,
+        new_id: Callable[[], str],
+        resolve_host: Resolver,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._jobs = jobs
+        self._provider = providers
+        self._rate_budget = rate_budget
+        self._storage = storage
+        self._store_queue = store_queue
+        self._schedule = schedule
+        self._new_id = new_id
+        self._resolve_host = resolve_host
 
     def _now(self) -> datetime:
-        return self._services.clock.now()
+        return self._clock.now()
 
     # --- submit -------------------------------------------------------------------------------
 
@@ -101,9 +129,9 @@ class JobService:
         Nothing is written for a model, duration, size or image the deployment does not offer, nor for a
         provider it cannot reach (not enabled, or without a key)."""
         choice = choose_model(self._settings.catalog, request)
-        self._services.provider(choice.spec.provider)  # ProviderNotConfigured (503) before anything is written
+        self._provider(choice.spec.provider)  # ProviderNotConfigured (503) before anything is written
         job = new_pending_job(
-            job_id=self._services.new_id(),
+            job_id=self._new_id(),
             owner=owner,
             prompt=request.prompt,
             provider=choice.spec.provider,
@@ -118,7 +146,7 @@ class JobService:
             webhook_url=self._checked_webhook_url(request.webhook_url),
         )
         # Refused atomically, with nothing written, past the owner's active-job or daily spend limit.
-        self._services.jobs.create(job)
+        self._jobs.create(job)
         record_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         return self.submit_pending(job)
 
@@ -128,7 +156,7 @@ class JobService:
         if upload_id is None:
             return None
         key = image_upload_key(owner, upload_id)
-        if not self._services.storage.object_exists(key):
+        if not self._storage.object_exists(key):
             raise ImageUploadNotFound(
                 f"No uploaded image {upload_id!r}: POST /uploads, then upload the file to its url, then submit.",
                 details=[{"loc": ["body", "image_upload_id"]}],
@@ -142,7 +170,7 @@ class JobService:
         try:
             return check_webhook_url(
                 url,
-                resolve=self._services.resolve_host,
+                resolve=self._resolve_host,
                 allow_local_http=self._settings.webhook_allow_local_http,
                 allowed_hosts=self._settings.webhook_url_allowed_hosts,
             )
@@ -164,12 +192,12 @@ class JobService:
             except ProviderSlotsFull:
                 logger.info("Every provider slot is taken; the job waits its turn", extra={"job_id": job.id})
                 return self.apply(job, transition_to_awaiting_admission(job))
-        if not budget_reserved and not self._services.rate_budget.take(budget_bucket(job.provider, "create")).granted:
+        if not budget_reserved and not self._rate_budget.take(budget_bucket(job.provider, "create")).granted:
             record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
             logger.info("The provider's create budget is spent; the job waits its turn", extra={"job_id": job.id})
             return self.apply(job, transition_to_awaiting_admission(job))
         try:
-            provider = self._services.provider(job.provider)
+            provider = self._provider(job.provider)
         except ProviderNotConfigured as missing:
             # The key went missing after the job was accepted: the job waits (and alarms) until it is back.
             record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
@@ -230,7 +258,7 @@ class JobService:
         """The URL the provider fetches the job's image from; an upload's is signed afresh for each create."""
         if job.image_key is None:
             return job.image_url
-        return self._services.storage.presigned_image_url(job.image_key, expires_in=IMAGE_URL_TTL_SECONDS)
+        return self._storage.presigned_image_url(job.image_key, expires_in=IMAGE_URL_TTL_SECONDS)
 
     def _provider_webhook_url(self, job: Job) -> str | None:
         """Where a provider with per-request webhooks posts this attempt's completion (fal). The job and attempt
@@ -267,7 +295,7 @@ class JobService:
         """The generation is no job's, nor an earlier attempt's of this one: a lost create of the job may adopt it."""
         if provider_video_id in {record.provider_video_id for record in job.history}:
             return False
-        return self._services.jobs.find_by_provider_video_id(provider_video_id) is None
+        return self._jobs.find_by_provider_video_id(provider_video_id) is None
 
     # --- refresh ------------------------------------------------------------------------------
 
@@ -280,14 +308,14 @@ class JobService:
         if job.provider_video_id is None:
             return job, None
         if not budget_reserved:
-            grant = self._services.rate_budget.take(budget_bucket(job.provider, "retrieve"))
+            grant = self._rate_budget.take(budget_bucket(job.provider, "retrieve"))
             if not grant.granted:
                 record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
                 return job, grant.retry_after_seconds
         now = self._now()
         record_metric(name="ProviderPolls", unit=MetricUnit.Count, value=1)
         try:
-            video = self._services.provider(job.provider).retrieve(job.provider_video_id)
+            video = self._provider(job.provider).retrieve(job.provider_video_id)
         except ProviderVideoNotFoundError as missing:
             error = JobError(
                 code="not_found",
@@ -314,7 +342,7 @@ class JobService:
 
     def status(self, owner: str, job_id: str) -> StatusAnswer:
         """The job, refreshed from the provider when unfinished and not refreshed recently."""
-        job = self._services.jobs.get_for_owner(job_id, owner)
+        job = self._jobs.get_for_owner(job_id, owner)
         if not job.is_unfinished:
             return StatusAnswer(job=job, retry_after_seconds=None)
         minimum = self._settings.status_min_refresh_seconds
@@ -331,7 +359,7 @@ class JobService:
 
     def cancel(self, owner: str, job_id: str) -> Job:
         """Ends an unfinished job at once, and asks its provider to stop where the provider can."""
-        job = self._services.jobs.get_for_owner(job_id, owner)
+        job = self._jobs.get_for_owner(job_id, owner)
         if job.status is JobStatus.CANCELLED:
             return job
         if not job.is_unfinished or job.awaiting_storage:
@@ -353,7 +381,7 @@ class JobService:
         if job.provider_video_id is None or job.awaiting_storage or not job.is_unfinished:
             return
         try:
-            provider = self._services.provider(job.provider)
+            provider = self._provider(job.provider)
             if provider.capabilities.cancel and provider.cancel(job.provider_video_id):
                 record_metric(name="ProviderCancels", unit=MetricUnit.Count, value=1)
         except (ProviderError, ProviderNotConfigured) as error:
@@ -365,7 +393,7 @@ class JobService:
             metric.add_dimension(name="code", value=fault.code)
         if isinstance(fault, ProviderRateLimitedError):
             bucket = budget_bucket(job.provider, kind)
-            self._services.rate_budget.pause(bucket, fault.retry_after or RATE_LIMIT_PAUSE_SECONDS)
+            self._rate_budget.pause(bucket, fault.retry_after or RATE_LIMIT_PAUSE_SECONDS)
 
     def _refresh_due(self, job: Job) -> bool:
         if job.last_refreshed_at is None:
@@ -377,7 +405,7 @@ class JobService:
 
     def reset(self, owner: str, job_id: str, *, resubmit: bool) -> Job:
         """Abandons the current attempt (kept in history); with `resubmit`, starts a new one at once."""
-        job = self._services.jobs.get_for_owner(job_id, owner)
+        job = self._jobs.get_for_owner(job_id, owner)
         if job.status is JobStatus.COMPLETED:
             raise JobAlreadyCompleted("The job is completed; its video is kept and it cannot be reset.")
         if job.status is JobStatus.RESET and not resubmit:
@@ -393,7 +421,7 @@ class JobService:
     def write(self, before: Job, change: Change) -> Job:
         """Writes a transition of `before` and does what it asks for next; TransitionConflict if another
         writer changed the job first."""
-        saved = self._services.jobs.save_transition(before, change.job)
+        saved = self._jobs.save_transition(before, change.job)
         if change.request_store:
             self.request_store(saved)
         if change.release_uploads:
@@ -417,12 +445,12 @@ class JobService:
         whose unfinished uploads to abort. If this send is lost, the sweep re-sends a finished one."""
         if job.provider_video_id is None:
             return
-        self._services.store_queue.request_store(
+        self._store_queue.request_store(
             StoreVideoMessage(job_id=job.id, provider_video_id=job.provider_video_id, attempt=job.attempt)
         )
 
     def _current(self, job: Job) -> Job:
-        current = self._services.jobs.get(job.id)
+        current = self._jobs.get(job.id)
         if current is None:
             raise JobNotFound(job.id)
         return current

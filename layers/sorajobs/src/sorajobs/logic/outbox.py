@@ -7,7 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sorajobs.clock import Clock
 from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
+from sorajobs.dal.queue import WebhookDeliveryQueue
+from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.logic.events import event_body, produced_event
 from sorajobs.models.job import Job
 from sorajobs.models.webhooks import (
@@ -18,7 +21,6 @@ from sorajobs.models.webhooks import (
     WebhookEvent,
 )
 from sorajobs.observability import record_metric
-from sorajobs.services import Services
 
 logger = Logger(child=True)
 
@@ -37,13 +39,18 @@ def job_change(record: dict[str, Any]) -> tuple[Job | None, Job | None]:
 
 
 class WebhookOutbox:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(
+        self, *, clock: Clock, webhooks: WebhookRepository, webhook_queue: WebhookDeliveryQueue, deployment_url: str
+    ) -> None:
+        self._clock = clock
+        self._webhooks = webhooks
+        self._webhook_queue = webhook_queue
+        self._deployment_url = deployment_url  # the deployment-wide endpoint (WebhookUrl); "" for none
 
     def destinations(self, job: Job) -> list[tuple[WebhookDestination, str]]:
         found = []
-        if self._services.settings.webhook_url:
-            found.append((WebhookDestination.DEPLOYMENT, self._services.settings.webhook_url))
+        if self._deployment_url:
+            found.append((WebhookDestination.DEPLOYMENT, self._deployment_url))
         if job.webhook_url:
             found.append((WebhookDestination.JOB, job.webhook_url))
         return found
@@ -64,7 +71,7 @@ class WebhookOutbox:
         return queued
 
     def _queue_delivery(self, job: Job, event: WebhookEvent, destination: WebhookDestination, url: str) -> int:
-        now = self._services.clock.now()
+        now = self._clock.now()
         delivery = WebhookDelivery(
             id=f"{event.id}.{destination.value}",
             job_id=job.id,
@@ -78,15 +85,13 @@ class WebhookOutbox:
             next_retry_at=now,
             created_at=now,
         )
-        repository = self._services.webhooks
+        repository = self._webhooks
         if not repository.create(delivery):
             # The same record again (a retried batch): queue the first attempt only if it never ran.
             stored = repository.get(delivery.id)
             if stored is None or stored.run != 1 or stored.tries != 0 or stored.state is not DeliveryState.SCHEDULED:
                 return 0
-        self._services.webhook_queue.send(
-            WebhookDeliveryMessage(delivery_id=delivery.id, run=1, attempt=1, not_before=now)
-        )
+        self._webhook_queue.send(WebhookDeliveryMessage(delivery_id=delivery.id, run=1, attempt=1, not_before=now))
         record_metric(name="WebhookEventsQueued", unit=MetricUnit.Count, value=1)
         logger.info(
             "Webhook event queued",

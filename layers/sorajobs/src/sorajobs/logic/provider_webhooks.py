@@ -8,7 +8,7 @@ neither can undo what the other did.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -17,12 +17,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sorajobs.clock import Clock
+from sorajobs.dal.jobs import JobRepository
+from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import transition_to_due_now
 from sorajobs.models.errors import DomainError, TransitionConflict, WebhookSignatureInvalid
 from sorajobs.observability import record_metric
-from sorajobs.services import Services
-from sorajobs.signing import WebhookSignatureError, verify
+from sorajobs.signing import WebhookSecret, WebhookSignatureError, verify
 
 logger = Logger(child=True)
 
@@ -66,33 +68,43 @@ class InboundOutcome(StrEnum):
 
 
 def handle_once(
-    services: Services, event_key: str, now: datetime, handle: Callable[[], InboundOutcome]
+    webhooks: WebhookRepository, event_key: str, now: datetime, handle: Callable[[], InboundOutcome]
 ) -> InboundOutcome:
     """Runs `handle` for the first delivery of an event; a later one is a DUPLICATE. If handling fails, the event
     is forgotten, so the provider's retry gets another go."""
-    if not services.webhooks.remember_provider_event(event_key, now, PROVIDER_EVENT_MEMORY):
+    if not webhooks.remember_provider_event(event_key, now, PROVIDER_EVENT_MEMORY):
         logger.info("Provider webhook seen before; ignored", extra={"event_key": event_key})
         return InboundOutcome.DUPLICATE
     try:
         outcome = handle()
     except Exception:
-        services.webhooks.forget_provider_event(event_key)
+        webhooks.forget_provider_event(event_key)
         raise
     record_metric(name=f"ProviderWebhooks_{outcome.value}", unit=MetricUnit.Count, value=1)
     return outcome
 
 
 class ProviderWebhookReceiver:
-    def __init__(self, services: Services, jobs: JobService | None = None) -> None:
-        self._services = services
-        self._jobs = jobs or JobService(services)
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        jobs: JobRepository,
+        job_service: JobService,
+        webhooks: WebhookRepository,
+        signing_secrets: Callable[[], Sequence[WebhookSecret]],
+    ) -> None:
+        self._clock = clock
+        self._jobs = jobs
+        self._job_service = job_service
+        self._webhooks = webhooks
+        self._signing_secrets = signing_secrets
 
     def receive(self, body: bytes, headers: Mapping[str, str]) -> InboundOutcome:
         """Verifies the signature (else 401, nothing changes), then handles each event id once."""
-        services = self._services
-        now = services.clock.now()
+        now = self._clock.now()
         try:
-            webhook_id = verify(services.provider_webhook_secrets(), body=body, headers=headers, now=now.timestamp())
+            webhook_id = verify(self._signing_secrets(), body=body, headers=headers, now=now.timestamp())
         except WebhookSignatureError as failure:
             record_metric(name="ProviderWebhooksRejected", unit=MetricUnit.Count, value=1)
             logger.warning("Provider webhook refused", extra={"reason": failure.reason})
@@ -103,7 +115,7 @@ class ProviderWebhookReceiver:
             event = ProviderEvent.model_validate_json(body)
         except ValidationError as invalid:
             raise InvalidProviderEvent("The webhook body is not a provider event.") from invalid
-        outcome = handle_once(services, webhook_id, now, lambda: self._handle(event))
+        outcome = handle_once(self._webhooks, webhook_id, now, lambda: self._handle(event))
         logger.info(
             "Provider webhook handled",
             extra={"webhook_id": webhook_id, "type": event.type, "video_id": event.data.id, "outcome": outcome.value},
@@ -113,19 +125,19 @@ class ProviderWebhookReceiver:
     def _handle(self, event: ProviderEvent) -> InboundOutcome:
         if event.type not in HANDLED_TYPES:
             return InboundOutcome.IGNORED_TYPE
-        job = self._services.jobs.find_by_provider_video_id(event.data.id)
+        job = self._jobs.find_by_provider_video_id(event.data.id)
         if job is None:
             logger.warning("Provider webhook for a video no job knows", extra={"video_id": event.data.id})
             return InboundOutcome.UNKNOWN_VIDEO
         if not job.is_unfinished or job.awaiting_storage:
             return InboundOutcome.ALREADY_FINISHED
-        refreshed, retry_after = self._jobs.refresh(job)
+        refreshed, retry_after = self._job_service.refresh(job)
         if retry_after is None:
             return InboundOutcome.REFRESHED
         if refreshed.version != job.version:
             return InboundOutcome.PROVIDER_FAULT  # recorded on the job with its retry delay
         # The provider budget is spent: make the job due at once, for the sweep's next pass.
-        now = self._services.clock.now()
+        now = self._clock.now()
         with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
-            self._jobs.write(refreshed, transition_to_due_now(refreshed, now))
+            self._job_service.write(refreshed, transition_to_due_now(refreshed, now))
         return InboundOutcome.DUE_NOW

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sorajobs.catalog import CAPABILITIES
+from sorajobs.clock import Clock
 from sorajobs.config import Settings
-from sorajobs.dal.jobs import JobPage
+from sorajobs.dal.jobs import JobPage, JobRepository
+from sorajobs.dal.storage import VideoStorage
 from sorajobs.logic.schedule import estimated_seconds_remaining
 from sorajobs.models.api import (
     ModelListResponse,
@@ -17,7 +19,6 @@ from sorajobs.models.api import (
 )
 from sorajobs.models.errors import VariantNotStored, VideoNotReady
 from sorajobs.models.job import Job, JobStatus, VideoVariant
-from sorajobs.services import Services
 
 
 @dataclass(frozen=True)
@@ -29,20 +30,25 @@ class Caller:
 
 
 class JobQueries:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(
+        self, *, clock: Clock, jobs: JobRepository, storage: VideoStorage, content_url_ttl_seconds: int
+    ) -> None:
+        self._clock = clock
+        self._jobs = jobs
+        self._storage = storage
+        self._content_url_ttl_seconds = content_url_ttl_seconds
 
     def view(self, job: Job) -> VideoJobResponse:
-        return VideoJobResponse.from_job(job, estimated_seconds_remaining(job, self._services.clock.now()))
+        return VideoJobResponse.from_job(job, estimated_seconds_remaining(job, self._clock.now()))
 
     def get(self, caller: Caller, job_id: str) -> Job:
-        return self._services.jobs.get_for_owner(job_id, caller.owner)
+        return self._jobs.get_for_owner(job_id, caller.owner)
 
     def list(self, caller: Caller, *, status: JobStatus | None, limit: int, cursor: str | None) -> JobPage:
-        return self._services.jobs.list_for_owner(caller.owner, status=status, limit=limit, cursor=cursor)
+        return self._jobs.list_for_owner(caller.owner, status=status, limit=limit, cursor=cursor)
 
     def stats(self, caller: Caller) -> StatsResponse:
-        totals = self._services.jobs.totals(None if caller.is_admin else caller.owner)
+        totals = self._jobs.totals(None if caller.is_admin else caller.owner)
         return StatsResponse(
             scope="all" if caller.is_admin else "owner",
             counts=totals.counts,
@@ -59,9 +65,9 @@ class JobQueries:
         if stored is None:
             raise VariantNotStored(f"This job has no stored {variant}.")
         extension = stored.key.rsplit(".", 1)[-1]
-        return self._services.storage.presigned_download_url(
+        return self._storage.presigned_download_url(
             stored,
-            expires_in=self._services.settings.content_url_ttl_seconds,
+            expires_in=self._content_url_ttl_seconds,
             filename=f"{job.id}.{extension}",
         )
 

@@ -14,7 +14,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sorajobs.catalog import PROVIDER_NAMES, ProviderName
+from sorajobs.clock import Clock
+from sorajobs.config import Settings
 from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD, due_shard
+from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.rate_budget import Bucket, RateBudget, budget_bucket
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import (
@@ -26,9 +29,11 @@ from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import Job, JobStatus
 from sorajobs.observability import record_metric
-from sorajobs.services import Services
 
 logger = Logger(child=True)
+
+# The sweep's workers: an executor of the given size (a thread pool; a seeded test runs them in turns instead).
+WorkerPool = Callable[[int], Executor]
 
 
 class SweepOutcome(StrEnum):
@@ -71,10 +76,24 @@ class _ReservedRequests:
 class Sweeper:
     """Finds due jobs in the sparse `due` index (never a Scan), oldest-due first, and drives each one."""
 
-    def __init__(self, services: Services, jobs: JobService | None = None) -> None:
-        self._services = services
-        self._settings = services.settings
-        self._jobs = jobs or JobService(services)
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        jobs: JobRepository,
+        job_service: JobService,
+        rate_budget: RateBudget,
+        worker_pool: WorkerPool,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._jobs = jobs
+        self._job_service = job_service
+        self._rate_budget = rate_budget
+        self._worker_pool = worker_pool
+        self._sleep = sleep
 
     def run(self, remaining_seconds: Callable[[], float]) -> SweepReport:
         """One invocation: a single pass ("one-shot"), or ("continuous") a pass every few seconds until
@@ -85,7 +104,7 @@ class Sweeper:
         report = SweepReport()
         settings = self._settings
         started_with = remaining_seconds()
-        with self._services.worker_pool(settings.sweep_concurrency) as pool:
+        with self._worker_pool(settings.sweep_concurrency) as pool:
             while True:
                 self._sweep_pass(pool, report, remaining_seconds)
                 report.passes += 1
@@ -98,10 +117,10 @@ class Sweeper:
                     or started_with - next_pass_at <= settings.sweep_stop_margin_seconds
                 ):
                     break
-                self._services.sleep(settings.sweep_pass_interval_seconds)
+                self._sleep(settings.sweep_pass_interval_seconds)
         for outcome, count in report.outcomes.items():
             record_metric(name=f"Sweep_{outcome}", unit=MetricUnit.Count, value=count)
-        pending = self._services.jobs.totals(None).counts[JobStatus.PENDING]
+        pending = self._jobs.totals(None).counts[JobStatus.PENDING]
         record_metric(name="PendingJobs", unit=MetricUnit.Count, value=pending)
         logger.info(
             "Sweep finished",
@@ -128,8 +147,8 @@ class Sweeper:
         """Due polls first (oldest due first), which frees provider slots; then pending jobs, first come
         first served, as far as slots are free. Pending jobs past the maximum age come with the polls,
         slot or not, so that they time out. False when time ran short."""
-        jobs, page_size = self._services.jobs, self._settings.sweep_batch_size
-        now = self._services.clock.now()
+        jobs, page_size = self._jobs, self._settings.sweep_batch_size
+        now = self._clock.now()
         too_old = now - timedelta(seconds=self._settings.max_job_age_seconds)
         submit_shard, poll_shard = due_shard(SUBMIT_SHARD, provider), due_shard(POLL_SHARD, provider)
         polls = itertools.chain(
@@ -149,7 +168,7 @@ class Sweeper:
         overall, own = self._settings.max_jobs_in_flight, self._settings.slot_cap(provider)
         if not overall and own is None:
             return None
-        totals = self._services.jobs.totals(None)
+        totals = self._jobs.totals(None)
         free = [overall - totals.in_flight] if overall else []
         if own is not None:
             free.append(own - totals.in_flight_by_provider.get(provider, 0))
@@ -171,7 +190,7 @@ class Sweeper:
         because time ran short.
         """
         concurrency = self._settings.sweep_concurrency
-        requests = _ReservedRequests(self._services.rate_budget, bucket)
+        requests = _ReservedRequests(self._rate_budget, bucket)
         in_flight: set[Future[SweepOutcome]] = set()
         finished = True
         for job_id in job_ids:
@@ -210,24 +229,24 @@ class Sweeper:
             return SweepOutcome.ERROR
 
     def _sweep_claimed(self, job_id: str, budget_reserved: bool) -> SweepOutcome:
-        now = self._services.clock.now()
-        job = self._services.jobs.claim(job_id, now, self._settings.sweep_lease_seconds)
+        now = self._clock.now()
+        job = self._jobs.claim(job_id, now, self._settings.sweep_lease_seconds)
         if job is None:
             return SweepOutcome.SKIPPED
         if not job.is_unfinished:
-            self._jobs.write(job, transition_to_unscheduled(job))
+            self._job_service.write(job, transition_to_unscheduled(job))
             return SweepOutcome.UNSCHEDULED
         if timeout_error(job, now, self._settings) is not None:
             return self._time_out(job, budget_reserved)
         if job.status is JobStatus.PENDING:
-            submitted = self._jobs.submit_pending(job, budget_reserved=budget_reserved)
+            submitted = self._job_service.submit_pending(job, budget_reserved=budget_reserved)
             if submitted.status is JobStatus.PENDING and not submitted.admitted:
                 return SweepOutcome.AWAITING_ADMISSION
             return SweepOutcome.SUBMITTED
         if job.awaiting_storage:
-            self._jobs.write(job, transition_to_store_requested(job, now))
+            self._job_service.write(job, transition_to_store_requested(job, now))
             return SweepOutcome.STORE_REQUESTED
-        self._jobs.refresh(job, budget_reserved=budget_reserved)
+        self._job_service.refresh(job, budget_reserved=budget_reserved)
         return SweepOutcome.POLLED
 
     def _time_out(self, job: Job, budget_reserved: bool) -> SweepOutcome:
@@ -236,12 +255,12 @@ class Sweeper:
         thrown away. When the budget grants no look, the job stays due and the next sweep judges it."""
         looked = job
         if job.provider_video_id is not None and job.status is not JobStatus.PENDING:
-            looked, retry_after = self._jobs.refresh(job, budget_reserved=budget_reserved)
+            looked, retry_after = self._job_service.refresh(job, budget_reserved=budget_reserved)
             if looked.version == job.version and retry_after is not None:
                 return SweepOutcome.SKIPPED
-        now = self._services.clock.now()
+        now = self._clock.now()
         if (error := timeout_error(looked, now, self._settings)) is None:
             return SweepOutcome.POLLED
         logger.warning("Job timed out", extra={"job_id": looked.id, "reason": error.message})
-        self._jobs.write(looked, transition_to_failed(looked, error, now))
+        self._job_service.write(looked, transition_to_failed(looked, error, now))
         return SweepOutcome.TIMED_OUT

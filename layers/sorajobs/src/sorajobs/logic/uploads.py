@@ -7,8 +7,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from sorajobs.clock import Clock
+from sorajobs.dal.storage import VideoStorage
 from sorajobs.models.api import MAX_IMAGE_BYTES, ImageUploadRequest, ImageUploadResponse
-from sorajobs.services import Services
 
 UPLOAD_WINDOW = timedelta(minutes=15)
 UPLOADS_PREFIX = "uploads/"
@@ -22,16 +23,17 @@ def image_upload_key(owner: str, upload_id: str) -> str:
 
 
 class ImageUploads:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, *, clock: Clock, storage: VideoStorage) -> None:
+        self._clock = clock
+        self._storage = storage
 
     def start(self, owner: str, request: ImageUploadRequest) -> ImageUploadResponse:
         upload_id = f"upl_{secrets.token_hex(16)}"
-        form = self._services.storage.presigned_image_upload(
+        form = self._storage.presigned_image_upload(
             image_upload_key(owner, upload_id),
             content_type=request.content_type,
             max_bytes=min(request.bytes, MAX_IMAGE_BYTES),
             expires_in=int(UPLOAD_WINDOW.total_seconds()),
         )
-        expires_at = self._services.clock.now() + UPLOAD_WINDOW
+        expires_at = self._clock.now() + UPLOAD_WINDOW
         return ImageUploadResponse(upload_id=upload_id, url=form["url"], fields=form["fields"], expires_at=expires_at)

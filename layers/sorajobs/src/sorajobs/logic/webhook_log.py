@@ -4,36 +4,43 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from sorajobs.dal.webhooks import DeliveryPage
+from sorajobs.clock import Clock
+from sorajobs.dal.jobs import JobRepository
+from sorajobs.dal.queue import WebhookDeliveryQueue
+from sorajobs.dal.webhooks import DeliveryPage, WebhookRepository
 from sorajobs.logic.queries import Caller
 from sorajobs.models.errors import WebhookEventNotFound
 from sorajobs.models.webhooks import DeliveryState, WebhookDelivery, WebhookDeliveryMessage
-from sorajobs.services import Services
 
 logger = Logger(child=True)
 
 
 class WebhookLog:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(
+        self, *, clock: Clock, jobs: JobRepository, webhooks: WebhookRepository, webhook_queue: WebhookDeliveryQueue
+    ) -> None:
+        self._clock = clock
+        self._jobs = jobs
+        self._webhooks = webhooks
+        self._webhook_queue = webhook_queue
 
     def deliveries(self, caller: Caller, job_id: str, *, limit: int, cursor: str | None) -> DeliveryPage:
-        job = self._services.jobs.get_for_owner(job_id, caller.owner)
-        return self._services.webhooks.list_for_job(job.id, limit=limit, cursor=cursor)
+        job = self._jobs.get_for_owner(job_id, caller.owner)
+        return self._webhooks.list_for_job(job.id, limit=limit, cursor=cursor)
 
     def replay(self, caller: Caller, job_id: str, event_id: str | None) -> tuple[str, list[WebhookDelivery]]:
         """Sends an event again (the latest by default) to each of its destinations, with the same
         `webhook-id`, through a fresh run of the retry schedule. An endpoint disabled by a 410 is
         enabled again: a replay is an explicit request to deliver there."""
-        job = self._services.jobs.get_for_owner(job_id, caller.owner)
-        deliveries = self._services.webhooks.all_for_job(job.id)
+        job = self._jobs.get_for_owner(job_id, caller.owner)
+        deliveries = self._webhooks.all_for_job(job.id)
         if not deliveries:
             raise WebhookEventNotFound("No webhook event of this job was sent to any endpoint.")
         wanted = event_id or max(deliveries, key=lambda delivery: delivery.sequence).event_id
         chosen = [delivery for delivery in deliveries if delivery.event_id == wanted]
         if not chosen:
             raise WebhookEventNotFound(f"This job has no webhook event with id {wanted!r}.")
-        now = self._services.clock.now()
+        now = self._clock.now()
         restarted = []
         for delivery in chosen:
             fresh = delivery.model_copy(
@@ -45,9 +52,9 @@ class WebhookLog:
                     "next_retry_at": now,
                 }
             )
-            self._services.webhooks.save(delivery, fresh)
-            self._services.webhooks.enable_endpoint(delivery.url)
-            self._services.webhook_queue.send(
+            self._webhooks.save(delivery, fresh)
+            self._webhooks.enable_endpoint(delivery.url)
+            self._webhook_queue.send(
                 WebhookDeliveryMessage(delivery_id=fresh.id, run=fresh.run, attempt=1, not_before=now)
             )
             restarted.append(fresh)

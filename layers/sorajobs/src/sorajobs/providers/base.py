@@ -3,7 +3,7 @@ answer was lost, stream the output, cancel."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol
@@ -145,3 +145,7 @@ class VideoProvider(Protocol):
     def cancel(self, provider_video_id: str) -> bool:
         """Asks the provider to stop the generation; False when it cannot (no cancel, or already finished)."""
         ...
+
+
+# The provider of a given name, built on first use; ProviderNotConfigured when the deployment cannot reach it.
+ProviderLookup = Callable[[ProviderName], VideoProvider]

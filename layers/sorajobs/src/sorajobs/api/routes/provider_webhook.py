@@ -7,15 +7,28 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
+from sorajobs.api.dependencies import WiringDep
 from sorajobs.logic.fal_webhooks import FalWebhookReceiver
 from sorajobs.logic.provider_webhooks import InboundOutcome, ProviderWebhookReceiver
-from sorajobs.services import get_services
 
 router = APIGatewayHttpRouter()
+
+
+def provider_webhooks(wiring: WiringDep) -> ProviderWebhookReceiver:
+    return wiring.provider_webhooks
+
+
+def fal_webhooks(wiring: WiringDep) -> FalWebhookReceiver:
+    return wiring.fal_webhooks
+
+
+ProviderWebhooksDep = Annotated[ProviderWebhookReceiver, Depends(provider_webhooks)]
+FalWebhooksDep = Annotated[FalWebhookReceiver, Depends(fal_webhooks)]
 
 
 class ProviderWebhookAnswer(BaseModel):
@@ -28,8 +41,8 @@ class ProviderWebhookAnswer(BaseModel):
     summary="The provider's video.completed / video.failed webhooks",
     description="Signed per Standard Webhooks. An unknown video is acknowledged (200) so the provider stops retrying.",
 )
-def receive_provider_webhook() -> ProviderWebhookAnswer:
-    outcome = ProviderWebhookReceiver(get_services()).receive(_raw_body(), dict(router.current_event.headers))
+def receive_provider_webhook(receiver: ProviderWebhooksDep) -> ProviderWebhookAnswer:
+    outcome = receiver.receive(_raw_body(), dict(router.current_event.headers))
     return ProviderWebhookAnswer(received=True, outcome=outcome)
 
 
@@ -40,10 +53,10 @@ def receive_provider_webhook() -> ProviderWebhookAnswer:
     "was for; a request id that is not that attempt's is acknowledged (200) and changes nothing.",
 )
 def receive_fal_webhook(
+    receiver: FalWebhooksDep,
     job: Annotated[str | None, Query(max_length=64)] = None,
     attempt: Annotated[int | None, Query(ge=1)] = None,
 ) -> ProviderWebhookAnswer:
-    receiver = FalWebhookReceiver(get_services())
     outcome = receiver.receive(_raw_body(), dict(router.current_event.headers), job_id=job, attempt=attempt)
     return ProviderWebhookAnswer(received=True, outcome=outcome)
 

@@ -8,30 +8,29 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from sorajobs.api.caller import current_caller
+from sorajobs.api.dependencies import CallerDep, JobQueriesDep, SettingsDep
 from sorajobs.api.routes.common import JobIdPath
-from sorajobs.logic.queries import JobQueries, model_listing
+from sorajobs.logic.queries import model_listing
 from sorajobs.models.api import ModelListResponse, StatsResponse, VideoJobListResponse, VideoJobResponse
 from sorajobs.models.job import JobStatus, VideoVariant
-from sorajobs.services import get_services
 
 router = APIGatewayHttpRouter()
 
 
 @router.get("/videos/<id>", summary="Get a stored job (no provider call)")
-def get_video(id: JobIdPath) -> VideoJobResponse:
-    queries = JobQueries(get_services())
-    return queries.view(queries.get(current_caller(router), id))
+def get_video(id: JobIdPath, caller: CallerDep, queries: JobQueriesDep) -> VideoJobResponse:
+    return queries.view(queries.get(caller, id))
 
 
 @router.get("/videos", summary="List the caller's jobs, newest first")
 def list_videos(
+    caller: CallerDep,
+    queries: JobQueriesDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
 ) -> VideoJobListResponse:
-    queries = JobQueries(get_services())
-    page = queries.list(current_caller(router), status=status, limit=limit, cursor=cursor)
+    page = queries.list(caller, status=status, limit=limit, cursor=cursor)
     return VideoJobListResponse(data=[queries.view(job) for job in page.jobs], next_cursor=page.next_cursor)
 
 
@@ -43,9 +42,11 @@ def list_videos(
 )
 def get_video_content(
     id: JobIdPath,
+    caller: CallerDep,
+    queries: JobQueriesDep,
     variant: Annotated[VideoVariant, Query()] = "video",
 ) -> Response[None]:
-    url = JobQueries(get_services()).content_url(current_caller(router), id, variant)
+    url = queries.content_url(caller, id, variant)
     return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
 
 
@@ -54,13 +55,13 @@ def get_video_content(
     summary="The providers and models jobs may name here",
     description="Each model's durations, sizes, whether it takes an image, and list price; the default is marked.",
 )
-def list_models() -> ModelListResponse:
-    return model_listing(get_services().settings)
+def list_models(settings: SettingsDep) -> ModelListResponse:
+    return model_listing(settings)
 
 
 @router.get("/stats", summary="Jobs per status (all owners for the admin group)")
-def get_stats() -> StatsResponse:
-    return JobQueries(get_services()).stats(current_caller(router))
+def get_stats(caller: CallerDep, queries: JobQueriesDep) -> StatsResponse:
+    return queries.stats(caller)
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -8,12 +8,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from sorajobs.api.caller import current_caller
+from sorajobs.api.dependencies import CallerDep, JobQueriesDep, JobServiceDep
 from sorajobs.api.routes.common import JobIdPath
-from sorajobs.logic.jobs import JobService
-from sorajobs.logic.queries import JobQueries
 from sorajobs.models.api import ResetVideoRequest, VideoJobResponse
-from sorajobs.services import get_services
 
 router = APIGatewayHttpRouter()
 
@@ -25,11 +22,12 @@ router = APIGatewayHttpRouter()
 )
 def reset_video(
     id: JobIdPath,
+    caller: CallerDep,
+    jobs: JobServiceDep,
+    queries: JobQueriesDep,
     request: Annotated[ResetVideoRequest, Body()] = ResetVideoRequest(),  # noqa: B008 - an immutable default
 ) -> VideoJobResponse:
-    services = get_services()
-    job = JobService(services).reset(current_caller(router).owner, id, resubmit=request.resubmit)
-    return JobQueries(services).view(job)
+    return queries.view(jobs.reset(caller.owner, id, resubmit=request.resubmit))
 
 
 @router.post(
@@ -38,7 +36,5 @@ def reset_video(
     description="The job ends as cancelled at once; its provider is asked to stop where it can (fal while queued, "
     "Runway). A job that is finished, or whose finished video is being stored, answers 409.",
 )
-def cancel_video(id: JobIdPath) -> VideoJobResponse:
-    services = get_services()
-    job = JobService(services).cancel(current_caller(router).owner, id)
-    return JobQueries(services).view(job)
+def cancel_video(id: JobIdPath, caller: CallerDep, jobs: JobServiceDep, queries: JobQueriesDep) -> VideoJobResponse:
+    return queries.view(jobs.cancel(caller.owner, id))

@@ -5,12 +5,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from sorajobs.api.caller import current_caller
+from sorajobs.api.dependencies import CallerDep, JobQueriesDep, JobServiceDep
 from sorajobs.api.routes.common import JobIdPath
-from sorajobs.logic.jobs import JobService
-from sorajobs.logic.queries import JobQueries
 from sorajobs.models.api import VideoJobResponse
-from sorajobs.services import get_services
 
 router = APIGatewayHttpRouter()
 
@@ -23,13 +20,14 @@ router = APIGatewayHttpRouter()
         "interval. The Retry-After header says when to poll next; it is absent once the job is finished."
     ),
 )
-def get_sora_status(id: JobIdPath) -> Response[VideoJobResponse]:
-    services = get_services()
-    answer = JobService(services).status(current_caller(router).owner, id)
+def get_sora_status(
+    id: JobIdPath, caller: CallerDep, jobs: JobServiceDep, queries: JobQueriesDep
+) -> Response[VideoJobResponse]:
+    answer = jobs.status(caller.owner, id)
     headers = {"Retry-After": str(answer.retry_after_seconds)} if answer.retry_after_seconds else None
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=JobQueries(services).view(answer.job),
+        body=queries.view(answer.job),
         headers=headers,
     )

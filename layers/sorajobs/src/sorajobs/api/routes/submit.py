@@ -14,11 +14,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from sorajobs.api.caller import current_caller
+from sorajobs.api.dependencies import CallerDep, ImageUploadsDep, JobQueriesDep, JobServiceDep, ServicesDep
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import provider_rejection
-from sorajobs.logic.queries import JobQueries
-from sorajobs.logic.uploads import ImageUploads
 from sorajobs.models.api import ImageUploadRequest, ImageUploadResponse, SubmitVideoRequest, VideoJobResponse
 from sorajobs.models.errors import (
     GenerationRejected,
@@ -28,14 +26,14 @@ from sorajobs.models.errors import (
     RequestInProgress,
 )
 from sorajobs.models.job import ErrorCategory, Job
-from sorajobs.services import Services, get_services
+from sorajobs.services import Services
 
 router = APIGatewayHttpRouter()
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
-def _submit_once(services: Services, owner: str, request: SubmitVideoRequest, key: str) -> Job:
+def _submit_once(services: Services, jobs: JobService, owner: str, request: SubmitVideoRequest, key: str) -> Job:
     config = IdempotencyConfig(
         event_key_jmespath="[owner, idempotency_key]",
         payload_validation_jmespath="request",
@@ -48,7 +46,7 @@ def _submit_once(services: Services, owner: str, request: SubmitVideoRequest, ke
         data_keyword_argument="submission", persistence_store=services.idempotency_store, config=config
     )
     def submit_video_once(submission: dict[str, Any]) -> dict[str, str]:
-        return {"job_id": JobService(services).submit(owner, request).id}
+        return {"job_id": jobs.submit(owner, request).id}
 
     try:
         outcome = submit_video_once(
@@ -73,17 +71,21 @@ def _submit_once(services: Services, owner: str, request: SubmitVideoRequest, ke
 )
 def submit_video(
     request: Annotated[SubmitVideoRequest, Body()],
+    *,
+    caller: CallerDep,
+    services: ServicesDep,
+    jobs: JobServiceDep,
+    queries: JobQueriesDep,
     idempotency_key: Annotated[
         str | None,
         Header(alias="idempotency-key", min_length=1, max_length=255, description="Makes retries safe."),
     ] = None,
 ) -> Response[VideoJobResponse]:
-    services = get_services()
-    owner = current_caller(router).owner
+    owner = caller.owner
     if idempotency_key:
-        job = _submit_once(services, owner, request, idempotency_key)
+        job = _submit_once(services, jobs, owner, request, idempotency_key)
     else:
-        job = JobService(services).submit(owner, request)
+        job = jobs.submit(owner, request)
     if (rejection := provider_rejection(job)) is not None:
         if rejection.category is ErrorCategory.AUTH:
             raise ProviderRefusedKey(f"The provider refused this service's key: {rejection.message}", job_id=job.id)
@@ -91,7 +93,7 @@ def submit_video(
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,
-        body=JobQueries(services).view(job),
+        body=queries.view(job),
         headers={"Location": f"/videos/{job.id}"},
     )
 
@@ -103,6 +105,8 @@ def submit_video(
     "15 minutes; then submit with `image_upload_id`. Only the declared type, and at most the declared size.",
     responses={201: {"description": "Upload the image to `url` with `fields`."}},
 )
-def start_image_upload(request: Annotated[ImageUploadRequest, Body()]) -> Response[ImageUploadResponse]:
-    answer = ImageUploads(get_services()).start(current_caller(router).owner, request)
+def start_image_upload(
+    request: Annotated[ImageUploadRequest, Body()], caller: CallerDep, uploads: ImageUploadsDep
+) -> Response[ImageUploadResponse]:
+    answer = uploads.start(caller.owner, request)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=answer)

@@ -8,16 +8,14 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from sorajobs.api.caller import current_caller
+from sorajobs.api.dependencies import CallerDep, WebhookLogDep
 from sorajobs.api.routes.common import JobIdPath
-from sorajobs.logic.webhook_log import WebhookLog
 from sorajobs.models.webhooks import (
     ReplayWebhookRequest,
     ReplayWebhookResponse,
     WebhookDeliveryListResponse,
     WebhookDeliveryResponse,
 )
-from sorajobs.services import get_services
 
 router = APIGatewayHttpRouter()
 
@@ -29,10 +27,12 @@ router = APIGatewayHttpRouter()
 )
 def list_webhook_deliveries(
     id: JobIdPath,
+    caller: CallerDep,
+    log: WebhookLogDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
 ) -> WebhookDeliveryListResponse:
-    page = WebhookLog(get_services()).deliveries(current_caller(router), id, limit=limit, cursor=cursor)
+    page = log.deliveries(caller, id, limit=limit, cursor=cursor)
     return WebhookDeliveryListResponse(
         data=[WebhookDeliveryResponse.from_delivery(delivery) for delivery in page.deliveries],
         next_cursor=page.next_cursor,
@@ -50,9 +50,11 @@ def list_webhook_deliveries(
 )
 def replay_webhook(
     id: JobIdPath,
+    caller: CallerDep,
+    log: WebhookLogDep,
     request: Annotated[ReplayWebhookRequest, Body()] = ReplayWebhookRequest(),  # noqa: B008 - an immutable default
 ) -> Response[str]:
-    event_id, deliveries = WebhookLog(get_services()).replay(current_caller(router), id, request.event_id)
+    event_id, deliveries = log.replay(caller, id, request.event_id)
     body = ReplayWebhookResponse(
         event_id=event_id, deliveries=[WebhookDeliveryResponse.from_delivery(delivery) for delivery in deliveries]
     )

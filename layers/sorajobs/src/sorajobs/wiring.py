@@ -1,0 +1,170 @@
+"""The one place the backend's collaborators are put together: each logic class receives the clients,
+repositories and settings it uses, built from one `Services` (the AWS clients, providers and secrets) over one
+`Settings` (every environment variable is read there, once).
+
+A Lambda process builds one `Wiring` from its environment on first use (`process_wiring`). Handlers pass it on
+explicitly; HTTP routes receive its parts through Powertools' `Depends` (`sorajobs.api.dependencies`). A local
+runtime or a test that loads a handler module replaces the module's `process_wiring` with its own, as
+Powertools' `dependency_overrides` replaces a route's dependency; nothing in the layer exists for them.
+"""
+
+from __future__ import annotations
+
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
+
+from sorajobs.config import Settings
+from sorajobs.services import Services
+
+if TYPE_CHECKING:  # each is imported where it is built, so a function imports only the logic it runs
+    from sorajobs.logic.delivery import WebhookDeliverer
+    from sorajobs.logic.fal_webhooks import FalWebhookReceiver
+    from sorajobs.logic.jobs import JobService
+    from sorajobs.logic.outbox import WebhookOutbox
+    from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
+    from sorajobs.logic.queries import JobQueries
+    from sorajobs.logic.store import VideoStorer
+    from sorajobs.logic.sweep import Sweeper
+    from sorajobs.logic.uploads import ImageUploads
+    from sorajobs.logic.webhook_log import WebhookLog
+
+
+class Wiring:
+    """Each collaborator built on first use, so a function pays only for what it touches."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
+
+    @classmethod
+    def from_environment(cls) -> Wiring:
+        return cls(Services(Settings.from_env()))
+
+    @cached_property
+    def job_service(self) -> JobService:
+        from sorajobs.logic.jobs import JobService
+        from sorajobs.logic.schedule import PollSchedule
+
+        services = self.services
+        return JobService(
+            settings=self.settings,
+            clock=services.clock,
+            jobs=services.jobs,
+            providers=services.provider,
+            rate_budget=services.rate_budget,
+            storage=services.storage,
+            store_queue=services.store_queue,
+            schedule=PollSchedule.for_settings(self.settings, services.random_source),
+            new_id=services.new_id,
+            resolve_host=services.resolve_host,
+        )
+
+    @cached_property
+    def queries(self) -> JobQueries:
+        from sorajobs.logic.queries import JobQueries
+
+        services = self.services
+        return JobQueries(
+            clock=services.clock,
+            jobs=services.jobs,
+            storage=services.storage,
+            content_url_ttl_seconds=self.settings.content_url_ttl_seconds,
+        )
+
+    @cached_property
+    def uploads(self) -> ImageUploads:
+        from sorajobs.logic.uploads import ImageUploads
+
+        return ImageUploads(clock=self.services.clock, storage=self.services.storage)
+
+    @cached_property
+    def sweeper(self) -> Sweeper:
+        from sorajobs.logic.sweep import Sweeper
+
+        services = self.services
+        return Sweeper(
+            settings=self.settings,
+            clock=services.clock,
+            jobs=services.jobs,
+            job_service=self.job_service,
+            rate_budget=services.rate_budget,
+            worker_pool=services.worker_pool,
+            sleep=services.sleep,
+        )
+
+    @cached_property
+    def storer(self) -> VideoStorer:
+        from sorajobs.logic.store import VideoStorer
+
+        services = self.services
+        return VideoStorer(
+            clock=services.clock, jobs=services.jobs, providers=services.provider, storage=services.storage
+        )
+
+    @cached_property
+    def provider_webhooks(self) -> ProviderWebhookReceiver:
+        from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
+
+        services = self.services
+        return ProviderWebhookReceiver(
+            clock=services.clock,
+            jobs=services.jobs,
+            job_service=self.job_service,
+            webhooks=services.webhooks,
+            signing_secrets=services.provider_webhook_secrets,
+        )
+
+    @cached_property
+    def fal_webhooks(self) -> FalWebhookReceiver:
+        from sorajobs.logic.fal_webhooks import FalWebhookReceiver
+
+        services = self.services
+        return FalWebhookReceiver(
+            clock=services.clock,
+            jobs=services.jobs,
+            job_service=self.job_service,
+            webhooks=services.webhooks,
+            keys=services.fal_webhook_keys,
+        )
+
+    @cached_property
+    def outbox(self) -> WebhookOutbox:
+        from sorajobs.logic.outbox import WebhookOutbox
+
+        services = self.services
+        return WebhookOutbox(
+            clock=services.clock,
+            webhooks=services.webhooks,
+            webhook_queue=services.webhook_queue,
+            deployment_url=self.settings.webhook_url,
+        )
+
+    @cached_property
+    def deliverer(self) -> WebhookDeliverer:
+        from sorajobs.logic.delivery import WebhookDeliverer
+
+        services = self.services
+        return WebhookDeliverer(
+            settings=self.settings,
+            clock=services.clock,
+            webhooks=services.webhooks,
+            webhook_queue=services.webhook_queue,
+            http=services.webhook_http,
+            signing_secrets=services.webhook_signing_secrets,
+            resolve_host=services.resolve_host,
+        )
+
+    @cached_property
+    def webhook_log(self) -> WebhookLog:
+        from sorajobs.logic.webhook_log import WebhookLog
+
+        services = self.services
+        return WebhookLog(
+            clock=services.clock, jobs=services.jobs, webhooks=services.webhooks, webhook_queue=services.webhook_queue
+        )
+
+
+@cache
+def process_wiring() -> Wiring:
+    """This process's collaborators, built from the environment on first use: one per Lambda instance."""
+    return Wiring.from_environment()

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from sorajobs.logic.delivery import LONGEST_WAIT
-from sorajobs.logic.events import produced_event
+from sorajobs.logic.lifecycle.events import produced_event
 from sorajobs.logic.outbox import is_job_change, job_change
 from sorajobs.models.job import JobStatus
 from sorajobs.models.messages import StoreVideoMessage

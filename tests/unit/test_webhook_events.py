@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sorajobs.logic.events import event_type_for_change, produced_event, stamp_event, webhook_event_id
 from sorajobs.logic.lifecycle import new_pending_job
+from sorajobs.logic.lifecycle.events import event_type_for_change, produced_event, stamp_event, webhook_event_id
 from sorajobs.models.job import Job, JobStatus
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -31,8 +31,8 @@ from sorajobs.logic.lifecycle import (
     transition_to_submit_retry,
     transition_to_submitted,
 )
+from sorajobs.logic.lifecycle.observation import IllegalTransition
 from sorajobs.logic.model_choice import choose_model
-from sorajobs.logic.observation import IllegalTransition
 from sorajobs.logic.pricing import estimate_cost_cents
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.logic.uploads import image_upload_key

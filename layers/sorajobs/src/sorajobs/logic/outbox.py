@@ -11,7 +11,7 @@ from sorajobs.clock import Clock
 from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
 from sorajobs.dal.queue import WebhookDeliveryQueue
 from sorajobs.dal.webhooks import WebhookRepository
-from sorajobs.logic.events import event_body, produced_event
+from sorajobs.logic.lifecycle.events import event_body, produced_event
 from sorajobs.models.job import Job
 from sorajobs.models.webhooks import (
     DeliveryState,

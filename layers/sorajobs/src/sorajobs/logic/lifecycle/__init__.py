@@ -3,7 +3,9 @@
 Each is a pure function from (job, what happened, now) to a `Change`: the job to write, already
 stamped with its webhook event and its next version, and what the caller does next. Each names the
 statuses it may leave; the repository writes the result with a condition on the status and version
-that were read, so racing writers never double-apply a change. Nothing else changes a job.
+that were read, so racing writers never double-apply a change. Nothing else changes a job: the
+package's `observation` folds a provider's report into the next state, and `events` stamps the webhook
+event a change produces; both are used only from here and by the outbox that reads the stamps.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sorajobs.logic.events import stamp_event
-from sorajobs.logic.observation import (
+from sorajobs.logic.lifecycle.events import stamp_event
+from sorajobs.logic.lifecycle.observation import (
     STORE_RECHECK_DELAY,
     IllegalTransition,
     failed_job,

@@ -1,5 +1,5 @@
 """A provider's report about a generation, folded into the job: the raw next state, before the lifecycle
-stamps it (see lifecycle.py, whose transitions are the only way these states are written)."""
+stamps it (see the package, whose transitions are the only way these states are written)."""
 
 from __future__ import annotations
 

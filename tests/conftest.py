@@ -265,6 +265,7 @@ class World:
         self.emulator_clock = emulator_clock
         self.clock = ManualClock(START)
         self.settings = resources.settings(
+            openai_base_url=emulator.base_url,  # what the openai provider below is built with
             sweep_concurrency=4,
             sweep_mode="one-shot",  # tests that exercise the continuous sweep opt in
             webhook_max_queue_delay_seconds=0,  # the tests' clock is manual: early messages come straight back

@@ -1,14 +1,15 @@
-"""GET /videos/{id}/sora-status: refresh an unfinished job from the provider."""
+"""GET /videos/{id}/sora-status: refresh an unfinished job from the provider; and GET /doctor, which asks the
+providers too (this function holds their keys)."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sorajobs.api.http import HttpFunction
-from sorajobs.api.routes.sora_status import router
+from sorajobs.api.routes import doctor, sora_status
 from sorajobs.observability import logger, metrics, tracer
 from sorajobs.wiring import process_wiring
 
-http_function = HttpFunction(router)
+http_function = HttpFunction(sora_status.router, doctor.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

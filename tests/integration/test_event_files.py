@@ -17,6 +17,7 @@ from tests.conftest import FUNCTIONS, ROOT, LambdaContext, load_event, load_hand
         ("submit", "submit", 202),
         ("submit", "upload", 201),
         ("sora_status", "sora_status", 404),  # the sample's job id is not in this table
+        ("sora_status", "doctor", 200),
         ("reset", "reset", 404),
         ("reset", "cancel", 404),
         ("read_api", "read_api_get", 404),

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -17,6 +18,8 @@ DEFAULT_MODELS = ("sora-2", "sora-2-pro")
 DEFAULT_FAL_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 DEFAULT_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
+# OpenAI's own Videos API, shut down on 2026-09-24; the `openai` provider is a compatible gateway.
+RETIRED_OPENAI_HOSTS = frozenset({"api.openai.com"})
 
 
 _ALLOWED_HOST = re.compile(r"\.?[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|[0-9a-f:.]+")
@@ -175,6 +178,20 @@ class Settings(BaseModel):
                 )
         return self
 
+    def provider_problem(self, provider: ProviderName) -> str | None:
+        """What keeps the provider's settings from working, in words an operator can act on; None when they
+        look right. (Whether the provider accepts the key is asked of the provider: GET /doctor.)"""
+        if provider == "openai":
+            return openai_base_url_problem(self.openai_base_url)
+        url, variable = (
+            (self.fal_queue_url, "FAL_QUEUE_URL") if provider == "fal" else (self.runway_base_url, "RUNWAY_BASE_URL")
+        )
+        return None if _is_http_url(url) else f"{variable} {url!r} is not an http(s) URL."
+
+    def configuration_problems(self) -> list[str]:
+        """Every enabled provider's problem, checked when a function starts (each is logged as an error)."""
+        return [problem for name in self.enabled_providers if (problem := self.provider_problem(name)) is not None]
+
     @property
     def catalog(self) -> Catalog:
         """The models jobs may name here, the default provider's first."""
@@ -201,6 +218,29 @@ class Settings(BaseModel):
         environ = os.environ if environ is None else environ
         values = {name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper(), "") != ""}
         return cls.model_validate(values)
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def openai_base_url_problem(url: str) -> str | None:
+    """The `openai` provider's base URL must name an OpenAI-Videos-compatible gateway, ending in /v1 (the SDK adds
+    /videos to it); OpenAI's own API no longer serves videos."""
+    shut_down = "OpenAI shut down its hosted Videos API on 2026-09-24"
+    if not url:
+        return (
+            f"OPENAI_BASE_URL (the OpenAIBaseUrl parameter) is empty, which means api.openai.com: {shut_down}. "
+            "Set it to an OpenAI-Videos-compatible gateway's URL ending in /v1, or disable the openai provider."
+        )
+    if not _is_http_url(url):
+        return f"OPENAI_BASE_URL {url!r} is not an http(s) URL."
+    if urlsplit(url).hostname in RETIRED_OPENAI_HOSTS:
+        return f"OPENAI_BASE_URL {url!r} is OpenAI's own API: {shut_down}. Set it to a compatible gateway's URL."
+    if not urlsplit(url).path.rstrip("/").endswith("/v1"):
+        return f"OPENAI_BASE_URL {url!r} must end in /v1 (the SDK adds /videos to it), e.g. https://gateway.example/v1."
+    return None
 
 
 @lru_cache(maxsize=8)

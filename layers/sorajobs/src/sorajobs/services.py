@@ -200,6 +200,9 @@ class Services:
     def _configured_provider(self, name: ProviderName) -> VideoProvider:
         from sorajobs.providers.factory import build_provider
 
+        if (problem := self.settings.provider_problem(name)) is not None:
+            raise ProviderNotConfigured(problem)
+
         return build_provider(self.settings, name, self.provider_api_key(name), clock=self.clock)
 
     def provider_api_key(self, name: ProviderName) -> str:

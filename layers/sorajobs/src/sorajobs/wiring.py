@@ -18,6 +18,7 @@ from sorajobs.services import Services
 
 if TYPE_CHECKING:  # each is imported where it is built, so a function imports only the logic it runs
     from sorajobs.logic.delivery import WebhookDeliverer
+    from sorajobs.logic.doctor import Doctor
     from sorajobs.logic.fal_webhooks import FalWebhookReceiver
     from sorajobs.logic.jobs import JobService
     from sorajobs.logic.outbox import WebhookOutbox
@@ -155,6 +156,12 @@ class Wiring:
         )
 
     @cached_property
+    def doctor(self) -> Doctor:
+        from sorajobs.logic.doctor import Doctor
+
+        return Doctor(settings=self.settings, providers=self.services.provider)
+
+    @cached_property
     def webhook_log(self) -> WebhookLog:
         from sorajobs.logic.webhook_log import WebhookLog
 
@@ -166,5 +173,22 @@ class Wiring:
 
 @cache
 def process_wiring() -> Wiring:
-    """This process's collaborators, built from the environment on first use: one per Lambda instance."""
-    return Wiring.from_environment()
+    """This process's collaborators, built from the environment on first use: one per Lambda instance. Its
+    configuration problems are logged as errors and counted (ProviderNotConfigured) at once; the requests that
+    need the provider then answer 503 with the same words."""
+    wiring = Wiring.from_environment()
+    report_configuration_problems(wiring.settings)
+    return wiring
+
+
+def report_configuration_problems(settings: Settings) -> list[str]:
+    # Imported here: the process's observability is configured from its environment on first import.
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from sorajobs.observability import logger, record_metric
+
+    problems = settings.configuration_problems()
+    for problem in problems:
+        logger.error("Configuration problem", extra={"problem": problem})
+        record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
+    return problems

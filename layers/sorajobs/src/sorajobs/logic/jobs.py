@@ -82,6 +82,17 @@ LOST_CREATE_ERROR = JobError(
 )
 
 
+# The code of a job whose create the provider answered with 404: this deployment's provider settings are wrong.
+ENDPOINT_NOT_FOUND = "provider_endpoint_not_found"
+
+
+def _endpoint_not_found(job: Job, missing: ProviderError) -> str:
+    return (
+        f"The provider {job.provider!r} answered 404 to the create of model {job.model!r}: its base URL is wrong "
+        f"(an OpenAI-Videos gateway's ends in /v1) or it does not serve the model. ({missing.message})"
+    )
+
+
 @dataclass(frozen=True)
 class StatusAnswer:
     """The job to show, and how many seconds the client should wait before asking again."""
@@ -237,7 +248,20 @@ class JobService:
         job = self.write(job, transition_to_creating(job, self._now()))
         try:
             video = provider.submit(request)
-        except (GenerationRejectedError, ProviderAuthError) as rejection:
+        except ProviderAuthError as key_refused:
+            # Our key (or account) is refused: no retry mends it, an operator must. Failed at once, and alarmed.
+            record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
+            logger.error("The provider refused our key", extra={"job_id": job.id, "code": key_refused.code})
+            return self.apply(job, transition_to_failed(job, key_refused.as_job_error(), self._now()))
+        except ProviderVideoNotFoundError as missing:
+            # A 404 to a create: the provider's URL is wrong, or it does not serve the model. Nothing was made.
+            record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
+            logger.error("The provider answered 404 to a create", extra={"job_id": job.id, "error": missing.message})
+            error = JobError(
+                code=ENDPOINT_NOT_FOUND, message=_endpoint_not_found(job, missing), category=ErrorCategory.AUTH
+            )
+            return self.apply(job, transition_to_failed(job, error, self._now()))
+        except GenerationRejectedError as rejection:
             logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
             record_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
             return self.apply(job, transition_to_failed(job, rejection.as_job_error(), self._now()))

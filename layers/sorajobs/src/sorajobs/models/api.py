@@ -247,6 +247,21 @@ class StatsResponse(BaseModel):
     estimated_cost_usd: Annotated[float, Field(description="Sum of the jobs' estimated costs (every attempt).")]
 
 
+class DoctorCheck(BaseModel):
+    provider: str
+    check: Annotated[
+        Literal["settings", "key", "access"],
+        Field(description="settings: URLs and options; key: a key is configured; access: the provider accepts it"),
+    ]
+    ok: bool
+    message: str
+
+
+class DoctorResponse(BaseModel):
+    ok: Annotated[bool, Field(description="Every check passed.")]
+    checks: list[DoctorCheck]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

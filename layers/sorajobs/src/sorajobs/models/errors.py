@@ -21,6 +21,11 @@ class Unauthorized(DomainError):
     code = "unauthorized"
 
 
+class AdminOnly(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
 class JobNotFound(DomainError):
     status_code = 404
     code = "not_found"
@@ -78,6 +83,17 @@ class ProviderNotConfigured(DomainError):
 
     status_code = 503
     code = "provider_not_configured"
+
+
+class ProviderMisconfigured(DomainError):
+    """The provider answered 404 to the create (a wrong base URL, or a model it does not serve): the job failed
+    (category auth) and an operator must act."""
+
+    status_code = 503
+    code = "provider_misconfigured"
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message, details=[{"job_id": job_id, "status": "failed"}])
 
 
 class ProviderRefusedKey(DomainError):

@@ -146,6 +146,12 @@ class VideoProvider(Protocol):
         """Asks the provider to stop the generation; False when it cannot (no cancel, or already finished)."""
         ...
 
+    def check_access(self, model: str) -> None:
+        """One cheap authenticated read that makes and costs nothing: returns when the provider accepts our key
+        at this URL; ProviderAuthError when it refuses the key, ProviderVideoNotFoundError when nothing answers
+        at the URL, ProviderTemporaryError when it cannot be reached."""
+        ...
+
 
 # The provider of a given name, built on first use; ProviderNotConfigured when the deployment cannot reach it.
 ProviderLookup = Callable[[ProviderName], VideoProvider]

@@ -14,6 +14,7 @@ only through its webhook (see logic/provider_webhooks.py).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -220,6 +221,13 @@ class FalQueueProvider:
                 queue_position=response.json().get("queue_position") if state is ProviderState.QUEUED else None,
             )
         return self._completed(provider_video_id, status)
+
+    def check_access(self, model: str) -> None:
+        """Asks the status of a request that does not exist: fal checks the key first (401/403), then answers
+        404 for the unknown request."""
+        response = self._call("GET", f"/{model}/requests/{uuid.uuid4()}/status")
+        if response.status_code not in (200, 202, 404):
+            raise self._fault(response)
 
     def _completed(self, provider_video_id: str, status: str) -> ProviderVideo:
         """COMPLETED: the result says whether the model made a video or failed."""

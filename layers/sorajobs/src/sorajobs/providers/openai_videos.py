@@ -205,6 +205,13 @@ class OpenAIVideosProvider:
         """The API has no cancel: the generation runs on (and is billed) whatever we do."""
         return False
 
+    def check_access(self, model: str) -> None:
+        """Lists one generation (GET /videos?limit=1): a gateway at the right URL answers, whatever the model."""
+        try:
+            self._client.videos.list(limit=1)
+        except openai.OpenAIError as error:
+            raise self._translate(error) from error
+
     def delete(self, provider_video_id: str) -> None:
         try:
             self._client.videos.delete(provider_video_id)

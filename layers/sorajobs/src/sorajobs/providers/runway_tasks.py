@@ -7,6 +7,7 @@ listed, so a create whose answer was lost cannot be found again (see JobService)
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -158,6 +159,15 @@ class RunwayTasksProvider:
     def _task(self, task_id: str) -> Any:
         try:
             return self._client.tasks.retrieve(task_id)
+        except runwayml.RunwayMLError as error:
+            raise self._translate(error) from error
+
+    def check_access(self, model: str) -> None:
+        """Reads a task that does not exist: Runway checks the key first (401), then answers 404."""
+        try:
+            self._client.tasks.retrieve(str(uuid.uuid4()))
+        except runwayml.NotFoundError:
+            return
         except runwayml.RunwayMLError as error:
             raise self._translate(error) from error
 

@@ -67,8 +67,14 @@ def get_stats(caller: CallerDep, queries: JobQueriesDep) -> StatsResponse:
 @router.get("/openapi.json", include_in_schema=False)
 def get_openapi_document() -> dict[str, Any]:
     from sorajobs.api.http import openapi_document
-    from sorajobs.api.routes import provider_webhook, reset, sora_status, submit, webhooks
+    from sorajobs.api.routes import doctor, provider_webhook, reset, sora_status, submit, webhooks
 
     return openapi_document(
-        submit.router, sora_status.router, reset.router, router, webhooks.router, provider_webhook.router
+        submit.router,
+        sora_status.router,
+        reset.router,
+        router,
+        webhooks.router,
+        provider_webhook.router,
+        doctor.router,
     )

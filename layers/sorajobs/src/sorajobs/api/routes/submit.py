@@ -15,13 +15,14 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from sorajobs.api.dependencies import CallerDep, ImageUploadsDep, JobQueriesDep, JobServiceDep, ServicesDep
-from sorajobs.logic.jobs import JobService
+from sorajobs.logic.jobs import ENDPOINT_NOT_FOUND, JobService
 from sorajobs.logic.lifecycle import provider_rejection
 from sorajobs.models.api import ImageUploadRequest, ImageUploadResponse, SubmitVideoRequest, VideoJobResponse
 from sorajobs.models.errors import (
     GenerationRejected,
     IdempotencyKeyReused,
     JobNotFound,
+    ProviderMisconfigured,
     ProviderRefusedKey,
     RequestInProgress,
 )
@@ -87,6 +88,8 @@ def submit_video(
     else:
         job = jobs.submit(owner, request)
     if (rejection := provider_rejection(job)) is not None:
+        if rejection.code == ENDPOINT_NOT_FOUND:
+            raise ProviderMisconfigured(rejection.message, job_id=job.id)
         if rejection.category is ErrorCategory.AUTH:
             raise ProviderRefusedKey(f"The provider refused this service's key: {rejection.message}", job_id=job.id)
         raise GenerationRejected(rejection.code, rejection.message, job_id=job.id)

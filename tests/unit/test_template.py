@@ -34,6 +34,7 @@ EXPECTED_ROUTES = {
     ("GET", "/models"),
     ("POST", "/videos/{id}/cancel"),
     ("POST", "/uploads"),
+    ("GET", "/doctor"),
 }
 # The secrets each function may read; every other function reads none.
 SECRETS_READ_BY = {

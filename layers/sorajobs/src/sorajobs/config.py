@@ -18,6 +18,9 @@ DEFAULT_MODELS = ("sora-2", "sora-2-pro")
 DEFAULT_FAL_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 DEFAULT_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
+# The waits before a webhook's attempts 2, 3, ... (attempt 1 goes out at once); each at most 10 h.
+DEFAULT_WEBHOOK_RETRY_DELAYS_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 36000)
+LONGEST_RETRY_DELAY_SECONDS = 36000
 # OpenAI's own Videos API, shut down on 2026-09-24; the `openai` provider is a compatible gateway.
 RETIRED_OPENAI_HOSTS = frozenset({"api.openai.com"})
 
@@ -126,6 +129,11 @@ class Settings(BaseModel):
     # Hosts a job's webhook_url may name (empty = any public host): "hooks.example.com" is that host exactly,
     # ".example.org" (or "*.example.org") any host under example.org but not example.org itself.
     webhook_url_allowed_hosts: tuple[str, ...] = ()
+    # The retry schedule of webhook deliveries: the waits before attempts 2, 3, ... A short one (e.g. "1,1")
+    # reaches exhaustion and the dead-letter queue in seconds, for a test of that path.
+    webhook_retry_delays_seconds: Annotated[
+        tuple[Annotated[int, Field(ge=0, le=LONGEST_RETRY_DELAY_SECONDS)], ...], Field(min_length=1, max_length=20)
+    ] = DEFAULT_WEBHOOK_RETRY_DELAYS_SECONDS
     # Longest SQS delay of one hop of a delivery's wait (tests set 0 and drive a manual clock).
     webhook_max_queue_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 900
     secret_cache_seconds: Annotated[int, Field(ge=0)] = 300
@@ -138,6 +146,13 @@ class Settings(BaseModel):
     def split_model_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("webhook_retry_delays_seconds", mode="before")
+    @classmethod
+    def split_delay_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("webhook_url_allowed_hosts", mode="before")
@@ -189,8 +204,12 @@ class Settings(BaseModel):
         return None if _is_http_url(url) else f"{variable} {url!r} is not an http(s) URL."
 
     def configuration_problems(self) -> list[str]:
-        """Every enabled provider's problem, checked when a function starts (each is logged as an error)."""
-        return [problem for name in self.enabled_providers if (problem := self.provider_problem(name)) is not None]
+        """Every enabled provider's problem, and a deployment WebhookUrl that cannot be delivered to, checked when a
+        function starts (each is logged as an error)."""
+        problems = [problem for name in self.enabled_providers if (problem := self.provider_problem(name)) is not None]
+        if self.webhook_url and urlsplit(self.webhook_url).scheme != "https" and not self.webhook_allow_local_http:
+            problems.append(f"WEBHOOK_URL {self.webhook_url!r} must use https: no event is delivered to it.")
+        return problems
 
     @property
     def catalog(self) -> Catalog:

@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sorajobs.clock import Clock
-from sorajobs.config import Settings
+from sorajobs.config import DEFAULT_WEBHOOK_RETRY_DELAYS_SECONDS, LONGEST_RETRY_DELAY_SECONDS, Settings
 from sorajobs.dal.queue import WebhookDeliveryQueue
 from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.models.errors import TransitionConflict
@@ -34,13 +34,12 @@ from sorajobs.models.webhooks import (
 from sorajobs.observability import record_metric
 from sorajobs.retry_after import parse_retry_after
 from sorajobs.signing import WebhookSecret, sign
-from sorajobs.url_guard import Resolver, WebhookUrlRefused, check_delivery_address
+from sorajobs.url_guard import Resolver, WebhookUrlRefused, check_delivery_address, check_webhook_url
 
 logger = Logger(child=True)
 
-# Waits before attempts 2..8; attempt 1 goes out at once.
-RETRY_DELAYS_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 36000)
-MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
+# Waits before attempts 2..8 (WEBHOOK_RETRY_DELAYS_SECONDS may set others); attempt 1 goes out at once.
+RETRY_DELAYS_SECONDS = DEFAULT_WEBHOOK_RETRY_DELAYS_SECONDS
 # Longer than a whole attempt (15 s timeout), shorter than the queue's visibility timeout: a worker
 # that dies mid-attempt loses its claim before SQS hands the message out again.
 CLAIM_HOLD = timedelta(seconds=45)
@@ -48,7 +47,7 @@ CLAIM_HOLD = timedelta(seconds=45)
 MAX_RETRY_AFTER = timedelta(hours=10)
 # No attempt is ever due further ahead than this: the schedule's longest wait or a capped Retry-After,
 # and a minute of clock skew between functions.
-LONGEST_WAIT = max(timedelta(seconds=max(RETRY_DELAYS_SECONDS)), MAX_RETRY_AFTER) + timedelta(minutes=1)
+LONGEST_WAIT = max(timedelta(seconds=LONGEST_RETRY_DELAY_SECONDS), MAX_RETRY_AFTER) + timedelta(minutes=1)
 MAX_STORED_ATTEMPTS = 50
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
@@ -79,11 +78,13 @@ def retry_after_delay(header: str | None, now: datetime) -> timedelta | None:
     return timedelta(seconds=min(seconds, MAX_RETRY_AFTER.total_seconds()))
 
 
-def next_attempt_delay(attempt: int, result: AttemptResult) -> timedelta | None:
-    """The wait before the attempt after `attempt`, or None when the schedule is used up."""
-    if attempt >= MAX_ATTEMPTS:
+def next_attempt_delay(
+    attempt: int, result: AttemptResult, delays: Sequence[int] = RETRY_DELAYS_SECONDS
+) -> timedelta | None:
+    """The wait before the attempt after `attempt`, or None when the schedule (`delays`) is used up."""
+    if attempt > len(delays):
         return None
-    scheduled = timedelta(seconds=RETRY_DELAYS_SECONDS[attempt - 1])
+    scheduled = timedelta(seconds=delays[attempt - 1])
     if result.retry_after is not None and result.status_code in RETRY_AFTER_STATUSES:
         return max(scheduled, result.retry_after)
     return scheduled
@@ -155,18 +156,13 @@ class WebhookDeliverer:
         return self._settle(delivery, message.attempt, now, result)
 
     def _attempt(self, delivery: WebhookDelivery, now: datetime) -> AttemptResult:
-        checked_address: str | None = None
-        if delivery.destination is WebhookDestination.JOB:
-            try:
-                checked = check_delivery_address(
-                    delivery.url,
-                    resolve=self._resolve_host,
-                    allow_local_http=self._settings.webhook_allow_local_http,
-                    allowed_hosts=self._settings.webhook_url_allowed_hosts,
-                )
-            except WebhookUrlRefused as refused:  # DNS changed since submit (rebinding), or the allowlist did
-                return AttemptResult(status_code=None, duration_ms=0, error=str(refused), retry_after=None)
-            checked_address = checked[0] if checked else None  # none for a loopback URL in local mode
+        # Every destination's address is checked now, and the request goes to the address checked: a job's URL
+        # (checked at submit; DNS or the allowlist may have changed since) and the deployment's WebhookUrl alike.
+        try:
+            checked = self._checked_addresses(delivery)
+        except WebhookUrlRefused as refused:
+            return AttemptResult(status_code=None, duration_ms=0, error=str(refused), retry_after=None)
+        checked_address = checked[0] if checked else None  # none for a loopback URL in local mode
         body = delivery.body.encode()
         headers = sign(self._signing_secrets(), msg_id=delivery.event_id, timestamp=int(now.timestamp()), body=body)
         headers["content-type"] = "application/json"
@@ -191,9 +187,33 @@ class WebhookDeliverer:
             retry_after=retry_after_delay(response.headers.get("retry-after"), now),
         )
 
+    def _checked_addresses(self, delivery: WebhookDelivery) -> tuple[str, ...]:
+        settings = self._settings
+        if delivery.destination is WebhookDestination.DEPLOYMENT:
+            # The operator's URL is not held to the allowlist of jobs' URLs, but to https and a public address.
+            check_webhook_url(
+                delivery.url,
+                resolve=self._resolve_host,
+                allow_local_http=settings.webhook_allow_local_http,
+                check_addresses=False,
+            )
+            allowed_hosts: tuple[str, ...] = ()
+        else:
+            allowed_hosts = settings.webhook_url_allowed_hosts
+        return check_delivery_address(
+            delivery.url,
+            resolve=self._resolve_host,
+            allow_local_http=settings.webhook_allow_local_http,
+            allowed_hosts=allowed_hosts,
+        )
+
     def _settle(self, delivery: WebhookDelivery, attempt: int, now: datetime, result: AttemptResult) -> DeliveryOutcome:
         ok = result.status_code is not None and 200 <= result.status_code < 300
-        delay = None if ok or result.status_code == 410 else next_attempt_delay(attempt, result)
+        delay = (
+            None
+            if ok or result.status_code == 410
+            else next_attempt_delay(attempt, result, self._settings.webhook_retry_delays_seconds)
+        )
         next_retry_at = now + delay if delay is not None else None
         record = DeliveryAttempt(
             attempt=attempt,

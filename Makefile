@@ -41,8 +41,10 @@ PROVIDER ?= openai
 demo: install
 	$(PY) -m local.demo --provider $(PROVIDER)
 
+# make local PORT=3001 serves the API on another port (0 picks a free one); VERBOSE=1 shows every log line.
+PORT ?= 3000
 local: install
-	$(PY) -m local.stack
+	$(PY) -m local.stack --port $(PORT)$(if $(VERBOSE), --verbose)
 
 emulator: install
 	$(PY) -m local.emulator

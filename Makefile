@@ -9,7 +9,7 @@ SCAN_VENV := .venv-scan
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo local emulator chaos test lint types pytest sam-validate sam-build bench clean deploy user
+.PHONY: install demo local emulator chaos test lint types pytest sam-validate sam-build bench clean deploy user costs
 .PHONY: scan cfn-lint checkov bandit pip-audit
 
 install: $(VENV)/.installed
@@ -80,6 +80,10 @@ deploy: sam-build
 user: install
 	$(if $(EMAIL),,$(error make user needs EMAIL=someone@example.com))
 	$(PY) -m ops.create_user$(if $(STACK), --stack $(STACK)) --email $(EMAIL)$(if $(ADMIN), --admin)
+
+# What a deployment costs at rest and per 1,000 jobs, computed from template.yaml (docs/costs.md holds the table).
+costs: install
+	$(PY) -m ops.costs
 
 # Security scanners (docs/security.md lists every suppression and its reason).
 scan: cfn-lint checkov bandit pip-audit

@@ -9,7 +9,7 @@ SCAN_VENV := .venv-scan
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo local emulator chaos test lint types pytest sam-validate sam-build bench clean
+.PHONY: install demo local emulator chaos test lint types pytest sam-validate sam-build bench clean deploy user costs
 .PHONY: scan cfn-lint checkov bandit pip-audit
 
 install: $(VENV)/.installed
@@ -41,8 +41,10 @@ PROVIDER ?= openai
 demo: install
 	$(PY) -m local.demo --provider $(PROVIDER)
 
+# make local PORT=3001 serves the API on another port (0 picks a free one); VERBOSE=1 shows every log line.
+PORT ?= 3000
 local: install
-	$(PY) -m local.stack
+	$(PY) -m local.stack --port $(PORT)$(if $(VERBOSE), --verbose)
 
 emulator: install
 	$(PY) -m local.emulator
@@ -65,6 +67,23 @@ sam-validate: $(SAM_VENV)/.installed
 
 sam-build: $(SAM_VENV)/.installed
 	$(SAM) build
+
+# Deploying for real (README, Deployment). The first `make deploy` asks for the stack name, region and parameters
+# (sam deploy --guided) and saves the answers in $(SAMCONFIG); later ones deploy with them and ask nothing
+# (GUIDED=1 asks again). It runs the SAM CLI of .venv-sam, after sam build.
+SAMCONFIG ?= samconfig.toml
+DEPLOY_SAVED := $(shell grep -qs '^region *=' $(SAMCONFIG) && echo saved)
+deploy: sam-build
+	$(SAM) deploy --config-file $(SAMCONFIG) $(if $(or $(GUIDED),$(if $(DEPLOY_SAVED),,first)),--guided,--no-confirm-changeset --no-fail-on-empty-changeset)
+
+# make user EMAIL=someone@example.com [ADMIN=1]: a user of the deployed stack's Cognito pool (its outputs name it).
+user: install
+	$(if $(EMAIL),,$(error make user needs EMAIL=someone@example.com))
+	$(PY) -m ops.create_user$(if $(STACK), --stack $(STACK)) --email $(EMAIL)$(if $(ADMIN), --admin)
+
+# What a deployment costs at rest and per 1,000 jobs, computed from template.yaml (docs/costs.md holds the table).
+costs: install
+	$(PY) -m ops.costs
 
 # Security scanners (docs/security.md lists every suppression and its reason).
 scan: cfn-lint checkov bandit pip-audit

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 
 from local.template import TEMPLATE_PATH, function_handler, load_template
 
@@ -18,6 +24,8 @@ ROOT = TEMPLATE_PATH.parent
 
 # What a handler module calls for its collaborators (sorajobs.wiring.process_wiring, or a replacement).
 WiringSource = Callable[[], Any]
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "sora-jobs-local"
@@ -44,7 +52,8 @@ class LocalFunction:
     """One function of the template: its handler module is imported on first use, like a cold start."""
 
     def __init__(self, logical_id: str, lock: threading.Lock | None = None, wiring: WiringSource | None = None) -> None:
-        properties = load_template()["Resources"][logical_id]["Properties"]
+        definition = load_template()["Resources"][logical_id]
+        properties = definition["Properties"]
         globals_ = load_template().get("Globals", {}).get("Function", {})
         code_uri, handler = function_handler(logical_id)
         self.logical_id = logical_id
@@ -55,8 +64,10 @@ class LocalFunction:
         self.function_name = f"{STACK_NAME}-{logical_id}"
         # Powertools keeps per-request state on the module: one invocation at a time, like one instance.
         self.lock = lock or threading.Lock()
+        self.serves_http_api = serves_http_api(definition)
         self._handler: Callable[[Any, Any], Any] | None = None
         self._wiring = wiring
+        self._invoked = False
 
     def _load(self) -> Callable[[Any, Any], Any]:
         if self._handler is None:
@@ -72,6 +83,7 @@ class LocalFunction:
                 # Powertools' dependency_overrides would replace a route's dependency.
                 module.process_wiring = self._wiring  # type: ignore[attr-defined]
             self._handler = getattr(module, self.handler_name)
+            _install_invocation_log_keys()
         return self._handler
 
     def new_context(self, timeout_seconds: float | None = None) -> LambdaContext:
@@ -88,7 +100,75 @@ class LocalFunction:
         """Runs the handler synchronously; its exceptions propagate (the caller decides what Lambda would do)."""
         with self.lock:
             handler = self._load()
-            return handler(event, self.new_context(timeout_seconds))
+            context = self.new_context(timeout_seconds)
+            with self._own_log_keys(event, context):
+                return handler(event, context)
+
+    @contextmanager
+    def _own_log_keys(self, event: Any, context: LambdaContext) -> Iterator[None]:
+        """This invocation's logs carry this function's name, request id, cold start and correlation id, as its
+        own Lambda process's would. Powertools keeps what `inject_lambda_context` appends on one formatter that
+        every function in this process shares, so a concurrent invocation would overwrite it; these keys are
+        bound to the invocation's thread (and the threads it starts through `context_carrying_pool`) and written
+        into each of its records (`_InvocationLogKeys`)."""
+        keys: dict[str, Any] = dict(build_lambda_context_model(context).__dict__)
+        keys["cold_start"] = not self._invoked
+        self._invoked = True
+        # HttpApi functions correlate by the request id (correlation_paths.API_GATEWAY_HTTP); the others have none.
+        request_context = event.get("requestContext") if isinstance(event, dict) else None
+        keys["correlation_id"] = request_context.get("requestId") if self.serves_http_api and request_context else None
+        token = _INVOCATION_LOG_KEYS.set(keys)
+        try:
+            yield
+        finally:
+            _INVOCATION_LOG_KEYS.reset(token)
+
+
+_INVOCATION_LOG_KEYS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "local_invocation_log_keys", default=None
+)
+
+
+class _InvocationLogKeys(logging.Filter):
+    """Writes the running invocation's keys into each record; a record's own attributes win over the keys
+    Powertools' formatter holds, and a None (no correlation id) drops the key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in (_INVOCATION_LOG_KEYS.get() or {}).items():
+            setattr(record, key, value)
+        return True
+
+
+_invocation_log_keys = _InvocationLogKeys()
+
+
+def _install_invocation_log_keys() -> None:
+    """On the functions' log handler (sorajobs.observability), once the handler modules have created it."""
+    from sorajobs.observability import logger as function_logger
+
+    handler = function_logger.registered_handler
+    if _invocation_log_keys not in handler.filters:
+        handler.addFilter(_invocation_log_keys)
+
+
+class ContextCarryingPool(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the submitter's context: a sweep's worker threads log under the
+    sweep's own function name (see `LocalFunction._own_log_keys`)."""
+
+    def submit(
+        self, fn: Callable[_Params, _Result], /, *args: _Params.args, **kwargs: _Params.kwargs
+    ) -> Future[_Result]:
+        context = contextvars.copy_context()
+
+        def run_in_context() -> _Result:
+            return context.run(fn, *args, **kwargs)
+
+        return super().submit(run_in_context)
+
+
+def context_carrying_pool(max_workers: int) -> ContextCarryingPool:
+    """The local functions' worker pool (Services.worker_pool)."""
+    return ContextCarryingPool(max_workers=max_workers, thread_name_prefix="sweep")
 
 
 def serves_http_api(definition: dict[str, Any]) -> bool:

@@ -34,7 +34,7 @@ from local.emulator import Clock as EmulatorClock
 from local.emulator import EmulatorConfig, EmulatorServer
 from local.fal_emulator import FalEmulatorConfig, FalEmulatorServer
 from local.gateway import LocalHttpGateway
-from local.lambda_runtime import REGION, ROOT, STACK_NAME, LocalFunctions
+from local.lambda_runtime import REGION, ROOT, STACK_NAME, LocalFunctions, context_carrying_pool
 from local.moto_server import MotoServer
 from local.resources import (
     PROVIDER_WEBHOOK_SECRET_NAME,
@@ -60,6 +60,9 @@ LOCAL_QUEUE_SECONDS = 2.0
 LOCAL_RENDER_SECONDS = 10.0
 LOCAL_SCHEDULE_SECONDS = 2.0
 DEFAULT_GATEWAY_PORT = 3000
+# `make local` shows the functions' warnings and errors only, so the banner and the tokens stay in view; routine
+# INFO lines (a sweep every 2 s, each request) come with --verbose (`make local VERBOSE=1`).
+QUIET_LOG_LEVEL = "WARN"
 LOCAL_USER = "local-user"
 LOCAL_ADMIN = "local-admin"
 ENV_FILE = ROOT / ".local-stack" / "env"
@@ -223,6 +226,7 @@ class LocalStack:
         self._webhook_poller: SqsPoller | None = None
         self._stream_poller: StreamPoller | None = None
         self._wiring: Wiring | None = None
+        self._function_log_level: _FunctionLogLevel | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -282,6 +286,7 @@ class LocalStack:
             self._environment.set("FAL_JWKS_URL", self.fal_emulator.jwks_url)
             self._environment.set("RUNWAY_BASE_URL", self.runway_emulator.base_url)
         self._wiring = _wiring_from_environment(self._backend_clock)
+        self._apply_function_log_level(environment["POWERTOOLS_LOG_LEVEL"])
 
         self.functions = LocalFunctions(wiring=lambda: self._wiring)
         self._gateway = LocalHttpGateway(
@@ -307,6 +312,11 @@ class LocalStack:
         if self.background:
             for component in (self._scheduler, self._store_poller, self._stream_poller, self._webhook_poller):
                 component.start()
+
+    def _apply_function_log_level(self, level: str) -> None:
+        """The functions' POWERTOOLS_LOG_LEVEL (the LogLevel parameter), also on loggers this process built before
+        the stack set it, as each Lambda process reads it when it starts."""
+        self._function_log_level = _FunctionLogLevel.apply(level)
 
     def _start_native_emulators(self, fal_key: str, runway_key: str) -> None:
         """fal's queue and Runway's tasks, as quick as the OpenAI emulator, on the same clock."""
@@ -346,6 +356,9 @@ class LocalStack:
         self._stream_poller = self._webhook_poller = None
         self.emulator = self.fal_emulator = self.runway_emulator = None
         self._environment.restore()
+        if self._function_log_level is not None:
+            self._function_log_level.restore()
+            self._function_log_level = None
         self._wiring = None
         with _running_lock:
             if _running is self:
@@ -415,6 +428,41 @@ class LocalStack:
         return os.environ.get("ADMIN_GROUP") or str(load_template()["Parameters"]["AdminGroup"]["Default"])
 
 
+@dataclass
+class _FunctionLogLevel:
+    """The level of the functions' Powertools logger and of its children (each module's `Logger(child=True)`,
+    which takes the level of the environment when it is created), and the levels they had before."""
+
+    parent: logging.Logger
+    earlier: dict[str, int]
+
+    @classmethod
+    def apply(cls, level: str) -> _FunctionLogLevel:
+        from sorajobs.observability import logger as function_logger
+
+        parent = logging.getLogger(function_logger.name)
+        loggers = [parent, *_children(parent)]
+        earlier = {logger.name: logger.level for logger in loggers}
+        for logger in loggers:
+            logger.setLevel(level)
+        return cls(parent, earlier)
+
+    def restore(self) -> None:
+        """Puts the earlier levels back; a child created meanwhile takes the parent's."""
+        parent_level = self.earlier[self.parent.name]
+        for logger in [self.parent, *_children(self.parent)]:
+            logger.setLevel(self.earlier.get(logger.name, parent_level))
+
+
+def _children(parent: logging.Logger) -> list[logging.Logger]:
+    prefix = f"{parent.name}."
+    return [
+        logger
+        for name, logger in logging.root.manager.loggerDict.items()
+        if name.startswith(prefix) and isinstance(logger, logging.Logger)
+    ]
+
+
 def _started(component: _Component | None) -> _Component:
     if component is None:
         raise RuntimeError("the local stack is not started")
@@ -427,7 +475,8 @@ def _wiring_from_environment(backend_clock: BackendClock | None) -> Wiring:
     from sorajobs.services import Services
     from sorajobs.wiring import Wiring
 
-    return Wiring(Services(Settings.from_env(), clock=backend_clock))
+    # The sweep's worker threads run in its invocation's context, so their logs carry its function name.
+    return Wiring(Services(Settings.from_env(), clock=backend_clock, worker_pool=context_carrying_pool))
 
 
 # -- python -m local.stack ----------------------------------------------------------------------
@@ -449,8 +498,29 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="template parameters, e.g. StatusMinRefreshSeconds=2",
     )
-    parser.add_argument("--verbose", action="store_true", help="also log every provider (emulator) request")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log everything: the functions' INFO lines (each sweep, each request), the background pollers and every "
+        "provider (emulator) request; by default only warnings and errors, so the banner stays in view",
+    )
     return parser.parse_args(argv)
+
+
+def stack_parameters(overrides: list[str], *, verbose: bool) -> dict[str, str]:
+    """The template parameters of `python -m local.stack`: the functions log warnings and errors only unless
+    --verbose, and a LogLevel the caller names wins. ValueError for an override that is not KEY=VALUE."""
+    parameters = dict(item.split("=", 1) for item in overrides)
+    if not verbose:
+        parameters.setdefault("LogLevel", QUIET_LOG_LEVEL)
+    return parameters
+
+
+def configure_local_logging(*, verbose: bool) -> None:
+    """The local components' own logs (scheduler, pollers, gateway, emulators): INFO with --verbose, else
+    warnings and errors."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("local").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _curl_examples(url: str) -> str:
@@ -503,6 +573,7 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             "from their queues; the table's stream feeds webhook_events",
             "  Webhooks    the emulator posts signed video.completed / video.failed to /provider-webhooks/openai; "
             "jobs may name a webhook_url on http://127.0.0.1",
+            f"  Logs        {_log_line(stack)}",
             "",
             f"Tokens (valid {DEFAULT_TTL_SECONDS // 3600} h; also in {env_file.relative_to(ROOT)}):",
             f"  export TOKEN={token}",
@@ -512,6 +583,20 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             _curl_examples(stack.gateway_url),
             "",
         ]
+    )
+
+
+def _log_line(stack: LocalStack) -> str:
+    if stack.parameters.get("LogLevel") == QUIET_LOG_LEVEL:
+        return "warnings and errors only; `make local VERBOSE=1` (--verbose) shows every function's JSON log lines"
+    return f"the functions' JSON log lines at {os.environ.get('POWERTOOLS_LOG_LEVEL', 'INFO')} and above, below this"
+
+
+def port_taken_message(error: OSError, port: int) -> str:
+    """What `make local` says when the stack cannot start, in the words of the command that runs it."""
+    return (
+        f"Could not start the local stack: {error}. Is port {port} taken? "
+        "Choose another with `make local PORT=3001` (or `python -m local.stack --port 3001`); PORT=0 picks a free one."
     )
 
 
@@ -527,13 +612,11 @@ def _native_provider_lines(stack: LocalStack) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("local").setLevel(logging.INFO)
-    logging.getLogger("local.emulator").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    configure_local_logging(verbose=args.verbose)
     # Powertools warns on every invocation that published no metric; locally metrics are off anyway.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     try:
-        parameters = dict(item.split("=", 1) for item in args.parameter_overrides)
+        parameters = stack_parameters(args.parameter_overrides, verbose=args.verbose)
     except ValueError:
         print("--parameter-overrides takes KEY=VALUE pairs", file=sys.stderr)
         return 2
@@ -555,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
     except OSError as error:
-        print(f"Could not start the local stack: {error} (is port {args.port} taken? try --port 0)", file=sys.stderr)
+        print(port_taken_message(error, args.port), file=sys.stderr)
         return 1
     try:
         token = stack.mint_token(LOCAL_USER, ["users"])

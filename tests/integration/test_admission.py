@@ -92,6 +92,42 @@ def test_a_resubmitted_attempt_adds_its_cost(world):
     assert reset.body["attempt"] == 2 and reset.body["estimated_cost_usd"] == 0.80
 
 
+def test_a_job_the_provider_refused_at_create_counts_no_cost(world):
+    world.emulator.add_rule(prompt_contains="forbidden", scenario=Scenario(reject_code="moderation_blocked"))
+    world.submit(seconds=8)  # $0.80, accepted
+
+    refused = world.submit(prompt="something forbidden", seconds=12)
+
+    assert_error(refused, 422, "moderation_blocked")
+    job = world.stored_job(refused.body["error"]["details"][0]["job_id"])
+    assert job.status == "failed" and job.estimated_cost_cents == 0
+    stats = world.call("read_api", http_event("read_api_stats")).body
+    assert stats["counts"]["failed"] == 1 and stats["estimated_cost_usd"] == 0.80
+
+
+def test_a_job_cancelled_or_reset_before_it_reached_the_provider_counts_no_cost(world):
+    world.use_settings(max_jobs_in_flight=1)
+    world.submit(seconds=8)  # $0.80, holds the one slot
+    waiting = [world.submit(seconds=12).body for _ in range(2)]  # each $1.20, pending without a create
+    assert [job["status"] for job in waiting] == ["pending", "pending"]
+
+    cancelled = world.call("reset", http_event("cancel", job_id=waiting[0]["id"]))
+    reset = world.call("reset", http_event("reset", job_id=waiting[1]["id"], body={"resubmit": False}))
+
+    assert cancelled.body["estimated_cost_usd"] == 0 and reset.body["estimated_cost_usd"] == 0
+    stats = world.call("read_api", http_event("read_api_stats")).body
+    assert stats["estimated_cost_usd"] == 0.80
+
+
+def test_a_failed_create_whose_outcome_is_unknown_keeps_its_cost(world):
+    world.emulator.stop()  # the create's answer never comes: it may have been made, and paid for
+
+    response = world.submit(seconds=8)
+
+    assert response.body["status"] == "pending"
+    assert world.call("read_api", http_event("read_api_stats")).body["estimated_cost_usd"] == 0.80
+
+
 def test_the_daily_spend_limit_refuses_a_job_that_would_exceed_it_and_writes_nothing(world):
     world.use_settings(daily_spend_limit_usd=2.00)
     assert world.submit(seconds=12).status == 202  # $1.20

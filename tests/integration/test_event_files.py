@@ -21,6 +21,7 @@ from tests.conftest import FUNCTIONS, ROOT, LambdaContext, load_event, load_hand
         ("reset", "reset", 404),
         ("reset", "cancel", 404),
         ("read_api", "read_api_get", 404),
+        ("read_api", "read_api_attempts", 404),
         ("read_api", "read_api_list", 200),
         ("read_api", "read_api_content", 404),
         ("read_api", "read_api_stats", 200),

@@ -24,6 +24,7 @@ EXPECTED_ROUTES = {
     ("POST", "/videos/{id}/reset"),
     ("GET", "/videos"),
     ("GET", "/videos/{id}"),
+    ("GET", "/videos/{id}/attempts"),
     ("GET", "/videos/{id}/content"),
     ("GET", "/stats"),
     ("GET", "/openapi.json"),

@@ -26,6 +26,7 @@ from sorajobs.logic.lifecycle import (
     transition_to_cancelled,
     transition_to_creating,
     transition_to_failed,
+    transition_to_rejected,
     transition_to_reset,
     transition_to_retry_later,
     transition_to_submit_retry,
@@ -264,7 +265,9 @@ class JobService:
         except GenerationRejectedError as rejection:
             logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
             record_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
-            return self.apply(job, transition_to_failed(job, rejection.as_job_error(), self._now()))
+            cost = self._attempt_cost(job.model, job.seconds, job.size)
+            rejected = transition_to_rejected(job, rejection.as_job_error(), self._now(), attempt_cost_cents=cost)
+            return self.apply(job, rejected)
         except ProviderTemporaryError as fault:
             self._provider_fault(job, fault, "create")
             logger.warning(
@@ -393,7 +396,8 @@ class JobService:
                 details=[{"job_id": job.id, "status": job.status.value}],
             )
         try:
-            cancelled = self.write(job, transition_to_cancelled(job, self._now()))
+            cost = self._attempt_cost(job.model, job.seconds, job.size)
+            cancelled = self.write(job, transition_to_cancelled(job, self._now(), attempt_cost_cents=cost))
         except IllegalTransition as illegal:
             raise JobNotCancellable(str(illegal)) from illegal
         self.stop_at_provider(job)
@@ -434,7 +438,7 @@ class JobService:
             raise JobAlreadyCompleted("The job is completed; its video is kept and it cannot be reset.")
         if job.status is JobStatus.RESET and not resubmit:
             return job
-        cost = self._attempt_cost(job.model, job.seconds, job.size) if resubmit else 0
+        cost = self._attempt_cost(job.model, job.seconds, job.size)
         reset = self.write(job, transition_to_reset(job, self._now(), resubmit=resubmit, attempt_cost_cents=cost))
         self.stop_at_provider(job)
         logger.info("Job reset", extra={"job_id": job.id, "resubmit": resubmit, "attempt": reset.attempt})

@@ -168,17 +168,37 @@ def transition_to_submit_retry(
 
 
 def transition_to_failed(job: Job, error: JobError, now: datetime) -> Change:
-    """Any unfinished status → failed (rejection, timeout, lost video, expired content)."""
+    """Any unfinished status → failed (timeout, lost video, expired content, a create whose outcome is unknown)."""
     return _change(job, failed_job(job, error, now), release_uploads=may_have_unfinished_uploads(job), changed=True)
 
 
-def transition_to_cancelled(job: Job, now: datetime) -> Change:
+def transition_to_rejected(job: Job, error: JobError, now: datetime, *, attempt_cost_cents: int) -> Change:
+    """pending → failed: the provider refused the create (the prompt, the request or our key), so it made
+    nothing and nothing is owed; the attempt's estimated cost leaves the job's, and so the sums in /stats."""
+    require_status(job, {JobStatus.PENDING}, "reject the create of")
+    return _change(job, _without_attempt_cost(failed_job(job, error, now), attempt_cost_cents), changed=True)
+
+
+def never_sent(job: Job) -> bool:
+    """The current attempt is pending and no create of it was started: the provider cannot have made (or
+    billed) anything for it."""
+    return job.status is JobStatus.PENDING and job.create_started_at is None and job.provider_video_id is None
+
+
+def _without_attempt_cost(job: Job, attempt_cost_cents: int) -> Job:
+    return job.model_copy(update={"estimated_cost_cents": max(0, job.estimated_cost_cents - attempt_cost_cents)})
+
+
+def transition_to_cancelled(job: Job, now: datetime, *, attempt_cost_cents: int = 0) -> Change:
     """pending, queued or in_progress → cancelled, on the owner's request. A generation the provider has
-    finished is paid for and on its way to storage, so it is not cancelled."""
+    finished is paid for and on its way to storage, so it is not cancelled. An attempt never sent to the
+    provider gives back its estimated cost (`attempt_cost_cents`)."""
     if job.awaiting_storage:
         raise IllegalTransition("the provider has finished this generation; it is being stored")
     error = JobError(code="cancelled", message="Cancelled on request.", category=ErrorCategory.CANCELLED)
     cancelled = failed_job(job, error, now, JobStatus.CANCELLED)
+    if never_sent(job):
+        cancelled = _without_attempt_cost(cancelled, attempt_cost_cents)
     return _change(job, cancelled, release_uploads=may_have_unfinished_uploads(job), changed=True)
 
 
@@ -231,10 +251,12 @@ def transition_to_due_now(job: Job, now: datetime) -> Change:
 def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost_cents: int = 0) -> Change:
     """Any status but completed → reset (or straight to pending for a new attempt).
 
-    The abandoned attempt is kept in the job's history and the provider link is cleared; a new attempt
-    adds its estimated cost to the job's.
+    The abandoned attempt is kept in the job's history and the provider link is cleared. `attempt_cost_cents`
+    is one attempt's estimated cost: a new attempt adds it to the job's, and an abandoned attempt that was
+    never sent to the provider gives it back.
     """
     require_status(job, set(JobStatus) - {JobStatus.COMPLETED}, "reset")
+    cost_cents = job.estimated_cost_cents - (attempt_cost_cents if never_sent(job) else 0)
     history = job.history
     if job.status is not JobStatus.RESET:
         history = (
@@ -265,7 +287,9 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost
     }
     release = may_have_unfinished_uploads(job)
     if not resubmit:
-        reset = job.model_copy(update={**base, "status": JobStatus.RESET, "next_poll_at": None})
+        reset = job.model_copy(
+            update={**base, "status": JobStatus.RESET, "next_poll_at": None, "estimated_cost_cents": max(0, cost_cents)}
+        )
         return _change(job, reset, release_uploads=release, changed=True)
     restarted = job.model_copy(
         update={
@@ -276,7 +300,7 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost
             "last_progress_at": now,
             "next_poll_at": now + SUBMIT_RETRY_DELAY,
             "lease_until": now + SUBMIT_LEASE,
-            "estimated_cost_cents": job.estimated_cost_cents + attempt_cost_cents,
+            "estimated_cost_cents": max(0, cost_cents) + attempt_cost_cents,
         }
     )
     return _change(job, restarted, release_uploads=release, changed=True)

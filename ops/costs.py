@@ -61,6 +61,7 @@ PRICES = {
     "logs_ingested": Price(0.50, "GB ingested (standard log class)", "https://aws.amazon.com/cloudwatch/pricing/"),
     "logs_stored": Price(0.03, "GB-month archived", "https://aws.amazon.com/cloudwatch/pricing/"),
     "custom_metric": Price(0.30, "custom metric-month (first 10,000)", "https://aws.amazon.com/cloudwatch/pricing/"),
+    "alarm_month": Price(0.10, "standard-resolution alarm metric-month", "https://aws.amazon.com/cloudwatch/pricing/"),
     "xray_trace": Price(5.00 / 1e6, "trace recorded", "https://aws.amazon.com/xray/pricing/"),
     "scheduler_invocation": Price(
         1.00 / 1e6, "EventBridge Scheduler invocation", "https://aws.amazon.com/eventbridge/pricing/"
@@ -113,6 +114,10 @@ class Line:
     at_rest: float  # US dollars a month with no job
     per_thousand_jobs: float  # US dollars
     what: str
+
+
+def _count(template: dict[str, Any], resource_type: str) -> int:
+    return sum(1 for resource in template["Resources"].values() if resource.get("Type") == resource_type)
 
 
 def _parameter_default(template: dict[str, Any], name: str) -> Any:
@@ -285,6 +290,12 @@ def cost_lines(template: dict[str, Any] | None = None) -> list[Line]:
             "one trace per invocation (Tracing: Active)",
         ),
         Line("EventBridge Scheduler", sweeps * PRICES["scheduler_invocation"].usd, 0.0, "the sweep's schedule"),
+        Line(
+            "CloudWatch alarms",
+            _count(template, "AWS::CloudWatch::Alarm") * PRICES["alarm_month"].usd,
+            0.0,
+            "each alarm the template defines (its SNS topic's email notifications are free)",
+        ),
     ]
 
 

@@ -63,8 +63,11 @@ pytest: install
 sam-validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint
 
-sam-build: $(SAM_VENV)/.installed
+# The layer and the functions ship CPython 3.13 bytecode (layers/sorajobs/runtime_bytecode.py fetches a 3.13
+# into .cache/ the first time); tests/artifact then checks that every module built has it.
+sam-build: $(SAM_VENV)/.installed install
 	$(SAM) build
+	CHECK_BUILT_ARTIFACT=1 $(PY) -m pytest -q tests/artifact
 
 # Security scanners (docs/security.md lists every suppression and its reason).
 scan: cfn-lint checkov bandit pip-audit
@@ -97,4 +100,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV) .aws-sam .cache .pytest_cache .mypy_cache .ruff_cache

@@ -183,8 +183,7 @@ def _run_once(function: str, pycache: Path, *, source_only: bool) -> Run:
 
 
 def _import_cost_by_package(function: str, pycache: Path) -> list[tuple[str, float]]:
-    """One `-X importtime` run of the handler import: self time per package, with the standard library
-    charged to the nearest non-stdlib importer, so the figures add up to the whole import."""
+    """One `-X importtime` run of the handler import, charged by package."""
     directory = FUNCTIONS_DIR / function
     completed = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import app"],
@@ -195,8 +194,14 @@ def _import_cost_by_package(function: str, pycache: Path) -> list[tuple[str, flo
         timeout=120,
         check=True,
     )
+    return import_cost_by_package(completed.stderr)
+
+
+def import_cost_by_package(importtime_output: str) -> list[tuple[str, float]]:
+    """Self time per package of the handler module's (`app`) import, from `-X importtime` output, with the
+    standard library charged to the nearest non-stdlib importer, so the figures add up to the whole import."""
     lines: list[tuple[int, str, float]] = []  # depth, module, self ms; children come before their parent
-    for line in completed.stderr.splitlines():
+    for line in importtime_output.splitlines():
         fields = line.removeprefix("import time:").split("|")
         if len(fields) != 3 or not fields[0].strip().isdigit():
             continue

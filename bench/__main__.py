@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--source-runs",
         type=int,
         default=cold_start.DEFAULT_SOURCE_RUNS,
-        help="cold start: runs per function without .pyc, as the layer ships (0 skips them)",
+        help="cold start: runs per function without .pyc (0 skips them)",
     )
     parser.add_argument(
         "--lambda-rounds",

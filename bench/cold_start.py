@@ -1,4 +1,7 @@
-"""Cold start: the time to import each function's handler module in a fresh Python process.
+"""Cold start: the time to import each function's handler module from the source tree, on the build Python.
+
+bench/lambda_cold_start.py measures what Lambda runs (the built artifact on CPython 3.13, init and first
+request); this one stays as the quick look at the source tree's imports, on whatever Python runs the bench.
 
 Each run starts a new interpreter in functions/<dir>/ with a Lambda-like environment (tracing on,
 as `Tracing: Active` makes it) and times `importlib.import_module("app")`, as the Lambda runtime
@@ -7,9 +10,9 @@ cost of its first refresh from the provider. Two bytecode conditions:
 
 - cached: .pyc files, compiled by a warm-up run into a scratch PYTHONPYCACHEPREFIX (what a layer
   with compiled bytecode would give);
-- source: no bytecode for site-packages, the sorajobs package and the handler, as the layer is built
-  today (`pip install --no-compile`, __pycache__ removed) onto Lambda's read-only /opt, so every
-  cold start compiles them. The standard library keeps its .pyc, as in the Lambda runtime.
+- source: no bytecode for site-packages, the sorajobs package and the handler, as the layer was built
+  before it shipped CPython 3.13 bytecode (issue 15), so every cold start compiled them. The standard
+  library keeps its .pyc, as in the Lambda runtime.
 """
 
 from __future__ import annotations
@@ -285,7 +288,7 @@ def run(*, runs: int = DEFAULT_RUNS, source_runs: int = DEFAULT_SOURCE_RUNS) -> 
         cold = by_name[function]
         conditions = [(f"median of {runs}, cached .pyc", cold.cached)]
         if cold.source:
-            conditions.append((f"median of {source_runs}, no .pyc as the layer ships", cold.source))
+            conditions.append((f"median of {source_runs}, no .pyc, as the layer shipped before issue 15", cold.source))
         for condition, condition_runs in conditions:
             median = _median([run.handler_ms for run in condition_runs])
             cpu = _median([run.handler_cpu_ms for run in condition_runs])

@@ -113,7 +113,8 @@ SUBJECTS = (
 class Start:
     init_ms: float
     invoke_ms: float
-    cpu_ms: float
+    init_cpu_ms: float
+    cpu_ms: float  # init + first request
     modules_at_init: int
     openai_at_init: bool
     boto3_at_init: bool
@@ -316,6 +317,7 @@ class Runner:
         return Start(
             init_ms=figures["init_ms"],
             invoke_ms=figures["invoke_ms"],
+            init_cpu_ms=figures["init_cpu_ms"],
             cpu_ms=figures["cpu_ms"],
             modules_at_init=figures["modules_at_init"],
             openai_at_init=figures["openai_at_init"],
@@ -389,20 +391,26 @@ def _figure(starts: list[Start], value: Callable[[Start], float]) -> float:
     return _median([value(start) for start in starts])
 
 
+def _per_condition(runs: dict[str, list[Start]], value: Callable[[Start], float]) -> str:
+    return " / ".join(f"{_figure(runs[condition], value):.0f}" for condition in CONDITIONS) + " ms"
+
+
 def run(*, rounds: int = DEFAULT_ROUNDS) -> BenchmarkResult:
+    """The verdicts are on CPU time (user + system of the child): on a shared machine the wall time also holds
+    the waits for a core and for the local stack's servers, which run in this process."""
     result = BenchmarkResult(NAME)
     starts, heaviest, notes = measure(rounds)
     result.notes.extend(notes)
-    naive_total = _figure(starts[NAIVE]["shipped"], lambda start: start.total_ms)
+    naive_cpu = _figure(starts[NAIVE]["shipped"], lambda start: start.cpu_ms)
+    naive_wall = _figure(starts[NAIVE]["shipped"], lambda start: start.total_ms)
     result.detail_headers = (
         "Function",
-        f"init + first request, shipped .pyc (median of {rounds})",
-        "init / first request, shipped",
-        "x naive (shipped)",
-        "warm local cache",
-        "shipped vs local cache",
-        "no bytecode",
-        "CPU, shipped",
+        f"CPU, init + first request: shipped / local cache / none (medians of {rounds})",
+        "CPU, init / first request, shipped",
+        "x naive (CPU, shipped)",
+        "shipped vs local cache (CPU)",
+        "wall, init + first request: shipped / local cache / none",
+        "x naive (wall, shipped)",
         "modules at init",
         "openai / boto3 at init",
         "first answer",
@@ -410,21 +418,20 @@ def run(*, rounds: int = DEFAULT_ROUNDS) -> BenchmarkResult:
     )
     for subject in SUBJECTS:
         runs = starts[subject.name]
-        shipped = _figure(runs["shipped"], lambda start: start.total_ms)
-        cached = _figure(runs["local_cache"], lambda start: start.total_ms)
-        source = _figure(runs["none"], lambda start: start.total_ms)
+        cpu = _figure(runs["shipped"], lambda start: start.cpu_ms)
+        cached_cpu = _figure(runs["local_cache"], lambda start: start.cpu_ms)
+        wall = _figure(runs["shipped"], lambda start: start.total_ms)
+        init_cpu = _figure(runs["shipped"], lambda start: start.init_cpu_ms)
         first = runs["shipped"][0]
         result.detail_rows.append(
             (
                 subject.name,
-                f"{shipped:.0f} ms",
-                f"{_figure(runs['shipped'], lambda start: start.init_ms):.0f} / "
-                f"{_figure(runs['shipped'], lambda start: start.invoke_ms):.0f} ms",
-                f"{shipped / naive_total:.2f}",
-                f"{cached:.0f} ms",
-                f"{(shipped / cached - 1) * 100:+.0f} %",
-                f"{source:.0f} ms",
-                f"{_figure(runs['shipped'], lambda start: start.cpu_ms):.0f} ms",
+                _per_condition(runs, lambda start: start.cpu_ms),
+                f"{init_cpu:.0f} / {cpu - init_cpu:.0f} ms",
+                f"{cpu / naive_cpu:.2f}",
+                f"{(cpu / cached_cpu - 1) * 100:+.0f} %",
+                _per_condition(runs, lambda start: start.total_ms),
+                f"{wall / naive_wall:.2f}",
                 str(first.modules_at_init),
                 f"{'yes' if first.openai_at_init else 'no'} / {'yes' if first.boto3_at_init else 'no'}",
                 str(first.status if isinstance(first.status, int) else "ok"),
@@ -433,28 +440,33 @@ def run(*, rounds: int = DEFAULT_ROUNDS) -> BenchmarkResult:
         )
         if subject.name == NAIVE:
             result.rows.append(
-                Row(NAME, NAIVE, f"init + first request, shipped .pyc (median of {rounds})", f"{shipped:.0f} ms")
+                Row(
+                    NAME,
+                    NAIVE,
+                    f"init + first request, shipped .pyc: CPU (wall), medians of {rounds}",
+                    f"{cpu:.0f} ms ({wall:.0f} ms)",
+                )
             )
             continue
-        ratio = shipped / naive_total
+        ratio = cpu / naive_cpu
         result.rows.append(
             Row(
                 NAME,
                 subject.name,
-                "init + first request as built, against the naive baseline in the same run",
-                f"{ratio:.2f}x ({shipped:.0f} / {naive_total:.0f} ms)",
+                "init + first request as built, CPU against the naive baseline's in the same run (wall)",
+                f"{ratio:.2f}x ({cpu:.0f} / {naive_cpu:.0f} ms; wall {wall / naive_wall:.2f}x)",
                 f"≤ {RATIO_TARGET:.2f}x",
                 MET if ratio <= RATIO_TARGET else f"MISSED by {ratio - RATIO_TARGET:.2f}x",
             )
         )
-        slower = shipped / cached - 1
+        slower = cpu / cached_cpu - 1
         over = (slower - SHIPPED_OVER_CACHE_TARGET) * 100
         result.rows.append(
             Row(
                 NAME,
                 subject.name,
-                "bytecode as shipped against a warm local cache",
-                f"{slower * 100:+.0f} % ({shipped:.0f} / {cached:.0f} ms)",
+                "bytecode as shipped against a warm local cache, CPU of init + first request",
+                f"{slower * 100:+.0f} % ({cpu:.0f} / {cached_cpu:.0f} ms)",
                 f"≤ +{SHIPPED_OVER_CACHE_TARGET * 100:.0f} %",
                 MET if slower <= SHIPPED_OVER_CACHE_TARGET else f"MISSED by {over:.0f} %",
             )

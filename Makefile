@@ -65,8 +65,11 @@ pytest: install
 sam-validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint
 
-sam-build: $(SAM_VENV)/.installed
+# The layer and the functions ship CPython 3.13 bytecode (layers/sorajobs/runtime_bytecode.py fetches a 3.13
+# into .cache/ the first time); tests/artifact then checks that every module built has it.
+sam-build: $(SAM_VENV)/.installed install
 	$(SAM) build
+	CHECK_BUILT_ARTIFACT=1 $(PY) -m pytest -q tests/artifact
 
 # Deploying for real (README, Deployment). The first `make deploy` asks for the stack name, region and parameters
 # (sam deploy --guided) and saves the answers in $(SAMCONFIG); later ones deploy with them and ask nothing
@@ -116,4 +119,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV) .aws-sam .cache .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import cold_start, detection, rate_burst, store_memory, sweep_throughput, webhook_latency
+from bench import (
+    cold_start,
+    detection,
+    lambda_cold_start,
+    rate_burst,
+    store_memory,
+    sweep_throughput,
+    webhook_latency,
+)
 from bench.machine import describe
 from bench.report import BenchmarkResult, format_table, summary_table
 
@@ -42,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         choices=(
             cold_start.NAME,
+            lambda_cold_start.NAME,
             store_memory.NAME,
             sweep_throughput.NAME,
             detection.NAME,
@@ -55,7 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--source-runs",
         type=int,
         default=cold_start.DEFAULT_SOURCE_RUNS,
-        help="cold start: runs per function without .pyc, as the layer ships (0 skips them)",
+        help="cold start: runs per function without .pyc (0 skips them)",
+    )
+    parser.add_argument(
+        "--lambda-rounds",
+        type=int,
+        default=lambda_cold_start.DEFAULT_ROUNDS,
+        help="lambda cold start: interleaved rounds (each function and the baseline in every bytecode condition)",
     )
     parser.add_argument(
         "--video-size",
@@ -135,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     benchmarks: dict[str, Callable[[], BenchmarkResult]] = {
         cold_start.NAME: lambda: cold_start.run(runs=args.runs, source_runs=args.source_runs),
+        lambda_cold_start.NAME: lambda: lambda_cold_start.run(rounds=args.lambda_rounds),
         store_memory.NAME: lambda: store_memory.run(video_bytes=args.video_size, with_naive=not args.skip_naive),
         sweep_throughput.NAME: lambda: sweep_throughput.run(
             sizes=args.sweep_sizes,

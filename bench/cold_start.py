@@ -1,4 +1,7 @@
-"""Cold start: the time to import each function's handler module in a fresh Python process.
+"""Cold start: the time to import each function's handler module from the source tree, on the build Python.
+
+bench/lambda_cold_start.py measures what Lambda runs (the built artifact on CPython 3.13, init and first
+request); this one stays as the quick look at the source tree's imports, on whatever Python runs the bench.
 
 Each run starts a new interpreter in functions/<dir>/ with a Lambda-like environment (tracing on,
 as `Tracing: Active` makes it) and times `importlib.import_module("app")`, as the Lambda runtime
@@ -7,9 +10,9 @@ cost of its first refresh from the provider. Two bytecode conditions:
 
 - cached: .pyc files, compiled by a warm-up run into a scratch PYTHONPYCACHEPREFIX (what a layer
   with compiled bytecode would give);
-- source: no bytecode for site-packages, the sorajobs package and the handler, as the layer is built
-  today (`pip install --no-compile`, __pycache__ removed) onto Lambda's read-only /opt, so every
-  cold start compiles them. The standard library keeps its .pyc, as in the Lambda runtime.
+- source: no bytecode for site-packages, the sorajobs package and the handler, as the layer was built
+  before it shipped CPython 3.13 bytecode (issue 15), so every cold start compiled them. The standard
+  library keeps its .pyc, as in the Lambda runtime.
 """
 
 from __future__ import annotations
@@ -183,8 +186,7 @@ def _run_once(function: str, pycache: Path, *, source_only: bool) -> Run:
 
 
 def _import_cost_by_package(function: str, pycache: Path) -> list[tuple[str, float]]:
-    """One `-X importtime` run of the handler import: self time per package, with the standard library
-    charged to the nearest non-stdlib importer, so the figures add up to the whole import."""
+    """One `-X importtime` run of the handler import, charged by package."""
     directory = FUNCTIONS_DIR / function
     completed = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import app"],
@@ -195,8 +197,14 @@ def _import_cost_by_package(function: str, pycache: Path) -> list[tuple[str, flo
         timeout=120,
         check=True,
     )
+    return import_cost_by_package(completed.stderr)
+
+
+def import_cost_by_package(importtime_output: str) -> list[tuple[str, float]]:
+    """Self time per package of the handler module's (`app`) import, from `-X importtime` output, with the
+    standard library charged to the nearest non-stdlib importer, so the figures add up to the whole import."""
     lines: list[tuple[int, str, float]] = []  # depth, module, self ms; children come before their parent
-    for line in completed.stderr.splitlines():
+    for line in importtime_output.splitlines():
         fields = line.removeprefix("import time:").split("|")
         if len(fields) != 3 or not fields[0].strip().isdigit():
             continue
@@ -280,7 +288,7 @@ def run(*, runs: int = DEFAULT_RUNS, source_runs: int = DEFAULT_SOURCE_RUNS) -> 
         cold = by_name[function]
         conditions = [(f"median of {runs}, cached .pyc", cold.cached)]
         if cold.source:
-            conditions.append((f"median of {source_runs}, no .pyc as the layer ships", cold.source))
+            conditions.append((f"median of {source_runs}, no .pyc, as the layer shipped before issue 15", cold.source))
         for condition, condition_runs in conditions:
             median = _median([run.handler_ms for run in condition_runs])
             cpu = _median([run.handler_cpu_ms for run in condition_runs])

@@ -17,16 +17,16 @@ from sorajobs.clock import Clock, SystemClock, new_job_id
 from sorajobs.config import Settings
 from sorajobs.dal.job_counters import AdmissionLimits
 from sorajobs.dal.jobs import JobRepository
-from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
-from sorajobs.dal.rate_budget import CallKind, RateBudget, budget_bucket
-from sorajobs.dal.storage import VideoStorage
-from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.models.errors import ProviderNotConfigured
-from sorajobs.providers.base import VideoProvider
 
 if TYPE_CHECKING:
     import httpx
 
+    from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
+    from sorajobs.dal.rate_budget import RateBudget
+    from sorajobs.dal.storage import VideoStorage
+    from sorajobs.dal.webhooks import WebhookRepository
+    from sorajobs.providers.base import VideoProvider
     from sorajobs.providers.fal_keys import FalWebhookKeys
     from sorajobs.signing import WebhookSecret
 
@@ -39,7 +39,8 @@ def _sweep_threads(max_workers: int) -> Executor:
 
 
 class Services:
-    """Clients are created on first use, so a function pays only for what it touches."""
+    """Clients are created on first use, so a function pays only for what it touches; so are the repositories
+    and queues that not every function uses, whose modules (and pydantic models) are imported then too."""
 
     def __init__(
         self,
@@ -108,10 +109,14 @@ class Services:
 
     @cached_property
     def storage(self) -> VideoStorage:
+        from sorajobs.dal.storage import VideoStorage
+
         return VideoStorage(self._client("s3"), self.settings.videos_bucket_name)
 
     @cached_property
     def store_queue(self) -> StoreVideoQueue:
+        from sorajobs.dal.queue import StoreVideoQueue
+
         return StoreVideoQueue(self.sqs, self.settings.store_video_queue_url)
 
     @cached_property
@@ -125,6 +130,8 @@ class Services:
 
     @cached_property
     def rate_budget(self) -> RateBudget:
+        from sorajobs.dal.rate_budget import CallKind, RateBudget, budget_bucket
+
         kinds: tuple[CallKind, ...] = ("create", "retrieve")
         limits = {
             budget_bucket(provider, kind): self.settings.requests_per_minute(provider, kind)
@@ -153,10 +160,14 @@ class Services:
 
     @cached_property
     def webhooks(self) -> WebhookRepository:
+        from sorajobs.dal.webhooks import WebhookRepository
+
         return WebhookRepository(self.dynamodb, self.settings.jobs_table_name)
 
     @cached_property
     def webhook_queue(self) -> WebhookDeliveryQueue:
+        from sorajobs.dal.queue import WebhookDeliveryQueue
+
         settings = self.settings
         return WebhookDeliveryQueue(
             self.sqs,

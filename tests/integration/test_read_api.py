@@ -165,6 +165,8 @@ def test_the_openapi_document_is_public_and_describes_every_route(world):
         "/uploads",
         "/provider-webhooks/openai",
         "/provider-webhooks/fal",
+        "/doctor",
+        "/videos/{id}/attempts",
     }
     assert set(paths["/videos"]) == {"get", "post"}
     assert "SubmitVideoRequest" in response.body["components"]["schemas"]

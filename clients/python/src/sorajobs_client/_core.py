@@ -152,7 +152,7 @@ def _segment(job_id: str) -> str:
 # --- retries -------------------------------------------------------------------------------------
 
 _RETRYABLE_CONFLICTS = frozenset({"conflict", "request_in_progress"})
-_PERMANENT_SERVER_CODES = frozenset({"provider_not_configured", "provider_auth_failed"})
+_PERMANENT_SERVER_CODES = frozenset({"provider_not_configured", "provider_auth_failed", "provider_misconfigured"})
 
 
 @dataclass(frozen=True)

@@ -403,7 +403,11 @@ def exit_code_for(error: SoraJobsError) -> int:
         isinstance(error, ApiError) and error.code == "route_not_found"
     ):
         return EXIT_UNREACHABLE
-    if isinstance(error, ServerError) and error.code not in ("provider_not_configured", "provider_auth_failed"):
+    if isinstance(error, ServerError) and error.code not in (
+        "provider_not_configured",
+        "provider_auth_failed",
+        "provider_misconfigured",
+    ):
         return EXIT_UNREACHABLE
     if isinstance(error, DownloadError):
         return EXIT_DOWNLOAD

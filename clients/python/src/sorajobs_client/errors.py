@@ -90,7 +90,8 @@ class ServerError(ApiError):
 
 
 class ProviderUnavailableError(ServerError):
-    """503: provider_not_configured, provider_auth_failed (not retried: the deployment must change)."""
+    """503: provider_not_configured, provider_auth_failed, provider_misconfigured (not retried: the deployment must
+    change)."""
 
     @property
     def job_id(self) -> str | None:
@@ -142,7 +143,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     422: UnprocessableError,
     429: RateLimitedError,
 }
-_PROVIDER_CODES = frozenset({"provider_not_configured", "provider_auth_failed"})
+_PROVIDER_CODES = frozenset({"provider_not_configured", "provider_auth_failed", "provider_misconfigured"})
 
 
 def error_class(status_code: int, code: str) -> type[ApiError]:

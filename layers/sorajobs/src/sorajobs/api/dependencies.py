@@ -1,7 +1,8 @@
 """What a route receives, the Powertools way: `Annotated[JobService, Depends(job_service)]`. Each part comes from
 the `Wiring` the function's entry point put in the resolver's context for this request (see `HttpFunction`).
 A dependency that raises a DomainError (no authenticated subject) is answered in the error envelope by the
-resolver's handler of DependencyResolutionError."""
+resolver's handler of DependencyResolutionError. The routes that change jobs take theirs from job_dependencies, and
+a route module that alone uses a collaborator declares it itself, so a function imports only the logic it runs."""
 
 from __future__ import annotations
 
@@ -13,10 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sorajobs.api.caller import caller_of
 from sorajobs.config import Settings
-from sorajobs.logic.jobs import JobService
 from sorajobs.logic.queries import Caller, JobQueries
-from sorajobs.logic.uploads import ImageUploads
-from sorajobs.logic.webhook_log import WebhookLog
 from sorajobs.services import Services
 from sorajobs.wiring import Wiring
 
@@ -42,26 +40,11 @@ def caller(request: Request, wiring: WiringDep) -> Caller:
     return caller_of(cast(APIGatewayProxyEventV2, request.resolved_event), wiring.settings)
 
 
-def job_service(wiring: WiringDep) -> JobService:
-    return wiring.job_service
-
-
 def job_queries(wiring: WiringDep) -> JobQueries:
     return wiring.queries
-
-
-def image_uploads(wiring: WiringDep) -> ImageUploads:
-    return wiring.uploads
-
-
-def webhook_log(wiring: WiringDep) -> WebhookLog:
-    return wiring.webhook_log
 
 
 SettingsDep = Annotated[Settings, Depends(settings)]
 ServicesDep = Annotated[Services, Depends(services)]
 CallerDep = Annotated[Caller, Depends(caller)]
-JobServiceDep = Annotated[JobService, Depends(job_service)]
 JobQueriesDep = Annotated[JobQueries, Depends(job_queries)]
-ImageUploadsDep = Annotated[ImageUploads, Depends(image_uploads)]
-WebhookLogDep = Annotated[WebhookLog, Depends(webhook_log)]

@@ -67,7 +67,7 @@ def get_stats(caller: CallerDep, queries: JobQueriesDep) -> StatsResponse:
 @router.get("/openapi.json", include_in_schema=False)
 def get_openapi_document() -> dict[str, Any]:
     from sorajobs.api.http import openapi_document
-    from sorajobs.api.routes import doctor, provider_webhook, reset, sora_status, submit, webhooks
+    from sorajobs.api.routes import attempts, doctor, provider_webhook, reset, sora_status, submit, webhooks
 
     return openapi_document(
         submit.router,
@@ -77,4 +77,5 @@ def get_openapi_document() -> dict[str, Any]:
         webhooks.router,
         provider_webhook.router,
         doctor.router,
+        attempts.router,
     )

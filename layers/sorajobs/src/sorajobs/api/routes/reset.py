@@ -8,7 +8,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from sorajobs.api.dependencies import CallerDep, JobQueriesDep, JobServiceDep
+from sorajobs.api.dependencies import CallerDep, JobQueriesDep
+from sorajobs.api.job_dependencies import JobServiceDep
 from sorajobs.api.routes.common import JobIdPath
 from sorajobs.models.api import ResetVideoRequest, VideoJobResponse
 

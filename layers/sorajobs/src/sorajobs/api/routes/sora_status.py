@@ -5,7 +5,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from sorajobs.api.dependencies import CallerDep, JobQueriesDep, JobServiceDep
+from sorajobs.api.dependencies import CallerDep, JobQueriesDep
+from sorajobs.api.job_dependencies import JobServiceDep
 from sorajobs.api.routes.common import JobIdPath
 from sorajobs.models.api import VideoJobResponse
 

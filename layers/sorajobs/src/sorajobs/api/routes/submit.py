@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from sorajobs.api.dependencies import CallerDep, ImageUploadsDep, JobQueriesDep, JobServiceDep, ServicesDep
+from sorajobs.api.dependencies import CallerDep, JobQueriesDep, ServicesDep
+from sorajobs.api.job_dependencies import ImageUploadsDep, JobServiceDep
 from sorajobs.logic.jobs import ENDPOINT_NOT_FOUND, JobService
 from sorajobs.logic.lifecycle import provider_rejection
 from sorajobs.models.api import ImageUploadRequest, ImageUploadResponse, SubmitVideoRequest, VideoJobResponse

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from sorajobs.api.dependencies import CallerDep, WebhookLogDep
+from sorajobs.api.dependencies import CallerDep, WiringDep
 from sorajobs.api.routes.common import JobIdPath
+from sorajobs.logic.webhook_log import WebhookLog
 from sorajobs.models.webhooks import (
     ReplayWebhookRequest,
     ReplayWebhookResponse,
@@ -18,6 +20,13 @@ from sorajobs.models.webhooks import (
 )
 
 router = APIGatewayHttpRouter()
+
+
+def webhook_log(wiring: WiringDep) -> WebhookLog:
+    return wiring.webhook_log
+
+
+WebhookLogDep = Annotated[WebhookLog, Depends(webhook_log)]
 
 
 @router.get(

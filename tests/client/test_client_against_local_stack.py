@@ -16,7 +16,6 @@ from typing import Any, get_args
 import httpx
 import pytest
 
-from local.emulator import EmulatorConfig
 from local.emulator.scenarios import Scenario
 from local.stack import LocalStack
 from sorajobs_client import (
@@ -32,7 +31,7 @@ from sorajobs_client import (
 from sorajobs_client import models as client_models
 from sorajobs_client._core import CreateOptions
 from sorajobs_client.cli import EXIT_API_ERROR, EXIT_AUTH, EXIT_UNREACHABLE, main
-from tests.client.helpers import Clocks, on_manual_time
+from tests.client.helpers import Clocks, manual_local_stack, on_manual_time
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -49,14 +48,8 @@ def clocks() -> Clocks:
 
 @pytest.fixture(scope="module")
 def stack(clocks: Clocks) -> Iterator[LocalStack]:
-    with LocalStack(
-        emulator_config=EmulatorConfig(queue_seconds=3, render_seconds=20),
-        emulator_clock=clocks.emulator,
-        backend_clock=clocks.backend,
-        background=False,
-        provider_webhooks=False,  # sora-status and the sweep carry the jobs; webhooks out are driven by hand
-        parameters=LIMITS,
-    ) as local:
+    # sora-status and the sweep carry the jobs; webhooks out are driven by hand
+    with manual_local_stack(clocks, parameters=LIMITS) as local:
         yield local
 
 

@@ -17,7 +17,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 # The provider's webhooks are authenticated by their Standard Webhooks signature instead of a JWT.
-PUBLIC_ROUTES = {("GET", "/openapi.json"), ("POST", "/provider-webhooks/openai"), ("POST", "/provider-webhooks/fal")}
+PUBLIC_ROUTES = {
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("POST", "/provider-webhooks/openai"),
+    ("POST", "/provider-webhooks/fal"),
+}
 EXPECTED_ROUTES = {
     ("POST", "/videos"),
     ("GET", "/videos/{id}/sora-status"),
@@ -27,6 +32,7 @@ EXPECTED_ROUTES = {
     ("GET", "/videos/{id}/content"),
     ("GET", "/stats"),
     ("GET", "/openapi.json"),
+    ("GET", "/docs"),
     ("GET", "/videos/{id}/webhooks"),
     ("POST", "/videos/{id}/webhooks/replay"),
     ("POST", "/provider-webhooks/openai"),

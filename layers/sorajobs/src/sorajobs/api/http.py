@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -16,13 +15,6 @@ from sorajobs.models.errors import DomainError, TransitionConflict
 from sorajobs.services import get_services
 
 logger = Logger(child=True)
-
-API_TITLE = "Sora video jobs API"
-API_VERSION = "1.0.0"
-API_DESCRIPTION = (
-    "Submit text-to-video generations to an OpenAI-Videos-compatible provider, follow them, "
-    "and download the stored result."
-)
 
 
 def error_response(
@@ -121,37 +113,3 @@ class HttpFunction:
                 "isBase64Encoded": False,
             }
         return self.resolver.resolve(event, context)
-
-
-def openapi_document(*routers: APIGatewayHttpRouter) -> dict[str, Any]:
-    """The OpenAPI document of the whole API, generated from the routers of every function."""
-    schema = build_resolver(*routers).get_openapi_json_schema(
-        title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION
-    )
-    document: dict[str, Any] = json.loads(schema)
-    _document_error_envelope(document)
-    return document
-
-
-_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-
-
-def _document_error_envelope(document: dict[str, Any]) -> None:
-    """Powertools documents its own 422 body ({"detail": [...]}) and no other error; every error the
-    functions answer is the ErrorResponse envelope, with 4xx statuses beyond 422 (400, 401, 404, 409, 413, 415, 429)."""
-    schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
-    envelope = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(envelope.pop("$defs", {}))
-    schemas["ErrorResponse"] = envelope
-    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-    for path_item in document.get("paths", {}).values():
-        for method, operation in path_item.items():
-            if method in _HTTP_METHODS:
-                responses = operation.setdefault("responses", {})
-                responses["422"] = {"description": "The request is not valid.", "content": content}
-                responses["4XX"] = {"description": "The request was refused (see `error.code`).", "content": content}
-    # Powertools' validation shapes, once nothing refers to them any more.
-    for name in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):
-        unused = schemas.pop(name, None)
-        if unused is not None and f'"#/components/schemas/{name}"' in json.dumps(document):
-            schemas[name] = unused

@@ -44,20 +44,39 @@ def resource(logical_id: str) -> dict[str, Any]:
     return found
 
 
-def http_routes() -> list[tuple[str, str, str, bool]]:
-    """(method, path, function logical id, needs JWT) for every HttpApi event in the template."""
+def _http_api_events() -> list[tuple[str, dict[str, Any]]]:
+    """(function logical id, event properties) for every HttpApi event in the template."""
     template = load_template()
-    routes = []
+    events = []
     for logical_id, definition in template["Resources"].items():
         if definition.get("Type") != "AWS::Serverless::Function":
             continue
         for event in (definition.get("Properties", {}).get("Events") or {}).values():
-            if event.get("Type") != "HttpApi":
-                continue
-            properties = event["Properties"]
-            authorizer = (properties.get("Auth") or {}).get("Authorizer")
-            routes.append((properties["Method"].upper(), properties["Path"], logical_id, authorizer != "NONE"))
-    return routes
+            if event.get("Type") == "HttpApi":
+                events.append((logical_id, event["Properties"]))
+    return events
+
+
+def _needs_jwt(properties: dict[str, Any]) -> bool:
+    return (properties.get("Auth") or {}).get("Authorizer") != "NONE"
+
+
+def http_routes() -> list[tuple[str, str, str, bool]]:
+    """(method, path, function logical id, needs JWT) for every HttpApi route with a path in the template."""
+    return [
+        (properties["Method"].upper(), properties["Path"], logical_id, _needs_jwt(properties))
+        for logical_id, properties in _http_api_events()
+        if "Path" in properties
+    ]
+
+
+def default_route() -> tuple[str, bool] | None:
+    """(function logical id, needs JWT) of the `$default` route (an HttpApi event with no Path and no Method),
+    which gets every request no other route matches; None when the template has none."""
+    for logical_id, properties in _http_api_events():
+        if "Path" not in properties and "Method" not in properties:
+            return logical_id, _needs_jwt(properties)
+    return None
 
 
 def function_handler(logical_id: str) -> tuple[str, str]:

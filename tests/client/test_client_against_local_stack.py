@@ -298,6 +298,10 @@ def download_unfinished(api: SoraJobs) -> None:
     api.download(api.create("not yet").id)
 
 
+def download_cancelled(api: SoraJobs) -> None:
+    api.download(api.cancel(api.create("never mind").id).id)
+
+
 def reuse_key(api: SoraJobs) -> None:
     api.create("first", idempotency_key="same-key")
     api.create("second", idempotency_key="same-key")
@@ -317,9 +321,10 @@ PROVOKED: dict[str, tuple[int, Callable[[SoraJobs], Any]]] = {
     "not_found": (404, lambda api: api.retrieve("job_00000000000000000000beef")),
     "job_completed": (409, reset_completed),
     "not_ready": (409, download_unfinished),
+    "no_video": (409, download_cancelled),
     "not_cancellable": (409, cancel_completed),
-    # 4-byte characters: a prompt within 32,000 characters whose body is over 64 KiB.
-    "payload_too_large": (413, lambda api: api.create("\U0001f30a" * 20_000)),
+    # A body over the 1 MiB limit (a prompt of 32,000 characters, any characters, is well within it).
+    "payload_too_large": (413, lambda api: api.create("\U0001f30a" * 300_000)),
     "validation_error": (422, lambda api: api.list_page(limit=1000)),
     "idempotency_key_reused": (422, reuse_key),
     "webhook_url_not_allowed": (422, lambda api: api.create("x", webhook_url="https://10.0.0.1/hooks")),
@@ -372,7 +377,7 @@ def test_a_key_the_provider_refuses_is_a_503_provider_auth_failed(stack, api):
 
 @pytest.mark.parametrize(
     ("token", "code"),
-    [("not-a-jwt", "unauthorized"), ("{expired}", "unauthorized"), ("{no_subject}", "unauthorized")],
+    [("not-a-jwt", "invalid_token"), ("{expired}", "token_expired"), ("{no_subject}", "unauthorized")],
 )
 def test_a_refused_token_is_an_authentication_error(stack, token, code):
     token = token.format(expired=stack.mint_token("x", expires_in=-60), no_subject=stack.mint_token(""))

@@ -6,8 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sorajobs.models.api import ErrorBody, ErrorResponse
@@ -15,6 +18,9 @@ from sorajobs.models.errors import DomainError, TransitionConflict
 from sorajobs.services import get_services
 
 logger = Logger(child=True)
+
+# A body with no Content-Type is read as JSON too, as Powertools does.
+_JSON_MEDIA_TYPES = frozenset({"", "application/json"})
 
 
 def error_response(
@@ -31,6 +37,41 @@ def error_response(
         body=body.model_dump_json(),
         headers=headers,
     )
+
+
+def _media_type(event: BaseProxyEvent) -> str:
+    return (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def _takes_json_body(app: APIGatewayHttpResolver) -> bool:
+    """Whether the matched route reads a JSON body (a Body() parameter); the provider webhooks read raw bytes."""
+    route = app.context.get("_route")  # Powertools keeps the matched route here for its own middlewares
+    return bool(route is not None and route.dependant.body_params and app.current_event.body)
+
+
+def not_json(event: BaseProxyEvent) -> Response[str]:
+    media_type = _media_type(event)
+    return error_response(
+        415,
+        "unsupported_media_type",
+        f"{event.http_method} {event.path} takes a JSON body, not {media_type}: send it with "
+        "Content-Type: application/json (curl: --json, or -H 'Content-Type: application/json').",
+        [{"content_type": media_type}],
+    )
+
+
+def route_not_found(event: BaseProxyEvent) -> Response[str]:
+    message = f"No route {event.http_method} {event.path}: GET /openapi.json lists the routes (and /docs shows them)."
+    if event.http_method == "OPTIONS" and "access-control-request-method" in event.headers:
+        message += " This deployment allows no browser origin (CORS): set CorsAllowedOrigins to allow one."
+    return error_response(404, "route_not_found", message)
+
+
+def _validation_message(details: list[dict[str, Any]]) -> str:
+    first = details[0] if details else {}
+    where = ".".join(first.get("loc", [])) or "request"
+    more = f" ({len(details) - 1} more in details)" if len(details) > 1 else ""
+    return f"The request is not valid: {where}: {first.get('msg', 'invalid')}{more}."
 
 
 def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -51,16 +92,28 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     for router in routers:
         app.include_router(router)
 
+    def require_json_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        # Powertools also parses form and multipart bodies into the model; this API promises JSON only.
+        if _takes_json_body(app) and _media_type(app.current_event) not in _JSON_MEDIA_TYPES:
+            return not_json(app.current_event)
+        return next_middleware(app)
+
+    app.use([require_json_body])
+
     @app.exception_handler(RequestValidationError)
     def invalid_request(error: RequestValidationError) -> Response[str]:
+        if _takes_json_body(app) and _media_type(app.current_event) not in _JSON_MEDIA_TYPES:
+            return not_json(app.current_event)  # a form parsed as one is no ground for 422s about its fields
         details = _validation_details(error)
         if any(detail["type"] == "json_invalid" for detail in details):
-            return error_response(400, "invalid_json", "The request body is not valid JSON.", details)
-        return error_response(422, "validation_error", "The request is not valid.", details)
+            return error_response(
+                400, "invalid_json", "The request body is not valid JSON: check its syntax (see details).", details
+            )
+        return error_response(422, "validation_error", _validation_message(details), details)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def unsupported_content_type(error: RequestUnsupportedContentType) -> Response[str]:
-        return error_response(415, "unsupported_media_type", "The request body must be application/json.")
+        return not_json(app.current_event)
 
     @app.exception_handler(UnicodeDecodeError)
     def body_not_utf8(error: UnicodeDecodeError) -> Response[str]:
@@ -83,7 +136,7 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
 
     @app.not_found
     def unknown_route(error: Exception) -> Response[str]:
-        return error_response(404, "route_not_found", "No such route.")
+        return route_not_found(app.current_event)
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[str]:
@@ -100,16 +153,34 @@ class HttpFunction:
         self.resolver = build_resolver(*routers)
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        refused = refused_before_routing(event, get_services().settings.max_request_body_bytes)
+        if refused is not None:
+            return refused
+        return self.resolver.resolve(event, context)
+
+
+def refused_before_routing(event: dict[str, Any], limit: int) -> dict[str, Any] | None:
+    """What is answered without routing: whatever API Gateway's `$default` route caught (no route matched: never
+    handed to a route of this function, which would skip the authorizer), and bodies over the limit."""
+    response: Response[str] | None = None
+    if event.get("routeKey") == "$default":
+        response = route_not_found(APIGatewayProxyEventV2(event))
+    else:
         body = event.get("body") or ""
-        limit = get_services().settings.max_request_body_bytes
         # base64 bodies are 4/3 the size of what they carry, less one byte per "=" of padding
         size = len(body) * 3 // 4 - body[-2:].count("=") if event.get("isBase64Encoded") else len(body.encode())
         if size > limit:
-            response = error_response(413, "payload_too_large", f"The request body exceeds {limit} bytes.")
-            return {
-                "statusCode": response.status_code,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "body": response.body,
-                "isBase64Encoded": False,
-            }
-        return self.resolver.resolve(event, context)
+            response = error_response(
+                413,
+                "payload_too_large",
+                f"The request body is {size} bytes; this API takes at most {limit}, more than any valid request "
+                "needs (a prompt of 32,000 characters included): check what is being sent.",
+            )
+    if response is None:
+        return None
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.devtoken import DevTokens, ExpiredDevToken, InvalidDevToken, MissingDevToken, authorizer_claims
 from local.lambda_runtime import ACCOUNT_ID, LocalFunctions
-from local.template import default_route, http_routes
+from local.template import CorsRules, default_route, http_routes
 
 log = logging.getLogger("local.gateway")
 
@@ -265,10 +265,12 @@ class LocalHttpGateway:
         tokens: DevTokens | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        cors: CorsRules | None = None,
     ) -> None:
         self.functions = functions
         self.routes = routes or RouteTable.from_template()
         self.tokens = tokens or DevTokens.from_env()
+        self.cors = cors
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=100)
         self._host = host
         self._port = port
@@ -306,10 +308,19 @@ class LocalHttpGateway:
         return f"http://{host}:{self._server.server_port}"
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        """Routing, then the authorizer, then the function: the order API Gateway applies them in."""
+        """CORS preflights, then routing, then the authorizer, then the function: the order API Gateway applies
+        them in."""
         request_id = _request_id()
+        origin = _header(request, "origin")
+        preflight = request.method == "OPTIONS" and _header(request, "access-control-request-method") is not None
+        if self.cors is not None and origin is not None and preflight:
+            response = preflight_answer(self.cors, origin)
+            response.headers.append(("apigw-requestid", request_id))
+            return response
         response = self._handle(request, request_id)
         response.headers.append(("apigw-requestid", request_id))
+        if self.cors is not None and origin is not None:
+            with_cors(response, self.cors, origin)
         return response
 
     def _handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
@@ -341,6 +352,34 @@ class LocalHttpGateway:
             return gateway_error(
                 500, "internal_error", f"{route.function_id} failed (see the log of make local); retry the request."
             )
+
+
+def _header(request: HttpRequest, name: str) -> str | None:
+    return next((value for key, value in request.headers if key.lower() == name), None)
+
+
+def preflight_answer(cors: CorsRules, origin: str) -> HttpResponse:
+    """API Gateway answers a preflight itself, before routing and the authorizer: 204, with the rules when the
+    origin is allowed and without any CORS header when it is not (the browser then refuses the call)."""
+    headers: list[tuple[str, str]] = []
+    if cors.allows(origin):
+        headers = [
+            ("Access-Control-Allow-Origin", "*" if "*" in cors.allow_origins else origin),
+            ("Access-Control-Allow-Methods", ",".join(cors.allow_methods)),
+            ("Access-Control-Allow-Headers", ",".join(cors.allow_headers)),
+            ("Access-Control-Max-Age", str(cors.max_age)),
+        ]
+    return HttpResponse(204, headers, b"")
+
+
+def with_cors(response: HttpResponse, cors: CorsRules, origin: str) -> None:
+    """The CORS headers of an answer to an allowed origin, the gateway's own errors included; whatever CORS
+    headers the function set are dropped, as API Gateway ignores them once CORS is configured."""
+    response.headers[:] = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]
+    if cors.allows(origin):
+        response.headers.append(("Access-Control-Allow-Origin", "*" if "*" in cors.allow_origins else origin))
+        response.headers.append(("Access-Control-Expose-Headers", ",".join(cors.expose_headers)))
+        response.headers.append(("Vary", "Origin"))
 
 
 class _GatewayRequestHandler(BaseHTTPRequestHandler):

@@ -47,7 +47,7 @@ from local.runway_emulator import EmulatorServer as RunwayEmulatorServer
 from local.scheduler import PollSoraStatusScheduler
 from local.sqs_poller import SqsPoller
 from local.stream_poller import StreamPoller
-from local.template import load_template
+from local.template import cors_rules, load_template
 
 if TYPE_CHECKING:
     # Imported for typing only: sorajobs is first imported once the functions' environment is in place.
@@ -283,7 +283,11 @@ class LocalStack:
 
         self.functions = LocalFunctions()
         self._gateway = LocalHttpGateway(
-            self.functions, tokens=self.tokens, host=self._gateway_host, port=self._gateway_port
+            self.functions,
+            tokens=self.tokens,
+            host=self._gateway_host,
+            port=self._gateway_port,
+            cors=cors_rules(self.parameters),
         ).start()
         self._scheduler = PollSoraStatusScheduler(self.functions, interval_seconds=self.schedule_interval_seconds)
         sqs = self.client("sqs")
@@ -444,8 +448,23 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="template parameters, e.g. StatusMinRefreshSeconds=2",
     )
+    parser.add_argument(
+        "--cors-origins",
+        default=os.environ.get("CORS_ALLOWED_ORIGINS", ""),
+        metavar="ORIGINS",
+        help="browser origins allowed to call the API (CORS), comma-separated, e.g. http://localhost:5173; "
+        "default $CORS_ALLOWED_ORIGINS, else none (the template's CorsAllowedOrigins)",
+    )
     parser.add_argument("--verbose", action="store_true", help="also log every provider (emulator) request")
     return parser.parse_args(argv)
+
+
+def stack_parameters(args: argparse.Namespace) -> dict[str, str]:
+    """The template parameters the options set: --parameter-overrides, and --cors-origins as CorsAllowedOrigins."""
+    parameters = dict(item.split("=", 1) for item in args.parameter_overrides)
+    if args.cors_origins:
+        parameters["CorsAllowedOrigins"] = args.cors_origins
+    return parameters
 
 
 def _curl_examples(url: str) -> str:
@@ -498,6 +517,8 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             "from their queues; the table's stream feeds webhook_events",
             "  Webhooks    the emulator posts signed video.completed / video.failed to /provider-webhooks/openai; "
             "jobs may name a webhook_url on http://127.0.0.1",
+            f"  Docs        {stack.gateway_url}/docs (Swagger UI; Authorize with TOKEN)",
+            f"  CORS        {stack.parameters.get('CorsAllowedOrigins') or 'no browser origin (--cors-origins)'}",
             "",
             f"Tokens (valid {DEFAULT_TTL_SECONDS // 3600} h; also in {env_file.relative_to(ROOT)}):",
             f"  export TOKEN={token}",
@@ -528,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     # Powertools warns on every invocation that published no metric; locally metrics are off anyway.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     try:
-        parameters = dict(item.split("=", 1) for item in args.parameter_overrides)
+        parameters = stack_parameters(args)
     except ValueError:
         print("--parameter-overrides takes KEY=VALUE pairs", file=sys.stderr)
         return 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -83,3 +85,38 @@ def function_handler(logical_id: str) -> tuple[str, str]:
     """(CodeUri directory, handler) of a function."""
     properties = resource(logical_id)["Properties"]
     return properties["CodeUri"], properties.get("Handler") or load_template()["Globals"]["Function"]["Handler"]
+
+
+@dataclass(frozen=True)
+class CorsRules:
+    """The HttpApi's CorsConfiguration, as API Gateway applies it."""
+
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    allow_headers: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    max_age: int
+
+    def allows(self, origin: str) -> bool:
+        return "*" in self.allow_origins or origin in self.allow_origins
+
+
+def cors_rules(parameters: Mapping[str, str]) -> CorsRules | None:
+    """The template's CORS rules with the CorsAllowedOrigins parameter (or its default) in place; None when it
+    names no origin, as the template's condition HasCorsOrigins leaves CORS out."""
+    template = load_template()
+    origins = parameters.get("CorsAllowedOrigins", template["Parameters"]["CorsAllowedOrigins"]["Default"])
+    if not origins:
+        return None
+    # CorsConfiguration: !If [HasCorsOrigins, {the rules, AllowOrigins split from the parameter}, !Ref AWS::NoValue]
+    condition, rules, _ = resource("HttpApi")["Properties"]["CorsConfiguration"]["Fn::If"]
+    assert condition == "HasCorsOrigins" and rules["AllowOrigins"] == {
+        "Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]
+    }, "template.yaml's CorsConfiguration changed shape; update local/template.py"
+    return CorsRules(
+        allow_origins=tuple(origin.strip() for origin in origins.split(",")),
+        allow_methods=tuple(rules["AllowMethods"]),
+        allow_headers=tuple(rules["AllowHeaders"]),
+        expose_headers=tuple(rules["ExposeHeaders"]),
+        max_age=int(rules["MaxAge"]),
+    )

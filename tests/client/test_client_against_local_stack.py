@@ -409,7 +409,7 @@ def test_a_wrong_api_path_is_route_not_found(stack, owner):
         (["show", "job_00000000000000000000beef"], "not_found", EXIT_API_ERROR),
         (["download", "job_00000000000000000000beef"], "not_found", EXIT_API_ERROR),
         (["submit", "x", "--webhook-url", "https://10.0.0.1/hooks"], "webhook_url_not_allowed", EXIT_API_ERROR),
-        (["--token", "not-a-jwt", "models"], "unauthorized", EXIT_AUTH),
+        (["--token", "not-a-jwt", "models"], "invalid_token", EXIT_AUTH),
         (["--api-url", "{gateway}/v1", "models"], "route_not_found", EXIT_UNREACHABLE),
         (["--api-url", "http://127.0.0.1:9", "models"], "network_error", EXIT_UNREACHABLE),
     ],

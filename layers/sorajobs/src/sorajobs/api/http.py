@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -21,6 +20,7 @@ logger = Logger(child=True)
 
 # A body with no Content-Type is read as JSON too, as Powertools does.
 _JSON_MEDIA_TYPES = frozenset({"", "application/json"})
+RAW_BODY_PATH_PREFIX = "/provider-webhooks/"
 
 
 def error_response(
@@ -43,10 +43,9 @@ def _media_type(event: BaseProxyEvent) -> str:
     return (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
 
 
-def _takes_json_body(app: APIGatewayHttpResolver) -> bool:
-    """Whether the matched route reads a JSON body (a Body() parameter); the provider webhooks read raw bytes."""
-    route = app.context.get("_route")  # Powertools keeps the matched route here for its own middlewares
-    return bool(route is not None and route.dependant.body_params and app.current_event.body)
+def _body_must_be_json(event: BaseProxyEvent) -> bool:
+    """Every body this API reads is JSON, but for the provider webhooks, which read the signed bytes as sent."""
+    return bool(event.body) and not event.path.startswith(RAW_BODY_PATH_PREFIX)
 
 
 def not_json(event: BaseProxyEvent) -> Response[str]:
@@ -92,18 +91,8 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     for router in routers:
         app.include_router(router)
 
-    def require_json_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        # Powertools also parses form and multipart bodies into the model; this API promises JSON only.
-        if _takes_json_body(app) and _media_type(app.current_event) not in _JSON_MEDIA_TYPES:
-            return not_json(app.current_event)
-        return next_middleware(app)
-
-    app.use([require_json_body])
-
     @app.exception_handler(RequestValidationError)
     def invalid_request(error: RequestValidationError) -> Response[str]:
-        if _takes_json_body(app) and _media_type(app.current_event) not in _JSON_MEDIA_TYPES:
-            return not_json(app.current_event)  # a form parsed as one is no ground for 422s about its fields
         details = _validation_details(error)
         if any(detail["type"] == "json_invalid" for detail in details):
             return error_response(
@@ -161,10 +150,14 @@ class HttpFunction:
 
 def refused_before_routing(event: dict[str, Any], limit: int) -> dict[str, Any] | None:
     """What is answered without routing: whatever API Gateway's `$default` route caught (no route matched: never
-    handed to a route of this function, which would skip the authorizer), and bodies over the limit."""
+    handed to a route of this function, which would skip the authorizer), bodies that are not JSON (Powertools
+    would parse a form or multipart body into the model) and bodies over the limit."""
     response: Response[str] | None = None
+    proxy_event = APIGatewayProxyEventV2(event)
     if event.get("routeKey") == "$default":
-        response = route_not_found(APIGatewayProxyEventV2(event))
+        response = route_not_found(proxy_event)
+    elif _body_must_be_json(proxy_event) and _media_type(proxy_event) not in _JSON_MEDIA_TYPES:
+        response = not_json(proxy_event)
     else:
         body = event.get("body") or ""
         # base64 bodies are 4/3 the size of what they carry, less one byte per "=" of padding

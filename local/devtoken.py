@@ -26,6 +26,18 @@ class InvalidDevToken(Exception):
     """The bearer token is missing, malformed, badly signed, expired or meant for someone else."""
 
 
+class MissingDevToken(InvalidDevToken):
+    """No bearer token at all."""
+
+
+class ExpiredDevToken(InvalidDevToken):
+    """A token that was valid until `expired_at` (unix seconds)."""
+
+    def __init__(self, expired_at: int) -> None:
+        super().__init__("the token has expired")
+        self.expired_at = expired_at
+
+
 @dataclass(frozen=True)
 class DevTokens:
     secret: str = DEFAULT_SECRET
@@ -64,7 +76,7 @@ class DevTokens:
     def verify(self, authorization: str | None) -> dict[str, Any]:
         """The claims of an `Authorization` header value ("Bearer <jwt>", or the bare jwt as API Gateway allows)."""
         if not authorization or not authorization.strip():
-            raise InvalidDevToken("no token")
+            raise MissingDevToken("no token")
         token = authorization.strip()
         scheme, _, rest = token.partition(" ")
         if scheme.lower() == "bearer":
@@ -78,6 +90,9 @@ class DevTokens:
                 issuer=self.issuer,
                 options={"require": ["exp", "iss", "aud"]},
             )
+        except jwt.ExpiredSignatureError as error:
+            expired_at = jwt.decode(token, options={"verify_signature": False}).get("exp")
+            raise ExpiredDevToken(int(expired_at)) from error
         except jwt.PyJWTError as error:
             raise InvalidDevToken(str(error)) from error
         return claims

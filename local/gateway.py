@@ -21,9 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from local.devtoken import DevTokens, InvalidDevToken, authorizer_claims
+from local.devtoken import DevTokens, ExpiredDevToken, InvalidDevToken, MissingDevToken, authorizer_claims
 from local.lambda_runtime import ACCOUNT_ID, LocalFunctions
-from local.template import http_routes
+from local.template import CorsRules, default_route, http_routes
 
 log = logging.getLogger("local.gateway")
 
@@ -43,7 +43,7 @@ class Route:
 
     @property
     def route_key(self) -> str:
-        return f"{self.method} {self.path}"
+        return self.path if self.path == DEFAULT_ROUTE_KEY else f"{self.method} {self.path}"
 
     @property
     def variables(self) -> list[str]:
@@ -60,14 +60,19 @@ class Route:
         return dict(found.groupdict()) if found else None
 
 
+DEFAULT_ROUTE_KEY = "$default"
+
+
 class RouteTable:
-    def __init__(self, routes: Iterable[tuple[str, str, str, bool]]) -> None:
+    def __init__(self, routes: Iterable[tuple[str, str, str, bool]], default: tuple[str, bool] | None = None) -> None:
         # Like HTTP API, a literal path wins over one with variables.
         self.routes = sorted((Route(*route) for route in routes), key=lambda route: len(route.variables))
+        # The `$default` route: (function, needs JWT) for every request no route matches.
+        self.default = default
 
     @classmethod
     def from_template(cls) -> RouteTable:
-        return cls(http_routes())
+        return cls(http_routes(), default_route())
 
     def entries(self) -> list[tuple[str, str, str, bool]]:
         return [(route.method, route.path, route.function_id, route.needs_jwt) for route in self.routes]
@@ -79,6 +84,9 @@ class RouteTable:
             parameters = route.match(path)
             if parameters is not None:
                 return route, parameters
+        if self.default is not None:
+            function_id, needs_jwt = self.default
+            return Route(method, DEFAULT_ROUTE_KEY, function_id, needs_jwt), {}
         return None
 
 
@@ -188,10 +196,39 @@ class HttpResponse:
     body: bytes
 
 
-def gateway_error(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
-    """API Gateway's own answers: a JSON body with just a message."""
-    body = json.dumps({"message": message}).encode()
+def gateway_error(status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
+    """The gateway's own answers, in the API's one error shape. A deployed HTTP API answers these with
+    {"message": ...} instead, which it does not let us change (README, "What API Gateway answers itself")."""
+    body = json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
     return HttpResponse(status, [("Content-Type", "application/json"), *headers], body)
+
+
+def refused_token(refused: InvalidDevToken) -> HttpResponse:
+    """What the JWT authorizer answers, saying why: missing, expired or otherwise not valid here."""
+    challenge = f'Bearer scope="" error="invalid_token" error_description="{refused}"'
+    if isinstance(refused, MissingDevToken):
+        # RFC 6750: a request with no credentials gets a bare challenge.
+        return gateway_error(
+            401,
+            "unauthorized",
+            "This route needs a token: send Authorization: Bearer <JWT> (locally, TOKEN in .local-stack/env).",
+            [("www-authenticate", "Bearer")],
+        )
+    if isinstance(refused, ExpiredDevToken):
+        expired = datetime.fromtimestamp(refused.expired_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return gateway_error(
+            401,
+            "token_expired",
+            f"The token expired at {expired}: get a new one (locally, restart make local, which writes fresh "
+            "tokens to .local-stack/env).",
+            [("www-authenticate", challenge)],
+        )
+    return gateway_error(
+        401,
+        "invalid_token",
+        f"The token is not valid here ({refused}): use a token of this API's issuer and audience.",
+        [("www-authenticate", challenge)],
+    )
 
 
 def http_response_from_lambda(result: Any) -> HttpResponse:
@@ -228,10 +265,12 @@ class LocalHttpGateway:
         tokens: DevTokens | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        cors: CorsRules | None = None,
     ) -> None:
         self.functions = functions
         self.routes = routes or RouteTable.from_template()
         self.tokens = tokens or DevTokens.from_env()
+        self.cors = cors
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=100)
         self._host = host
         self._port = port
@@ -269,18 +308,31 @@ class LocalHttpGateway:
         return f"http://{host}:{self._server.server_port}"
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        """Routing, then the authorizer, then the function: the order API Gateway applies them in."""
+        """CORS preflights, then routing, then the authorizer, then the function: the order API Gateway applies
+        them in."""
         request_id = _request_id()
+        origin = _header(request, "origin")
+        preflight = request.method == "OPTIONS" and _header(request, "access-control-request-method") is not None
+        if self.cors is not None and origin is not None and preflight:
+            response = preflight_answer(self.cors, origin)
+            response.headers.append(("apigw-requestid", request_id))
+            return response
         response = self._handle(request, request_id)
         response.headers.append(("apigw-requestid", request_id))
+        if self.cors is not None and origin is not None:
+            with_cors(response, self.cors, origin)
         return response
 
     def _handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
         if len(request.body) > MAX_PAYLOAD_BYTES:
-            return gateway_error(413, "Request Entity Too Large")
+            return gateway_error(
+                413,
+                "payload_too_large",
+                f"The request body is {len(request.body)} bytes; API Gateway takes at most {MAX_PAYLOAD_BYTES}.",
+            )
         resolved = self.routes.resolve(request.method, request.raw_path)
         if resolved is None:
-            return gateway_error(404, "Not Found")
+            return gateway_error(404, "route_not_found", f"No route {request.method} {request.raw_path}.")
         route, path_parameters = resolved
         claims: dict[str, Any] | None = None
         if route.needs_jwt:
@@ -289,8 +341,7 @@ class LocalHttpGateway:
                 claims = self.tokens.verify(authorization)
             except InvalidDevToken as refused:
                 log.info("%s %s refused by the JWT authorizer: %s", request.method, request.raw_path, refused)
-                challenge = f'Bearer scope="" error="invalid_token" error_description="{refused}"'
-                return gateway_error(401, "Unauthorized", [("www-authenticate", challenge)])
+                return refused_token(refused)
         event = build_http_event(request, route, path_parameters, claims, request_id=request_id)
         self.recent_events.append(event)
         try:
@@ -298,7 +349,37 @@ class LocalHttpGateway:
             return http_response_from_lambda(result)
         except Exception:
             log.exception("%s failed on %s", route.function_id, route.route_key)
-            return gateway_error(500, "Internal Server Error")
+            return gateway_error(
+                500, "internal_error", f"{route.function_id} failed (see the log of make local); retry the request."
+            )
+
+
+def _header(request: HttpRequest, name: str) -> str | None:
+    return next((value for key, value in request.headers if key.lower() == name), None)
+
+
+def preflight_answer(cors: CorsRules, origin: str) -> HttpResponse:
+    """API Gateway answers a preflight itself, before routing and the authorizer: 204, with the rules when the
+    origin is allowed and without any CORS header when it is not (the browser then refuses the call)."""
+    headers: list[tuple[str, str]] = []
+    if cors.allows(origin):
+        headers = [
+            ("Access-Control-Allow-Origin", "*" if "*" in cors.allow_origins else origin),
+            ("Access-Control-Allow-Methods", ",".join(cors.allow_methods)),
+            ("Access-Control-Allow-Headers", ",".join(cors.allow_headers)),
+            ("Access-Control-Max-Age", str(cors.max_age)),
+        ]
+    return HttpResponse(204, headers, b"")
+
+
+def with_cors(response: HttpResponse, cors: CorsRules, origin: str) -> None:
+    """The CORS headers of an answer to an allowed origin, the gateway's own errors included; whatever CORS
+    headers the function set are dropped, as API Gateway ignores them once CORS is configured."""
+    response.headers[:] = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]
+    if cors.allows(origin):
+        response.headers.append(("Access-Control-Allow-Origin", "*" if "*" in cors.allow_origins else origin))
+        response.headers.append(("Access-Control-Expose-Headers", ",".join(cors.expose_headers)))
+        response.headers.append(("Vary", "Origin"))
 
 
 class _GatewayRequestHandler(BaseHTTPRequestHandler):

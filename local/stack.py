@@ -47,7 +47,7 @@ from local.runway_emulator import EmulatorServer as RunwayEmulatorServer
 from local.scheduler import PollSoraStatusScheduler
 from local.sqs_poller import SqsPoller
 from local.stream_poller import StreamPoller
-from local.template import load_template
+from local.template import cors_rules, load_template
 
 if TYPE_CHECKING:
     # Imported for typing only: sorajobs is first imported once the functions' environment is in place.
@@ -290,7 +290,11 @@ class LocalStack:
 
         self.functions = LocalFunctions(wiring=lambda: self._wiring)
         self._gateway = LocalHttpGateway(
-            self.functions, tokens=self.tokens, host=self._gateway_host, port=self._gateway_port
+            self.functions,
+            tokens=self.tokens,
+            host=self._gateway_host,
+            port=self._gateway_port,
+            cors=cors_rules(self.parameters),
         ).start()
         self._scheduler = PollSoraStatusScheduler(self.functions, interval_seconds=self.schedule_interval_seconds)
         sqs = self.client("sqs")
@@ -504,15 +508,25 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="log everything: the functions' INFO lines (each sweep, each request), the background pollers and every "
         "provider (emulator) request; by default only warnings and errors, so the banner stays in view",
     )
+    parser.add_argument(
+        "--cors-origins",
+        default=os.environ.get("CORS_ALLOWED_ORIGINS", ""),
+        metavar="ORIGINS",
+        help="browser origins allowed to call the API (CORS), comma-separated, e.g. http://localhost:5173; "
+        "default $CORS_ALLOWED_ORIGINS, else none (the template's CorsAllowedOrigins)",
+    )
     return parser.parse_args(argv)
 
 
-def stack_parameters(overrides: list[str], *, verbose: bool) -> dict[str, str]:
+def stack_parameters(overrides: list[str], *, verbose: bool, cors_origins: str = "") -> dict[str, str]:
     """The template parameters of `python -m local.stack`: the functions log warnings and errors only unless
-    --verbose, and a LogLevel the caller names wins. ValueError for an override that is not KEY=VALUE."""
+    --verbose, and a LogLevel the caller names wins; --cors-origins sets CorsAllowedOrigins. ValueError for an
+    override that is not KEY=VALUE."""
     parameters = dict(item.split("=", 1) for item in overrides)
     if not verbose:
         parameters.setdefault("LogLevel", QUIET_LOG_LEVEL)
+    if cors_origins:
+        parameters["CorsAllowedOrigins"] = cors_origins
     return parameters
 
 
@@ -574,6 +588,8 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             "  Webhooks    the emulator posts signed video.completed / video.failed to /provider-webhooks/openai; "
             "jobs may name a webhook_url on http://127.0.0.1",
             f"  Logs        {_log_line(stack)}",
+            f"  Docs        {stack.gateway_url}/docs (Swagger UI; Authorize with TOKEN)",
+            f"  CORS        {stack.parameters.get('CorsAllowedOrigins') or 'no browser origin (--cors-origins)'}",
             "",
             f"Tokens (valid {DEFAULT_TTL_SECONDS // 3600} h; also in {env_file.relative_to(ROOT)}):",
             f"  export TOKEN={token}",
@@ -616,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     # Powertools warns on every invocation that published no metric; locally metrics are off anyway.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     try:
-        parameters = stack_parameters(args.parameter_overrides, verbose=args.verbose)
+        parameters = stack_parameters(args.parameter_overrides, verbose=args.verbose, cors_origins=args.cors_origins)
     except ValueError:
         print("--parameter-overrides takes KEY=VALUE pairs", file=sys.stderr)
         return 2

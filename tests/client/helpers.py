@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from local.backend_clock import ManualClock
+from local.emulator import EmulatorConfig
 from local.emulator import ManualClock as EmulatorClock
 from local.stack import LocalStack
 
@@ -34,6 +35,19 @@ class Clocks:
     def advance(self, seconds: float) -> None:
         self.backend.advance(seconds)
         self.emulator.advance(seconds)
+
+
+def manual_local_stack(clocks: Clocks, **options: Any) -> LocalStack:
+    """A local stack on these clocks, with the sweep and the pollers driven by hand (`on_manual_time`): jobs queue
+    for 3 s and render for 20 s of manual time; the provider's webhooks are off, so the sweep carries the jobs."""
+    return LocalStack(
+        emulator_config=EmulatorConfig(queue_seconds=3, render_seconds=20),
+        emulator_clock=clocks.emulator,
+        backend_clock=clocks.backend,
+        background=False,
+        provider_webhooks=False,
+        **options,
+    )
 
 
 def on_manual_time(stack: LocalStack, clocks: Clocks) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from typing import Any, get_args
 import httpx
 import pytest
 
-from local.emulator import EmulatorConfig
 from local.emulator.scenarios import Scenario
 from local.stack import LocalStack
 from sorajobs_client import (
@@ -32,7 +31,7 @@ from sorajobs_client import (
 from sorajobs_client import models as client_models
 from sorajobs_client._core import CreateOptions
 from sorajobs_client.cli import EXIT_API_ERROR, EXIT_AUTH, EXIT_UNREACHABLE, main
-from tests.client.helpers import Clocks, on_manual_time
+from tests.client.helpers import Clocks, manual_local_stack, on_manual_time
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -49,14 +48,8 @@ def clocks() -> Clocks:
 
 @pytest.fixture(scope="module")
 def stack(clocks: Clocks) -> Iterator[LocalStack]:
-    with LocalStack(
-        emulator_config=EmulatorConfig(queue_seconds=3, render_seconds=20),
-        emulator_clock=clocks.emulator,
-        backend_clock=clocks.backend,
-        background=False,
-        provider_webhooks=False,  # sora-status and the sweep carry the jobs; webhooks out are driven by hand
-        parameters=LIMITS,
-    ) as local:
+    # sora-status and the sweep carry the jobs; webhooks out are driven by hand
+    with manual_local_stack(clocks, parameters=LIMITS) as local:
         yield local
 
 
@@ -305,6 +298,10 @@ def download_unfinished(api: SoraJobs) -> None:
     api.download(api.create("not yet").id)
 
 
+def download_cancelled(api: SoraJobs) -> None:
+    api.download(api.cancel(api.create("never mind").id).id)
+
+
 def reuse_key(api: SoraJobs) -> None:
     api.create("first", idempotency_key="same-key")
     api.create("second", idempotency_key="same-key")
@@ -324,9 +321,10 @@ PROVOKED: dict[str, tuple[int, Callable[[SoraJobs], Any]]] = {
     "not_found": (404, lambda api: api.retrieve("job_00000000000000000000beef")),
     "job_completed": (409, reset_completed),
     "not_ready": (409, download_unfinished),
+    "no_video": (409, download_cancelled),
     "not_cancellable": (409, cancel_completed),
-    # 4-byte characters: a prompt within 32,000 characters whose body is over 64 KiB.
-    "payload_too_large": (413, lambda api: api.create("\U0001f30a" * 20_000)),
+    # A body over the 1 MiB limit (a prompt of 32,000 characters, any characters, is well within it).
+    "payload_too_large": (413, lambda api: api.create("\U0001f30a" * 300_000)),
     "validation_error": (422, lambda api: api.list_page(limit=1000)),
     "idempotency_key_reused": (422, reuse_key),
     "webhook_url_not_allowed": (422, lambda api: api.create("x", webhook_url="https://10.0.0.1/hooks")),
@@ -379,7 +377,7 @@ def test_a_key_the_provider_refuses_is_a_503_provider_auth_failed(stack, api):
 
 @pytest.mark.parametrize(
     ("token", "code"),
-    [("not-a-jwt", "unauthorized"), ("{expired}", "unauthorized"), ("{no_subject}", "unauthorized")],
+    [("not-a-jwt", "invalid_token"), ("{expired}", "token_expired"), ("{no_subject}", "unauthorized")],
 )
 def test_a_refused_token_is_an_authentication_error(stack, token, code):
     token = token.format(expired=stack.mint_token("x", expires_in=-60), no_subject=stack.mint_token(""))
@@ -411,7 +409,7 @@ def test_a_wrong_api_path_is_route_not_found(stack, owner):
         (["show", "job_00000000000000000000beef"], "not_found", EXIT_API_ERROR),
         (["download", "job_00000000000000000000beef"], "not_found", EXIT_API_ERROR),
         (["submit", "x", "--webhook-url", "https://10.0.0.1/hooks"], "webhook_url_not_allowed", EXIT_API_ERROR),
-        (["--token", "not-a-jwt", "models"], "unauthorized", EXIT_AUTH),
+        (["--token", "not-a-jwt", "models"], "invalid_token", EXIT_AUTH),
         (["--api-url", "{gateway}/v1", "models"], "route_not_found", EXIT_UNREACHABLE),
         (["--api-url", "http://127.0.0.1:9", "models"], "network_error", EXIT_UNREACHABLE),
     ],

@@ -217,6 +217,18 @@ def test_an_unexpected_server_error_is_retried_then_reported_as_unreachable(caps
     ("answer", "code", "kind"),
     [
         (httpx.Response(401, json={"message": "Unauthorized"}), "unauthorized", AuthenticationError),
+        (
+            httpx.Response(
+                401,
+                json={"message": "Unauthorized"},
+                headers={
+                    "www-authenticate": 'Bearer scope="" error="invalid_token" error_description="the token has '
+                    'expired"'
+                },
+            ),
+            "token_expired",
+            AuthenticationError,
+        ),
         (httpx.Response(404, json={"message": "Not Found"}), "route_not_found", ApiError),
         (httpx.Response(502, text="<html>Bad Gateway</html>"), "bad_gateway", ServerError),
         (httpx.Response(200, text="<html>a login page</html>"), "unexpected_response", UnexpectedResponseError),

@@ -138,18 +138,18 @@ def _other_secret_token() -> str:
 
 
 @pytest.mark.parametrize(
-    "authorization",
+    ("authorization", "code"),
     [
-        pytest.param(None, id="missing"),
-        pytest.param("Bearer not-a-jwt", id="malformed"),
-        pytest.param("Bearer {other_secret}", id="wrong-signature"),
-        pytest.param("Bearer {expired}", id="expired"),
-        pytest.param("Bearer {wrong_audience}", id="wrong-audience"),
-        pytest.param("Bearer {wrong_issuer}", id="wrong-issuer"),
-        pytest.param("Bearer {no_exp}", id="no-exp"),
+        pytest.param(None, "unauthorized", id="missing"),
+        pytest.param("Bearer not-a-jwt", "invalid_token", id="malformed"),
+        pytest.param("Bearer {other_secret}", "invalid_token", id="wrong-signature"),
+        pytest.param("Bearer {expired}", "token_expired", id="expired"),
+        pytest.param("Bearer {wrong_audience}", "invalid_token", id="wrong-audience"),
+        pytest.param("Bearer {wrong_issuer}", "invalid_token", id="wrong-issuer"),
+        pytest.param("Bearer {no_exp}", "invalid_token", id="no-exp"),
     ],
 )
-def test_bad_tokens_get_401_and_nothing_is_written(stack, authorization):
+def test_bad_tokens_get_401_in_the_error_shape_saying_why_and_nothing_is_written(stack, authorization, code):
     tokens = stack.tokens
     authorization = (authorization or "").format(
         other_secret=_other_secret_token(),
@@ -165,7 +165,8 @@ def test_bad_tokens_get_401_and_nothing_is_written(stack, authorization):
     response = httpx.post(f"{stack.gateway_url}/videos", json={"prompt": "never submitted"}, headers=headers)
 
     assert response.status_code == 401
-    assert response.json() == {"message": "Unauthorized"}
+    assert response.json()["error"]["code"] == code and response.json()["error"]["details"] == []
+    assert response.headers["www-authenticate"].startswith("Bearer")  # what API Gateway's authorizer sends too
     assert len(stack.gateway.recent_events) == events_before  # the function was never invoked
     assert table_item_count(stack) == items_before
     assert stack.emulator.created_count == created_before
@@ -175,13 +176,36 @@ def test_bad_tokens_get_401_and_nothing_is_written(stack, authorization):
     ("method", "path"),
     [("GET", "/nope"), ("DELETE", "/videos"), ("GET", "/videos/a/b/c"), ("GET", "/videos/"), ("PUT", "/stats")],
 )
-def test_unknown_routes_get_404_not_found_with_or_without_a_token(stack, api, method, path):
+def test_unknown_routes_get_404_route_not_found_from_the_default_route_with_or_without_a_token(
+    stack, api, method, path
+):
     without_token = httpx.request(method, f"{stack.gateway_url}{path}")
     with_token = api.request(method, path)
 
     for response in (without_token, with_token):
         assert response.status_code == 404
-        assert response.json() == {"message": "Not Found"}
+        assert response.json()["error"]["code"] == "route_not_found"
+        assert stack.gateway.recent_events[-1]["routeKey"] == "$default"
+
+
+def test_an_expired_token_says_when_it_expired_and_what_to_do(stack):
+    token = stack.mint_token(OWNER, expires_in=-60)
+
+    response = httpx.get(f"{stack.gateway_url}/videos", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401 and response.json()["error"]["code"] == "token_expired"
+    assert "get a new one" in response.json()["error"]["message"]
+    assert 'error_description="the token has expired"' in response.headers["www-authenticate"]
+
+
+def test_options_without_cors_origins_is_404_in_the_error_shape(stack):
+    response = httpx.options(
+        f"{stack.gateway_url}/videos",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
+    )
+
+    assert response.status_code == 404 and response.json()["error"]["code"] == "route_not_found"
+    assert "access-control-allow-origin" not in response.headers
 
 
 def test_openapi_document_needs_no_token(stack):
@@ -189,6 +213,16 @@ def test_openapi_document_needs_no_token(stack):
 
     assert response.status_code == 200
     assert "/videos" in response.json()["paths"]
+
+
+def test_the_docs_page_is_served_through_the_gateway_compressed_to_browsers(stack):
+    browser = httpx.get(f"{stack.gateway_url}/docs", headers={"Accept-Encoding": "gzip"})
+    plain = httpx.get(f"{stack.gateway_url}/docs", headers={"Accept-Encoding": "identity"})
+
+    for response in (browser, plain):
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+        assert "SwaggerUIBundle" in response.text and '"operationId": "createVideo"' in response.text
+    assert browser.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
 
 
 def test_gateway_route_table_equals_the_template_routes(stack):
@@ -200,7 +234,7 @@ def test_every_template_route_reaches_its_function(stack, api):
         concrete = path.replace("{id}", "job_00000000000000000000beef")
         response = api.request(method, concrete, json={} if method == "POST" else None)
         event = stack.gateway.recent_events[-1]
-        assert response.json() != {"message": "Not Found"}, (method, path)
+        assert response.headers["apigw-requestid"] == event["requestContext"]["requestId"], (method, path)
         assert event["routeKey"] == f"{method} {path}" and event["rawPath"] == concrete, function_id
 
 

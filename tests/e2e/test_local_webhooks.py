@@ -21,14 +21,14 @@ from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
+
 # The emulator signs with the wall clock, as a real provider does, and the backend allows ±300 s:
-# so the manual clocks start at the real time (and move at most 120 s from it).
-START = datetime.now(UTC).replace(microsecond=0)
-
-
+# so the manual clocks start at the real time when this module's stack starts (not when the suite was collected,
+# minutes earlier), and move at most 120 s from it.
 @pytest.fixture(scope="module")
 def clocks() -> tuple[ManualClock, EmulatorClock]:
-    return ManualClock(START), EmulatorClock(start=START.timestamp())
+    start = datetime.now(UTC).replace(microsecond=0)
+    return ManualClock(start), EmulatorClock(start=start.timestamp())
 
 
 @pytest.fixture(scope="module")

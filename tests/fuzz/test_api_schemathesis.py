@@ -57,8 +57,10 @@ OWNER_B = "fuzz-owner-b"
 START = datetime.now(UTC).replace(microsecond=0)
 # A job id of the real shape that no job has: B's answer for A's ids must be the answer for this one.
 MISSING_JOB_ID = "job_" + "0" * 24
-# API Gateway's own answers, where no function runs: a path that matches no route (an id holding "/").
-GATEWAY_ANSWERS = {404: {"message": "Not Found"}, 413: {"message": "Request Entity Too Large"}}
+# The local gateway's own answers, where no function runs, in the error shape: a token the authorizer refuses (the
+# document names the bearer scheme, so schemathesis also tries requests without it), a body over 10 MB. A path that
+# matches no route (an id holding "/") reaches the $default route's function.
+GATEWAY_ANSWERS = {401: {"unauthorized", "invalid_token", "token_expired"}, 413: {"payload_too_large"}}
 OTHER_MEDIA_TYPES = [
     "text/plain",
     "application/xml",
@@ -164,7 +166,10 @@ def target() -> Iterator[FuzzTarget]:
 @pytest.fixture(scope="module")
 def api_schema(target: FuzzTarget) -> schemathesis.BaseSchema:
     generation = {"database": "none", "deterministic": True}
-    config = schemathesis.Config.from_dict({"seed": 20261121, "generation": generation})
+    # The document's examples are checked by tests/integration/test_openapi_contract.py; schemathesis cannot run
+    # them in a test that draws from `data` too.
+    phases = {"examples": {"enabled": False}}
+    config = schemathesis.Config.from_dict({"seed": 20261121, "generation": generation, "phases": phases})
     return schemathesis.openapi.from_url(f"{target.stack.gateway_url}/openapi.json", config=config)
 
 
@@ -201,7 +206,7 @@ def test_owner_b_gets_no_5xx_only_the_error_envelope_and_never_owner_a_jobs(
     assert response.status_code < 500, response.text
     request_id = (response.headers.get("apigw-requestid") or [""])[0]  # schemathesis lists each header's values
     if not function_answered(target.stack, request_id):
-        assert GATEWAY_ANSWERS.get(response.status_code) == response.json(), (response.status_code, response.text)
+        assert response.json()["error"]["code"] in GATEWAY_ANSWERS[response.status_code], response.text
         return
     case.validate_response(response, checks=SCHEMA_CHECKS)
     assert_error_envelope_on_4xx(response.status_code, response.content)

@@ -27,6 +27,7 @@ from tests.conftest import FUNCTIONS, ROOT, LambdaContext, load_event, load_hand
         ("read_api", "read_api_stats", 200),
         ("read_api", "read_api_models", 200),
         ("read_api", "read_api_openapi", 200),
+        ("read_api", "read_api_docs", 200),
         ("webhooks_api", "webhooks_api_list", 404),
         ("webhooks_api", "webhooks_api_replay", 404),
         ("provider_webhook", "provider_webhook", 401),  # the sample's signature is not this stack's

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sorajobs.models.api import MAX_PROMPT_CHARS
 from tests.conftest import World, assert_error, http_event, provider_calls
 
 PROMPT = "A paper boat drifting down a rainy street"
@@ -21,10 +22,12 @@ def submit_event(body: dict[str, Any], headers: dict[str, str | None] | None = N
 
 
 def json_body_of(size: int) -> str:
-    """A valid submit body of exactly `size` UTF-8 bytes: a prompt of 3-byte characters, padded with ASCII."""
+    """A valid submit body of exactly `size` UTF-8 bytes: the longest prompt of 3-byte characters that fits (at most
+    32,000 characters), then JSON whitespace."""
     room = size - len(json.dumps({"prompt": ""}))
-    prompt = "€" * (room // 3) + "a" * (room % 3)
-    body = json.dumps({"prompt": prompt}, ensure_ascii=False)
+    characters = min(room // 3, MAX_PROMPT_CHARS)
+    body = json.dumps({"prompt": "€" * characters}, ensure_ascii=False)
+    body += " " * (size - len(body.encode()))
     assert len(body.encode()) == size
     return body
 
@@ -57,8 +60,8 @@ class Limit:
 
 
 LIMITS = [
-    Limit("request body bytes", 64 * 1024, 413, "payload_too_large", body_bytes),
-    Limit("request body bytes, base64-encoded", 64 * 1024, 413, "payload_too_large", base64_body_bytes),
+    Limit("request body bytes", 1024 * 1024, 413, "payload_too_large", body_bytes),
+    Limit("request body bytes, base64-encoded", 1024 * 1024, 413, "payload_too_large", base64_body_bytes),
     Limit("prompt characters", 32000, 422, "validation_error", lambda n: submit_event({"prompt": "a" * n})),
     Limit(
         "metadata keys",

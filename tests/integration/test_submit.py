@@ -177,7 +177,7 @@ def test_a_body_that_is_not_json_is_a_400(world):
 
 
 def test_an_oversized_body_is_a_413(world):
-    response = world.call("submit", http_event("submit", raw_body='{"prompt": "' + "x" * 70000 + '"}'))
+    response = world.call("submit", http_event("submit", raw_body='{"prompt": "' + "x" * 1_100_000 + '"}'))
 
     assert_error(response, 413, "payload_too_large")
     assert _job_items(world) == []

@@ -17,7 +17,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 # The provider's webhooks are authenticated by their Standard Webhooks signature instead of a JWT.
-PUBLIC_ROUTES = {("GET", "/openapi.json"), ("POST", "/provider-webhooks/openai"), ("POST", "/provider-webhooks/fal")}
+PUBLIC_ROUTES = {
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("POST", "/provider-webhooks/openai"),
+    ("POST", "/provider-webhooks/fal"),
+}
 EXPECTED_ROUTES = {
     ("POST", "/videos"),
     ("GET", "/videos/{id}/sora-status"),
@@ -28,6 +33,7 @@ EXPECTED_ROUTES = {
     ("GET", "/videos/{id}/content"),
     ("GET", "/stats"),
     ("GET", "/openapi.json"),
+    ("GET", "/docs"),
     ("GET", "/videos/{id}/webhooks"),
     ("POST", "/videos/{id}/webhooks/replay"),
     ("POST", "/provider-webhooks/openai"),
@@ -85,12 +91,13 @@ def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def http_routes(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(function name, "METHOD /path", event properties) for every HttpApi event."""
+    """(function name, "METHOD /path" or "$default", event properties) for every HttpApi event."""
     for name, function in functions(template).items():
         for event in function["Properties"].get("Events", {}).values():
             if event["Type"] == "HttpApi":
                 props = event["Properties"]
-                yield name, f"{props['Method'].upper()} {props['Path']}", props
+                route = f"{props['Method'].upper()} {props['Path']}" if "Path" in props else "$default"
+                yield name, route, props
 
 
 def policy_statements(node: Any) -> Iterator[dict[str, Any]]:
@@ -152,7 +159,15 @@ def test_layer_builds_with_its_makefile(template: dict[str, Any]) -> None:
 def test_routes_are_exactly_the_documented_ones(template: dict[str, Any]) -> None:
     routes = [route for _, route, _ in http_routes(template)]
     assert len(routes) == len(set(routes)), "a route is declared twice"
-    assert set(routes) == {f"{method} {path}" for method, path in EXPECTED_ROUTES}
+    assert set(routes) == {f"{method} {path}" for method, path in EXPECTED_ROUTES} | {"$default"}
+
+
+def test_whatever_matches_no_route_reaches_the_read_function_without_a_token(template: dict[str, Any]) -> None:
+    # So an unknown path or method is answered in the error envelope, not by API Gateway's {"message": "Not Found"}.
+    [(name, props)] = [(name, props) for name, route, props in http_routes(template) if route == "$default"]
+
+    assert name == "ReadApiFunction" and set(props) == {"ApiId", "Auth"}
+    assert props["Auth"] == {"Authorizer": "NONE"}
 
 
 def test_jwt_authorizer_is_the_api_default(template: dict[str, Any]) -> None:
@@ -164,7 +179,7 @@ def test_jwt_authorizer_is_the_api_default(template: dict[str, Any]) -> None:
 
 
 def test_every_route_except_the_public_ones_uses_the_default_jwt_authorizer(template: dict[str, Any]) -> None:
-    public = {f"{method} {path}" for method, path in PUBLIC_ROUTES}
+    public = {f"{method} {path}" for method, path in PUBLIC_ROUTES} | {"$default"}
     for name, route, props in http_routes(template):
         if route in public:
             assert props.get("Auth") == {"Authorizer": "NONE"}, route

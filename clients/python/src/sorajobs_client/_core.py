@@ -245,6 +245,9 @@ def error_from_response(response: httpx.Response) -> ApiError:
         return error_class(status, code)(code, message, **options)
     if status in _GATEWAY_ANSWERS and (isinstance(body, dict) or status >= 500):
         code, message = _GATEWAY_ANSWERS[status]
+        if status == 401 and "expired" in response.headers.get("www-authenticate", ""):
+            # The JWT authorizer says why only in its challenge: error_description="the token has expired".
+            code, message = "token_expired", "The token has expired: get a new one."
         return error_class(status, code)(code, message.format(url=url), **options)
     kind = response.headers.get("content-type", "no content type").split(";")[0]
     message = f"HTTP {status} from {url} is not an answer of this API ({kind}): is the API URL right?"

@@ -105,7 +105,9 @@ class Settings(BaseModel):
     content_url_ttl_seconds: Annotated[int, Field(ge=1, le=900)] = 300
     provider_timeout_seconds: Annotated[float, Field(gt=0)] = 8.0
     provider_max_retries: Annotated[int, Field(ge=0, le=5)] = 2
-    max_request_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
+    # Room for the largest valid request as any JSON encoder writes it: 32,000 astral characters of prompt are
+    # 384,000 bytes as JSON escapes (12 bytes each) (tests/unit/test_request_size.py); far below Lambda's 6 MB.
+    max_request_body_bytes: Annotated[int, Field(gt=0)] = 1024 * 1024
     # Each provider's request budget, shared by every function, in requests per minute (0 = no budget); the
     # same for every provider unless PROVIDER_LIMITS names its own.
     provider_create_rpm: Annotated[int, Field(ge=0)] = 0

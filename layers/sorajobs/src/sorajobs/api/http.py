@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -10,6 +9,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.depends import DependencyResolutionError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sorajobs.api.dependencies import WIRING_CONTEXT_KEY
@@ -19,12 +20,9 @@ from sorajobs.wiring import Wiring
 
 logger = Logger(child=True)
 
-API_TITLE = "Sora video jobs API"
-API_VERSION = "1.0.0"
-API_DESCRIPTION = (
-    "Submit text-to-video generations to an OpenAI-Videos-compatible provider, follow them, "
-    "and download the stored result."
-)
+# A body with no Content-Type is read as JSON too, as Powertools does.
+_JSON_MEDIA_TYPES = frozenset({"", "application/json"})
+RAW_BODY_PATH_PREFIX = "/provider-webhooks/"
 
 
 def error_response(
@@ -54,6 +52,40 @@ def internal_error_response() -> Response[str]:
     return error_response(500, "internal_error", "Something went wrong on our side; the request can be retried.")
 
 
+def _media_type(event: BaseProxyEvent) -> str:
+    return (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def _body_must_be_json(event: BaseProxyEvent) -> bool:
+    """Every body this API reads is JSON, but for the provider webhooks, which read the signed bytes as sent."""
+    return bool(event.body) and not event.path.startswith(RAW_BODY_PATH_PREFIX)
+
+
+def not_json(event: BaseProxyEvent) -> Response[str]:
+    media_type = _media_type(event)
+    return error_response(
+        415,
+        "unsupported_media_type",
+        f"{event.http_method} {event.path} takes a JSON body, not {media_type}: send it with "
+        "Content-Type: application/json (curl: --json, or -H 'Content-Type: application/json').",
+        [{"content_type": media_type}],
+    )
+
+
+def route_not_found(event: BaseProxyEvent) -> Response[str]:
+    message = f"No route {event.http_method} {event.path}: GET /openapi.json lists the routes (and /docs shows them)."
+    if event.http_method == "OPTIONS" and "access-control-request-method" in event.headers:
+        message += " This deployment allows no browser origin (CORS): set CorsAllowedOrigins to allow one."
+    return error_response(404, "route_not_found", message)
+
+
+def _validation_message(details: list[dict[str, Any]]) -> str:
+    first = details[0] if details else {}
+    where = ".".join(first.get("loc", [])) or "request"
+    more = f" ({len(details) - 1} more in details)" if len(details) > 1 else ""
+    return f"The request is not valid: {where}: {first.get('msg', 'invalid')}{more}."
+
+
 def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for item in error.errors():
@@ -76,12 +108,14 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     def invalid_request(error: RequestValidationError) -> Response[str]:
         details = _validation_details(error)
         if any(detail["type"] == "json_invalid" for detail in details):
-            return error_response(400, "invalid_json", "The request body is not valid JSON.", details)
-        return error_response(422, "validation_error", "The request is not valid.", details)
+            return error_response(
+                400, "invalid_json", "The request body is not valid JSON: check its syntax (see details).", details
+            )
+        return error_response(422, "validation_error", _validation_message(details), details)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def unsupported_content_type(error: RequestUnsupportedContentType) -> Response[str]:
-        return error_response(415, "unsupported_media_type", "The request body must be application/json.")
+        return not_json(app.current_event)
 
     @app.exception_handler(UnicodeDecodeError)
     def body_not_utf8(error: UnicodeDecodeError) -> Response[str]:
@@ -110,7 +144,7 @@ def build_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
 
     @app.not_found
     def unknown_route(error: Exception) -> Response[str]:
-        return error_response(404, "route_not_found", "No such route.")
+        return route_not_found(app.current_event)
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[str]:
@@ -127,51 +161,39 @@ class HttpFunction:
 
     def handle(self, event: dict[str, Any], context: LambdaContext, wiring: Wiring) -> dict[str, Any]:
         """Answers one request with the routes' collaborators taken from `wiring`."""
-        body = event.get("body") or ""
-        limit = wiring.settings.max_request_body_bytes
-        # base64 bodies are 4/3 the size of what they carry, less one byte per "=" of padding
-        size = len(body) * 3 // 4 - body[-2:].count("=") if event.get("isBase64Encoded") else len(body.encode())
-        if size > limit:
-            response = error_response(413, "payload_too_large", f"The request body exceeds {limit} bytes.")
-            return {
-                "statusCode": response.status_code,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "body": response.body,
-                "isBase64Encoded": False,
-            }
+        refused = refused_before_routing(event, wiring.settings.max_request_body_bytes)
+        if refused is not None:
+            return refused
         self.resolver.append_context(**{WIRING_CONTEXT_KEY: wiring})
         return self.resolver.resolve(event, context)
 
 
-def openapi_document(*routers: APIGatewayHttpRouter) -> dict[str, Any]:
-    """The OpenAPI document of the whole API, generated from the routers of every function."""
-    schema = build_resolver(*routers).get_openapi_json_schema(
-        title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION
-    )
-    document: dict[str, Any] = json.loads(schema)
-    _document_error_envelope(document)
-    return document
-
-
-_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-
-
-def _document_error_envelope(document: dict[str, Any]) -> None:
-    """Powertools documents its own 422 body ({"detail": [...]}) and no other error; every error the
-    functions answer is the ErrorResponse envelope, with 4xx statuses beyond 422 (400, 401, 404, 409, 413, 415, 429)."""
-    schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
-    envelope = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(envelope.pop("$defs", {}))
-    schemas["ErrorResponse"] = envelope
-    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-    for path_item in document.get("paths", {}).values():
-        for method, operation in path_item.items():
-            if method in _HTTP_METHODS:
-                responses = operation.setdefault("responses", {})
-                responses["422"] = {"description": "The request is not valid.", "content": content}
-                responses["4XX"] = {"description": "The request was refused (see `error.code`).", "content": content}
-    # Powertools' validation shapes, once nothing refers to them any more.
-    for name in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):
-        unused = schemas.pop(name, None)
-        if unused is not None and f'"#/components/schemas/{name}"' in json.dumps(document):
-            schemas[name] = unused
+def refused_before_routing(event: dict[str, Any], limit: int) -> dict[str, Any] | None:
+    """What is answered without routing: whatever API Gateway's `$default` route caught (no route matched: never
+    handed to a route of this function, which would skip the authorizer), bodies that are not JSON (Powertools
+    would parse a form or multipart body into the model) and bodies over the limit."""
+    response: Response[str] | None = None
+    proxy_event = APIGatewayProxyEventV2(event)
+    if event.get("routeKey") == "$default":
+        response = route_not_found(proxy_event)
+    elif _body_must_be_json(proxy_event) and _media_type(proxy_event) not in _JSON_MEDIA_TYPES:
+        response = not_json(proxy_event)
+    else:
+        body = event.get("body") or ""
+        # base64 bodies are 4/3 the size of what they carry, less one byte per "=" of padding
+        size = len(body) * 3 // 4 - body[-2:].count("=") if event.get("isBase64Encoded") else len(body.encode())
+        if size > limit:
+            response = error_response(
+                413,
+                "payload_too_large",
+                f"The request body is {size} bytes; this API takes at most {limit}, more than any valid request "
+                "needs (a prompt of 32,000 characters included): check what is being sent.",
+            )
+    if response is None:
+        return None
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }

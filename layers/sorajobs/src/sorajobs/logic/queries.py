@@ -17,7 +17,7 @@ from sorajobs.models.api import (
     StatsResponse,
     VideoJobResponse,
 )
-from sorajobs.models.errors import VariantNotStored, VideoNotReady
+from sorajobs.models.errors import VariantNotStored, video_unavailable
 from sorajobs.models.job import Job, JobStatus, VideoVariant
 
 
@@ -61,7 +61,7 @@ class JobQueries:
         job = self.get(caller, job_id)
         stored = job.video if variant == "video" else job.thumbnail
         if not job.ready:
-            raise VideoNotReady(f"The video is not ready yet (status {job.status.value}).")
+            raise video_unavailable(job)
         if stored is None:
             raise VariantNotStored(f"This job has no stored {variant}.")
         extension = stored.key.rsplit(".", 1)[-1]

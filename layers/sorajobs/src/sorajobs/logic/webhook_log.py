@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aws_lambda_powertools import Logger
 
 from sorajobs.clock import Clock
@@ -9,10 +11,12 @@ from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.queue import WebhookDeliveryQueue
 from sorajobs.dal.webhooks import DeliveryPage, WebhookRepository
 from sorajobs.logic.queries import Caller
-from sorajobs.models.errors import WebhookEventNotFound
+from sorajobs.models.errors import ReplayContended, TransitionConflict, WebhookEventNotFound
 from sorajobs.models.webhooks import DeliveryState, WebhookDelivery, WebhookDeliveryMessage
 
 logger = Logger(child=True)
+
+_RESTART_TRIES = 3
 
 
 class WebhookLog:
@@ -42,17 +46,8 @@ class WebhookLog:
             raise WebhookEventNotFound(f"This job has no webhook event with id {wanted!r}.")
         now = self._clock.now()
         restarted = []
-        for delivery in chosen:
-            fresh = delivery.model_copy(
-                update={
-                    "run": delivery.run + 1,
-                    "tries": 0,
-                    "state": DeliveryState.SCHEDULED,
-                    "claim_until": None,
-                    "next_retry_at": now,
-                }
-            )
-            self._webhooks.save(delivery, fresh)
+        for listed in chosen:
+            delivery, fresh = self._restart_run(listed, now)
             self._webhooks.enable_endpoint(delivery.url)
             self._webhook_queue.send(
                 WebhookDeliveryMessage(delivery_id=fresh.id, run=fresh.run, attempt=1, not_before=now)
@@ -62,3 +57,26 @@ class WebhookLog:
             "Webhook event replayed", extra={"job_id": job.id, "event_id": wanted, "deliveries": len(restarted)}
         )
         return wanted, restarted
+
+    def _restart_run(self, listed: WebhookDelivery, now: datetime) -> tuple[WebhookDelivery, WebhookDelivery]:
+        """Starts a new run of the delivery. The log's index may lag the table (a replay right after another),
+        and an attempt may settle meanwhile: each try reads the delivery itself, and the replay wins."""
+        for _ in range(_RESTART_TRIES):
+            delivery = self._webhooks.get(listed.id) or listed
+            fresh = delivery.model_copy(
+                update={
+                    "run": delivery.run + 1,
+                    "tries": 0,
+                    "state": DeliveryState.SCHEDULED,
+                    "claim_until": None,
+                    "next_retry_at": now,
+                }
+            )
+            try:
+                return delivery, self._webhooks.save(delivery, fresh)
+            except TransitionConflict:
+                logger.info("Webhook delivery changed while it was replayed; reading it again", extra={"id": listed.id})
+        raise ReplayContended(
+            f"The delivery {listed.id} kept changing while it was replayed (attempts in flight): replay again in a "
+            f"second, or follow it in GET /videos/{listed.job_id}/webhooks."
+        )

@@ -24,7 +24,20 @@ MAX_IMAGE_URL_CHARS = 2048
 class SubmitVideoRequest(BaseModel):
     """Body of `POST /videos`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"prompt": "A paper boat drifting down a rainy street", "seconds": "4"},
+                {
+                    "prompt": "A lighthouse at dawn, waves breaking",
+                    "provider": "fal",
+                    "metadata": {"campaign": "autumn"},
+                    "webhook_url": "https://hooks.example.com/sora",
+                },
+            ]
+        },
+    )
 
     prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to generate.")]
     provider: Annotated[
@@ -129,6 +142,32 @@ class ResetVideoRequest(BaseModel):
     resubmit: Annotated[bool, Field(strict=True, description="Start a new attempt at once.")] = False
 
 
+JOB_EXAMPLE: dict[str, Any] = {
+    "id": "job_5f0c3e2a9b1d4c7e8f6a0b12",
+    "status": "in_progress",
+    "progress": 42,
+    "ready": False,
+    "prompt": "A paper boat drifting down a rainy street",
+    "provider": "openai",
+    "model": "sora-2",
+    "seconds": "4",
+    "size": "720x1280",
+    "image_url": None,
+    "provider_video_id": "video_68d7512d07848190b3e45da0ecbebcde",
+    "queue_position": None,
+    "attempt": 1,
+    "created_at": "2026-11-21T12:00:00.000Z",
+    "updated_at": "2026-11-21T12:00:31.000Z",
+    "completed_at": None,
+    "error": None,
+    "video": None,
+    "estimated_seconds_remaining": 43,
+    "estimated_cost_usd": 0.4,
+    "metadata": {"campaign": "autumn"},
+    "webhook_url": "https://hooks.example.com/sora",
+}
+
+
 class JobErrorResponse(BaseModel):
     code: str
     message: str
@@ -144,6 +183,8 @@ class VideoContentResponse(BaseModel):
 
 class VideoJobResponse(BaseModel):
     """A video job as clients see it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [JOB_EXAMPLE]})
 
     id: str
     status: JobStatus
@@ -269,6 +310,28 @@ class ErrorBody(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """The one error shape of the API."""
+    """The one error shape of the API: `code` is stable (branch on it), `message` says what to do."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "unsupported_option",
+                        "message": "sora-2 on openai takes seconds 4, 8, 12, not 5.",
+                        "details": [{"loc": ["body", "seconds"], "allowed": ["4", "8", "12"]}],
+                    }
+                }
+            ]
+        }
+    )
 
     error: ErrorBody
+
+
+class GatewayErrorResponse(BaseModel):
+    """What a deployed HTTP API answers itself, where no function runs and its body cannot be changed: a token the
+    JWT authorizer refused (401 `Unauthorized`; the `WWW-Authenticate` header says why, e.g. that it expired), a
+    body over 10 MB (413), throttling (429), or a function that crashed or timed out (500, 503)."""
+
+    message: Annotated[str, Field(examples=["Unauthorized"])]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sorajobs.models.job import Job, JobStatus
+
 
 class DomainError(Exception):
     status_code = 400
@@ -47,6 +49,32 @@ class JobAlreadyCompleted(DomainError):
 class VideoNotReady(DomainError):
     status_code = 409
     code = "not_ready"
+
+
+class JobHasNoVideo(DomainError):
+    """The job ended without a video (failed, cancelled or reset): waiting will not make one."""
+
+    status_code = 409
+    code = "no_video"
+
+
+_RESUBMIT = 'start a new attempt with POST /videos/{id}/reset and {{"resubmit": true}}, or submit it again'
+
+
+def video_unavailable(job: Job) -> DomainError:
+    """Why this job's video cannot be downloaded (it is not `ready`), and what to do about it."""
+    details: list[dict[str, Any]] = [{"job_id": job.id, "status": job.status.value}]
+    resubmit = _RESUBMIT.format(id=job.id)
+    if job.status is JobStatus.FAILED:
+        reason = f" ({job.error.code}: {job.error.message})" if job.error else ""
+        return JobHasNoVideo(f"This job failed{reason}, so it has no video: {resubmit}.", details=details)
+    if job.status in (JobStatus.CANCELLED, JobStatus.RESET):
+        return JobHasNoVideo(f"This job was {job.status.value}, so it has no video: {resubmit}.", details=details)
+    return VideoNotReady(
+        f"The video is not ready yet: the job is {job.status.value} at {job.progress} %. Poll GET /videos/{job.id} "
+        "(or wait for the video.completed webhook) until `ready` is true, then download it.",
+        details=details,
+    )
 
 
 class RequestInProgress(DomainError):
@@ -144,6 +172,15 @@ class WebhookUrlNotAllowed(DomainError):
 class WebhookSignatureInvalid(DomainError):
     status_code = 401
     code = "invalid_signature"
+
+
+class ReplayContended(DomainError):
+    status_code = 409
+    code = "conflict"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.retry_after = 1
 
 
 class WebhookEventNotFound(DomainError):

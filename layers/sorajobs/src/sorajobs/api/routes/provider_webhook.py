@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from sorajobs.api.dependencies import WiringDep
+from sorajobs.api.routes.common import error_responses
 from sorajobs.logic.fal_webhooks import FalWebhookReceiver
 from sorajobs.logic.provider_webhooks import InboundOutcome, ProviderWebhookReceiver
 
@@ -40,6 +41,11 @@ class ProviderWebhookAnswer(BaseModel):
     "/provider-webhooks/openai",
     summary="The provider's video.completed / video.failed webhooks",
     description="Signed per Standard Webhooks. An unknown video is acknowledged (200) so the provider stops retrying.",
+    operation_id="receiveOpenAIWebhook",
+    responses={
+        200: {"description": "Received; `outcome` says what it changed."},
+        **error_responses(400, 401, 413, 500),
+    },
 )
 def receive_provider_webhook(receiver: ProviderWebhooksDep) -> ProviderWebhookAnswer:
     outcome = receiver.receive(_raw_body(), dict(router.current_event.headers))
@@ -51,6 +57,11 @@ def receive_provider_webhook(receiver: ProviderWebhooksDep) -> ProviderWebhookAn
     summary="fal's completion webhooks",
     description="Signed with ED25519 against fal's published keys. The query names the job and attempt the create "
     "was for; a request id that is not that attempt's is acknowledged (200) and changes nothing.",
+    operation_id="receiveFalWebhook",
+    responses={
+        200: {"description": "Received; `outcome` says what it changed."},
+        **error_responses(400, 401, 413, 422, 500),
+    },
 )
 def receive_fal_webhook(
     receiver: FalWebhooksDep,

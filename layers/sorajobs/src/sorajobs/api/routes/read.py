@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from sorajobs.api.dependencies import CallerDep, JobQueriesDep, SettingsDep
-from sorajobs.api.routes.common import JobIdPath
+from sorajobs.api.routes.common import BEARER_JWT, JobIdPath, error_responses
 from sorajobs.logic.queries import model_listing
 from sorajobs.models.api import ModelListResponse, StatsResponse, VideoJobListResponse, VideoJobResponse
 from sorajobs.models.job import JobStatus, VideoVariant
@@ -17,12 +17,24 @@ from sorajobs.models.job import JobStatus, VideoVariant
 router = APIGatewayHttpRouter()
 
 
-@router.get("/videos/<id>", summary="Get a stored job (no provider call)")
+@router.get(
+    "/videos/<id>",
+    summary="Get a stored job (no provider call)",
+    operation_id="getVideo",
+    security=BEARER_JWT,
+    responses={200: {"description": "The job."}, **error_responses(401, 404, 422, 500)},
+)
 def get_video(id: JobIdPath, caller: CallerDep, queries: JobQueriesDep) -> VideoJobResponse:
     return queries.view(queries.get(caller, id))
 
 
-@router.get("/videos", summary="List the caller's jobs, newest first")
+@router.get(
+    "/videos",
+    summary="List the caller's jobs, newest first",
+    operation_id="listVideos",
+    security=BEARER_JWT,
+    responses={200: {"description": "A page of the caller's jobs."}, **error_responses(400, 401, 422, 500)},
+)
 def list_videos(
     caller: CallerDep,
     queries: JobQueriesDep,
@@ -37,8 +49,18 @@ def list_videos(
 @router.get(
     "/videos/<id>/content",
     summary="Download the stored video or thumbnail",
-    description="Redirects (302) to a short-lived presigned URL. 409 while the job is not completed.",
-    responses={302: {"description": "Redirect to the file."}},
+    description="Redirects (302) to a short-lived presigned URL. 409 while the job is not completed "
+    "(`not_ready` while it may still finish, `no_video` once it ended without one).",
+    operation_id="getVideoContent",
+    security=BEARER_JWT,
+    responses={
+        302: {
+            "description": "Redirect to the file.",
+            "headers": {"Location": {"description": "A presigned download URL.", "schema": {"type": "string"}}},
+            "content": {},
+        },
+        **error_responses(401, 404, 409, 422, 500),
+    },
 )
 def get_video_content(
     id: JobIdPath,
@@ -54,19 +76,40 @@ def get_video_content(
     "/models",
     summary="The providers and models jobs may name here",
     description="Each model's durations, sizes, whether it takes an image, and list price; the default is marked.",
+    operation_id="listModels",
+    security=BEARER_JWT,
+    responses={200: {"description": "The providers and models."}, **error_responses(401, 500)},
 )
 def list_models(settings: SettingsDep) -> ModelListResponse:
     return model_listing(settings)
 
 
-@router.get("/stats", summary="Jobs per status (all owners for the admin group)")
+@router.get(
+    "/stats",
+    summary="Jobs per status (all owners for the admin group)",
+    operation_id="getStats",
+    security=BEARER_JWT,
+    responses={200: {"description": "Counts and estimated cost."}, **error_responses(401, 500)},
+)
 def get_stats(caller: CallerDep, queries: JobQueriesDep) -> StatsResponse:
     return queries.stats(caller)
 
 
 @router.get("/openapi.json", include_in_schema=False)
 def get_openapi_document() -> dict[str, Any]:
-    from sorajobs.api.http import openapi_document
+    return _whole_api_document()
+
+
+@router.get("/docs", include_in_schema=False, compress=True)
+def get_api_docs() -> Response[str]:
+    from sorajobs.api.contract import docs_page
+
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=docs_page(_whole_api_document()))
+
+
+def _whole_api_document() -> dict[str, Any]:
+    # Imported here: the read function serves the other functions' routes only as documentation.
+    from sorajobs.api.contract import openapi_document
     from sorajobs.api.routes import attempts, doctor, provider_webhook, reset, sora_status, submit, webhooks
 
     return openapi_document(

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from sorajobs.api.dependencies import CallerDep, JobQueriesDep
 from sorajobs.api.job_dependencies import JobServiceDep
-from sorajobs.api.routes.common import JobIdPath
+from sorajobs.api.routes.common import BEARER_JWT, JobIdPath, error_responses
 from sorajobs.models.api import ResetVideoRequest, VideoJobResponse
 
 router = APIGatewayHttpRouter()
@@ -20,6 +20,12 @@ router = APIGatewayHttpRouter()
     "/videos/<id>/reset",
     summary="Reset a stuck or failed job",
     description="A completed job answers 409 and keeps its video. The abandoned attempt stays in the job's history.",
+    operation_id="resetVideo",
+    security=BEARER_JWT,
+    responses={
+        200: {"description": "The job, reset (or pending again, attempt + 1, with `resubmit`)."},
+        **error_responses(400, 401, 404, 409, 413, 415, 422, 429, 500, 503),
+    },
 )
 def reset_video(
     id: JobIdPath,
@@ -36,6 +42,9 @@ def reset_video(
     summary="Cancel a pending, queued or running job",
     description="The job ends as cancelled at once; its provider is asked to stop where it can (fal while queued, "
     "Runway). A job that is finished, or whose finished video is being stored, answers 409.",
+    operation_id="cancelVideo",
+    security=BEARER_JWT,
+    responses={200: {"description": "The job, cancelled."}, **error_responses(401, 404, 409, 422, 500)},
 )
 def cancel_video(id: JobIdPath, caller: CallerDep, jobs: JobServiceDep, queries: JobQueriesDep) -> VideoJobResponse:
     return queries.view(jobs.cancel(caller.owner, id))

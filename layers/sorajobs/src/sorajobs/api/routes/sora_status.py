@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from sorajobs.api.dependencies import CallerDep, JobQueriesDep
 from sorajobs.api.job_dependencies import JobServiceDep
-from sorajobs.api.routes.common import JobIdPath
+from sorajobs.api.routes.common import BEARER_JWT, JobIdPath, error_responses, retry_after_header
 from sorajobs.models.api import VideoJobResponse
 
 router = APIGatewayHttpRouter()
@@ -20,6 +20,15 @@ router = APIGatewayHttpRouter()
         "Asks the provider only when the job is unfinished and was not refreshed within the minimum "
         "interval. The Retry-After header says when to poll next; it is absent once the job is finished."
     ),
+    operation_id="refreshVideoStatus",
+    security=BEARER_JWT,
+    responses={
+        200: {
+            "description": "The job, refreshed from the provider when that was due.",
+            "headers": retry_after_header("Seconds until it is worth asking again; absent once the job is finished."),
+        },
+        **error_responses(401, 404, 409, 422, 500),
+    },
 )
 def get_sora_status(
     id: JobIdPath, caller: CallerDep, jobs: JobServiceDep, queries: JobQueriesDep

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from sorajobs.api.dependencies import CallerDep, JobQueriesDep, ServicesDep
 from sorajobs.api.job_dependencies import ImageUploadsDep, JobServiceDep
+from sorajobs.api.routes.common import BEARER_JWT, error_responses
 from sorajobs.logic.jobs import ENDPOINT_NOT_FOUND, JobService
 from sorajobs.logic.lifecycle import provider_rejection
 from sorajobs.models.api import ImageUploadRequest, ImageUploadResponse, SubmitVideoRequest, VideoJobResponse
@@ -69,7 +70,18 @@ def _submit_once(services: Services, jobs: JobService, owner: str, request: Subm
 @router.post(
     "/videos",
     summary="Submit a video generation",
-    responses={202: {"description": "Accepted; the job is tracked from now on."}},
+    description="Answers 202 with the job at once. If the provider is down or rate-limits the submit, the job waits "
+    "as `pending` and the sweep submits it later; if the provider refuses the prompt, the answer is 422 with the "
+    "provider's code and the failed job's id in `details`.",
+    operation_id="createVideo",
+    security=BEARER_JWT,
+    responses={
+        202: {
+            "description": "Accepted; the job is tracked from now on.",
+            "headers": {"Location": {"description": "The job: `/videos/{id}`.", "schema": {"type": "string"}}},
+        },
+        **error_responses(400, 401, 409, 413, 415, 422, 429, 500, 503),
+    },
 )
 def submit_video(
     request: Annotated[SubmitVideoRequest, Body()],
@@ -107,7 +119,12 @@ def submit_video(
     summary="Start the upload of a reference image",
     description="Answers where to POST the image (a multipart form: the `fields`, then the file as `file`) within "
     "15 minutes; then submit with `image_upload_id`. Only the declared type, and at most the declared size.",
-    responses={201: {"description": "Upload the image to `url` with `fields`."}},
+    operation_id="createImageUpload",
+    security=BEARER_JWT,
+    responses={
+        201: {"description": "Upload the image to `url` with `fields`."},
+        **error_responses(400, 401, 413, 415, 422, 500),
+    },
 )
 def start_image_upload(
     request: Annotated[ImageUploadRequest, Body()], caller: CallerDep, uploads: ImageUploadsDep

@@ -40,6 +40,7 @@ from sorajobs.models.job import Job, JobStatus
 from sorajobs.services import use_services
 from tests.chaos import providers as chaos_providers
 from tests.chaos.crash import CrashPoint, InvocationKilled
+from tests.chaos.moto_queries import indexed_queries
 from tests.chaos.moto_transactions import cheap_transaction_rollback
 from tests.chaos.turns import TurnScheduler
 from tests.conftest import API_KEY, START, LambdaContext, World, fal_webhook_event, http_event, load_handler, sqs_event
@@ -323,6 +324,7 @@ class ChaosRun:
             self._quiet_process(),
             mock_aws(),
             cheap_transaction_rollback(),
+            indexed_queries(),
             EmulatorServer(config, clock=clock) as emulator,
         ):
             session = boto3.session.Session(region_name="us-east-1")

@@ -39,6 +39,7 @@ from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobStatus
 from tests.chaos import providers as chaos_providers
 from tests.chaos.crash import CrashPoint, InvocationKilled
+from tests.chaos.moto_queries import indexed_queries
 from tests.chaos.moto_transactions import cheap_transaction_rollback
 from tests.chaos.turns import TurnScheduler
 from tests.conftest import (
@@ -332,6 +333,7 @@ class ChaosRun:
             self._quiet_process(),
             mock_aws(),
             cheap_transaction_rollback(),
+            indexed_queries(),
             EmulatorServer(config, clock=clock) as emulator,
         ):
             session = boto3.session.Session(region_name="us-east-1")

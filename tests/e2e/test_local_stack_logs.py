@@ -77,7 +77,11 @@ def test_a_log_level_named_on_the_command_line_wins_over_quiet():
 def test_make_local_passes_port_and_verbose_to_the_stack():
     def command(*variables: str) -> str:
         lines = subprocess.run(
-            ["make", "-n", "local", *variables], cwd=ROOT, check=True, capture_output=True, text=True
+            ["make", "--no-print-directory", "-n", "local", *variables],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.splitlines()
         return lines[-1]
 

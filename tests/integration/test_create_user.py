@@ -115,7 +115,11 @@ def test_the_stack_and_region_come_from_what_sam_deploy_saved(tmp_path):
 
 def test_make_user_runs_the_tool_with_the_email_and_admin_flag():
     lines = subprocess.run(
-        ["make", "-n", "user", "EMAIL=ada@example.com", "ADMIN=1"], cwd=ROOT, check=True, capture_output=True, text=True
+        ["make", "--no-print-directory", "-n", "user", "EMAIL=ada@example.com", "ADMIN=1"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.splitlines()
 
     assert lines[-1].endswith("-m ops.create_user --email ada@example.com --admin")

@@ -11,7 +11,13 @@ SAVED = '[default.deploy.parameters]\nstack_name = "sora-jobs"\nregion = "us-eas
 
 
 def _deploy_commands(*variables: str) -> list[str]:
-    dry_run = subprocess.run(["make", "-n", "deploy", *variables], cwd=ROOT, check=True, capture_output=True, text=True)
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", "deploy", *variables],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return [line for line in dry_run.stdout.splitlines() if " build" in line or " deploy" in line]
 
 

@@ -98,3 +98,17 @@ def test_the_doctor_says_when_a_provider_has_no_key(world):
 
 def test_the_doctor_is_for_the_admin_group_only(world):
     assert_error(_doctor(world, groups="[users]"), 403, "forbidden")
+
+
+def test_a_create_refused_for_our_key_or_answered_with_404_counts_no_cost(world):
+    world.emulator.inject(Fault(operation="create", status=401, times=1))
+    key_refused = world.submit(seconds=8)
+    world.emulator.inject(Fault(operation="create", status=404, times=1))
+    not_found = world.submit(seconds=8)
+
+    for response in (key_refused, not_found):
+        assert response.status == 503, response.body
+        job = world.stored_job(response.body["error"]["details"][0]["job_id"])
+        assert job.status == "failed" and job.estimated_cost_cents == 0
+    stats = world.call("read_api", http_event("read_api_stats")).body
+    assert stats["counts"]["failed"] == 2 and stats["estimated_cost_usd"] == 0

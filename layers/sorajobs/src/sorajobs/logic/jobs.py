@@ -253,7 +253,7 @@ class JobService:
             # Our key (or account) is refused: no retry mends it, an operator must. Failed at once, and alarmed.
             record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
             logger.error("The provider refused our key", extra={"job_id": job.id, "code": key_refused.code})
-            return self.apply(job, transition_to_failed(job, key_refused.as_job_error(), self._now()))
+            return self._refused_create(job, key_refused.as_job_error())
         except ProviderVideoNotFoundError as missing:
             # A 404 to a create: the provider's URL is wrong, or it does not serve the model. Nothing was made.
             record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
@@ -261,13 +261,11 @@ class JobService:
             error = JobError(
                 code=ENDPOINT_NOT_FOUND, message=_endpoint_not_found(job, missing), category=ErrorCategory.AUTH
             )
-            return self.apply(job, transition_to_failed(job, error, self._now()))
+            return self._refused_create(job, error)
         except GenerationRejectedError as rejection:
             logger.info("Provider rejected the generation", extra={"job_id": job.id, "code": rejection.code})
             record_metric(name="GenerationsRejected", unit=MetricUnit.Count, value=1)
-            cost = self._attempt_cost(job.model, job.seconds, job.size)
-            rejected = transition_to_rejected(job, rejection.as_job_error(), self._now(), attempt_cost_cents=cost)
-            return self.apply(job, rejected)
+            return self._refused_create(job, rejection.as_job_error())
         except ProviderTemporaryError as fault:
             self._provider_fault(job, fault, "create")
             logger.warning(
@@ -280,6 +278,12 @@ class JobService:
             )
         logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
         return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
+
+    def _refused_create(self, job: Job, error: JobError) -> Job:
+        """The provider refused the create (the prompt, the request, our key or its URL): it made nothing, so the
+        job fails without the attempt's cost."""
+        cost = self._attempt_cost(job.model, job.seconds, job.size)
+        return self.apply(job, transition_to_rejected(job, error, self._now(), attempt_cost_cents=cost))
 
     def _image_url(self, job: Job) -> str | None:
         """The URL the provider fetches the job's image from; an upload's is signed afresh for each create."""

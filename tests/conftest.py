@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 import boto3
 import httpx
+import httpx2  # the openai SDK's HTTP library
 import pytest
 from moto import mock_aws
 from pydantic import SecretStr
@@ -42,6 +43,7 @@ from sorajobs.wiring import Wiring
 from tests.chaos.crash import CrashingServices, CrashPlan
 from tests.chaos.turns import SwitchingProxy, TurnScheduler, inline_pool
 from tests.handlers import install_wiring, load_handler
+from tests.late_answers import LateAnswersLost
 from tests.provider_emulators import FAL_KEY, RUNWAY_KEY, Delivery, WebhookInbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,6 +283,9 @@ class World:
         self.receivers = WebhookReceivers(self.dns)
         # Real seconds the provider client waits for an answer (tests of lost answers shorten it).
         self.provider_timeout_seconds = 5.0
+        # Whether the provider clients take an emulator's late answer (a `timeout` fault) as lost at once,
+        # instead of waiting for their timeout in real time (the chaos run's choice: tests/late_answers.py).
+        self.late_answers_lost_at_once = False
         # Step boundaries where an invocation can be killed; none dies unless a test asks for it.
         self.crashes = CrashPlan(seed=seed)
         self._stream_iterator: str | None = None
@@ -303,6 +308,7 @@ class World:
                     timeout_seconds=self.provider_timeout_seconds,
                     max_retries=0,
                     clock=self.clock,
+                    transport=LateAnswersLost(httpx2) if self.late_answers_lost_at_once else None,
                 )
             )
 
@@ -314,6 +320,7 @@ class World:
                     timeout_seconds=self.provider_timeout_seconds,
                     max_retries=0,
                     clock=self.clock,
+                    transport=LateAnswersLost() if self.late_answers_lost_at_once else None,
                 )
             )
 
@@ -325,6 +332,7 @@ class World:
                     timeout_seconds=self.provider_timeout_seconds,
                     max_retries=0,
                     clock=self.clock,
+                    transport=LateAnswersLost() if self.late_answers_lost_at_once else None,
                 )
             )
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from local.emulation.faults import Fault, FaultBook
+from local.emulation.faults import LATE_ANSWER_HEADER, Fault, FaultBook
 from local.emulation.server import RequestLog
 from local.emulation.streaming import DroppedConnection, drop_connection
 
@@ -182,6 +182,7 @@ class EmulatedApi:
             response = self.internal_error().response()
         self.finish_headers(response, started)
         if fault is not None and fault.kind == "timeout":
+            response.headers[LATE_ANSWER_HEADER] = "true"
             self._log_request(request, response.status_code)
             self.pause(request, fault.latency_ms)
             return response

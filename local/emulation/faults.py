@@ -17,6 +17,9 @@ from local.emulation.controls import from_control_json
 FaultKind = Literal["http_error", "timeout", "reset", "latency"]
 FAULT_KINDS: tuple[str, ...] = ("http_error", "timeout", "reset", "latency")
 ANY_OPERATION = "any"
+# Marks the answer of a `timeout` fault, so that a test's client transport can treat the answer as lost at once
+# (and a seeded run need not wait in real time, nor depend on the machine's speed to tell late from on time).
+LATE_ANSWER_HEADER = "X-Emulator-Late-Answer"
 
 
 def check_operation(operation: str, operations: tuple[str, ...]) -> None:
@@ -33,7 +36,8 @@ class Fault:
       http_error  answer ``status`` with the provider's error body; the operation does not run.
       latency     wait ``latency_ms``, then run the operation and answer normally.
       timeout     run the operation, then wait ``latency_ms`` before answering (a slow or lost response:
-                  a create still creates, as a real server would).
+                  a create still creates, as a real server would). The answer carries ``LATE_ANSWER_HEADER``,
+                  so a test's transport can raise the client's timeout without waiting (``latency_ms`` 0).
       reset       downloads: send headers and ``reset_after_bytes`` of body, then cut the connection.
                   Other operations: run the operation, then close the connection without answering.
 

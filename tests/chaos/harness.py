@@ -107,9 +107,10 @@ class ChaosProfile:
     forged_webhooks: float = 0.10
     stale_webhooks: float = 0.10
     misdirected_webhooks: float = 0.10
-    # Real seconds; a timeout fault answers after twice that. An answer on time takes milliseconds, so
-    # whether a call times out is the fault's choice alone, never the machine's load.
-    provider_timeout_seconds: float = 0.5
+    # Real seconds the provider clients wait: a safety net only. A timeout fault's answer is marked by the
+    # emulator and the client's transport takes it as lost at once (tests/late_answers.py), so whether a call
+    # times out is the fault's choice alone, never the machine's load, and no call waits in real time.
+    provider_timeout_seconds: float = 60.0
     stuck_after_seconds: int = 300
     # Longer than fal's 30-minute wait for the webhook of a create whose answer was lost, so that wait ends the
     # way it does in production (`create_outcome_unknown`), not at the maximum age.
@@ -121,7 +122,6 @@ class ChaosProfile:
             rate_limited=self.rate_limited,
             server_errors=self.server_errors,
             timeouts=self.timeouts,
-            timeout_latency_ms=int(self.provider_timeout_seconds * 2000),
             download_resets=self.download_resets,
         )
 
@@ -347,6 +347,7 @@ class ChaosRun:
                 self._inboxes = {"openai": openai_inbox, "fal": fal_inbox}
                 world = World(session, resources, emulator, clock, seed=self.profile.seed, turns=self._turns)
                 world.provider_timeout_seconds = self.profile.provider_timeout_seconds
+                world.late_answers_lost_at_once = True
                 world.crashes.probabilities = dict(self.profile.crash)
                 for point in self.profile.crash:
                     world.crashes.kill_next(point)  # every step boundary dies at least once, whatever the size

@@ -64,8 +64,9 @@ class FaultRates:
 
     rate_limited: float  # 429 with retry-after
     server_errors: float  # 500
-    timeouts: float  # the answer comes too late (the call still happens: a create still creates)
-    timeout_latency_ms: int
+    # The answer comes too late (the call still happens: a create still creates); the emulator marks it, and the
+    # run's clients take it as lost at once.
+    timeouts: float
     download_resets: float  # downloads cut mid-body
 
 
@@ -107,7 +108,7 @@ class ChaosProviders:
             # Whatever the size, each provider loses the answer to its first create (which still creates), and
             # refuses its second with a 429, so that the sweep sends a create (where an invocation may die).
             create = CREATE_OPERATIONS[name]
-            server.inject(fault_type(operation=create, kind="timeout", latency_ms=rates.timeout_latency_ms, times=1))
+            server.inject(fault_type(operation=create, kind="timeout", times=1))
             server.inject(fault_type(operation=create, status=429, retry_after=2, times=1))
             # The first matching fault wins, so each later one is given its rate among the calls left over.
             left = 1.0
@@ -117,7 +118,7 @@ class ChaosProviders:
                     rates.rate_limited,
                 ),
                 (fault_type(operation="any", status=500), rates.server_errors),
-                (fault_type(operation="any", kind="timeout", latency_ms=rates.timeout_latency_ms), rates.timeouts),
+                (fault_type(operation="any", kind="timeout"), rates.timeouts),
                 (fault_type(operation="download", kind="reset", reset_after_bytes=4096), rates.download_resets),
             ):
                 server.inject(fault_type(**{**fault.to_dict(), "probability": min(1.0, rate / left)}))

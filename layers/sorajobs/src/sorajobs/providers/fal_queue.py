@@ -275,12 +275,20 @@ class FalQueueProvider:
 
 
 def build_fal_provider(
-    *, api_key: str, queue_url: str, timeout_seconds: float, max_retries: int, clock: Clock
+    *,
+    api_key: str,
+    queue_url: str,
+    timeout_seconds: float,
+    max_retries: int,
+    clock: Clock,
+    transport: httpx.BaseTransport | None = None,
 ) -> FalQueueProvider:
+    """`transport` replaces the connection pools of the queue and of output files (tests pass one)."""
     http = httpx.Client(
         base_url=queue_url.rstrip("/"),
         headers={"Authorization": f"Key {api_key}"},
         timeout=httpx.Timeout(timeout_seconds, connect=5.0),
-        transport=httpx.HTTPTransport(retries=max_retries),  # connection failures only: never a sent create
+        # The retries are of connection failures only: never of a sent create.
+        transport=transport or httpx.HTTPTransport(retries=max_retries),
     )
-    return FalQueueProvider(http, output_client(timeout_seconds), clock)
+    return FalQueueProvider(http, output_client(timeout_seconds, transport), clock)

@@ -222,12 +222,20 @@ class OpenAIVideosProvider:
 
 
 def build_openai_provider(
-    *, api_key: str, base_url: str | None, timeout_seconds: float, max_retries: int, clock: Clock | None = None
+    *,
+    api_key: str,
+    base_url: str | None,
+    timeout_seconds: float,
+    max_retries: int,
+    clock: Clock | None = None,
+    transport: httpx2.BaseTransport | None = None,
 ) -> OpenAIVideosProvider:
+    """`transport` replaces the SDK's own connection pool (tests pass one over their emulator)."""
     client = OpenAI(
         api_key=api_key,
         base_url=base_url,
         max_retries=max_retries,
         timeout=openai.Timeout(timeout_seconds, connect=5.0),
+        http_client=None if transport is None else openai.DefaultHttpxClient(transport=transport),
     )
     return OpenAIVideosProvider(client, clock)

@@ -66,6 +66,6 @@ def stream_fresh_output(http: httpx.Client, fresh_url: Callable[[], str]) -> Ite
                 raise
 
 
-def output_client(timeout_seconds: float) -> httpx.Client:
+def output_client(timeout_seconds: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """The client for output files: no provider credentials, redirects followed (storage redirects to a CDN)."""
-    return httpx.Client(timeout=httpx.Timeout(timeout_seconds, connect=5.0), follow_redirects=True)
+    return httpx.Client(timeout=httpx.Timeout(timeout_seconds, connect=5.0), follow_redirects=True, transport=transport)

@@ -202,12 +202,20 @@ class RunwayTasksProvider:
 
 
 def build_runway_provider(
-    *, api_key: str, base_url: str, timeout_seconds: float, max_retries: int, clock: Clock
+    *,
+    api_key: str,
+    base_url: str,
+    timeout_seconds: float,
+    max_retries: int,
+    clock: Clock,
+    transport: httpx.BaseTransport | None = None,
 ) -> RunwayTasksProvider:
+    """`transport` replaces the connection pools of the API and of output files (tests pass one)."""
     client = RunwayML(
         api_key=api_key,
         base_url=base_url,
         max_retries=max_retries,
         timeout=httpx.Timeout(timeout_seconds, connect=5.0),
+        http_client=None if transport is None else runwayml.DefaultHttpxClient(transport=transport),
     )
-    return RunwayTasksProvider(client, output_client(timeout_seconds), clock)
+    return RunwayTasksProvider(client, output_client(timeout_seconds, transport), clock)

@@ -97,6 +97,12 @@ SCHEMAS = {
     "WebhookDeliveryList": "WebhookDeliveryListResponse",
     "ErrorBody": "ErrorBody",
     "ErrorResponse": "ErrorResponse",
+    "Attempt": "AttemptResponse",
+    "AttemptList": "AttemptListResponse",
+    "ImageUpload": "ImageUploadResponse",
+    "Stats": "StatsResponse",
+    "DoctorCheck": "DoctorCheck",
+    "DoctorReport": "DoctorResponse",
 }
 
 
@@ -247,6 +253,80 @@ def test_cancel_then_reset_with_resubmit_starts_a_second_attempt(api):
     assert refreshed.id == job.id and refreshed.attempt == 2
 
 
+def test_the_attempts_list_the_abandoned_attempt_then_the_current_one(api):
+    job = api.create("A train crossing a bridge", provider="runway")
+    api.reset(job.id, resubmit=True)
+
+    attempts = api.attempts(job.id)
+
+    assert attempts.job_id == job.id
+    assert [(attempt.attempt, attempt.current) for attempt in attempts.data] == [(1, False), (2, True)]
+    assert attempts.data[0].ended_at is not None and attempts.data[1].status in ("pending", "queued")
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
+# fal takes the local stack's presigned URL of the image; Runway takes only https URLs on a domain, which the
+# local S3 (moto on http://127.0.0.1) cannot give, so locally a Runway job with an image is refused.
+IMAGE_MODEL = "fal-ai/kling-video/v2.1/master/image-to-video"
+
+
+def image_sent_to_fal(stack: LocalStack, job: Job | dict[str, Any]) -> str:
+    """The image URL the job's create handed fal (a presigned URL of the upload)."""
+    assert stack.fal_emulator is not None
+    provider_video_id = job.provider_video_id if isinstance(job, Job) else job["provider_video_id"]
+    request = stack.fal_emulator.request(provider_video_id.rsplit("/", 1)[-1])
+    return str(request["arguments"]["image_url"])
+
+
+def test_sync_client_uploads_an_image_and_a_job_made_from_it_completes(stack, api, tmp_path):
+    image = tmp_path / "first-frame.png"
+    image.write_bytes(PNG)
+
+    upload = api.upload_image(image)
+    job = api.create_and_wait(
+        "The frame comes alive", provider="fal", model=IMAGE_MODEL, image_upload_id=upload.upload_id
+    )
+
+    assert upload.upload_id.startswith("upl_") and job.status == "completed"
+    assert upload.upload_id in image_sent_to_fal(stack, job)
+
+
+def test_async_client_uploads_an_image_and_a_job_made_from_it_completes(stack, clocks, owner, tmp_path):
+    image = tmp_path / "first-frame.png"
+    image.write_bytes(PNG)
+
+    async def scenario() -> Job:
+        async with async_api(stack, clocks, owner) as client:
+            upload = await client.upload_image(image)
+            created = await client.create(
+                "The frame comes alive", provider="fal", model=IMAGE_MODEL, image_upload_id=upload.upload_id
+            )
+            return await client.wait(created.id)
+
+    assert asyncio.run(scenario()).status == "completed"
+
+
+def test_stats_count_the_callers_jobs_and_the_admin_group_sees_every_owner(stack, api):
+    job = api.create("A kite over the dunes")
+    api.cancel(job.id)
+
+    mine = api.stats()
+    with SoraJobs(stack.gateway_url, stack.mint_token("an-admin", [stack.admin_group])) as admin:
+        everyone = admin.stats()
+
+    assert (mine.scope, mine.total, mine.counts.get("cancelled")) == ("owner", 1, 1)
+    assert everyone.scope == "all" and everyone.total >= mine.total
+
+
+def test_the_doctor_finds_every_enabled_provider_reachable_with_its_key(stack):
+    with SoraJobs(stack.gateway_url, stack.mint_token("an-admin", [stack.admin_group])) as admin:
+        report = admin.doctor()
+
+    assert report.ok, report.checks
+    assert {check.provider for check in report.checks} == set(PROVIDERS)
+    assert {check.check for check in report.checks} == {"settings", "key", "access"}
+
+
 def test_reset_without_resubmit_ends_a_wait_as_reset(api):
     job = api.create("A train crossing a bridge")
 
@@ -318,6 +398,7 @@ PROVOKED: dict[str, tuple[int, Callable[[SoraJobs], Any]]] = {
     "unsupported_option": (400, lambda api: api.create("x", seconds=5)),
     "image_upload_not_found": (400, lambda api: api.create("x", provider="runway", image_upload_id="upl_" + "0" * 32)),
     "invalid_cursor": (400, lambda api: api.list_page(cursor="not-a-cursor")),
+    "forbidden": (403, lambda api: api.doctor()),
     "not_found": (404, lambda api: api.retrieve("job_00000000000000000000beef")),
     "job_completed": (409, reset_completed),
     "not_ready": (409, download_unfinished),
@@ -444,3 +525,24 @@ def test_the_tool_lists_shows_cancels_resets_and_replays_as_json(stack, api, own
     assert run("cancel", job_id)["status"] == "cancelled"
     assert run("reset", job_id)["status"] == "reset"
     assert run("webhooks", job_id) == {"data": []}
+    assert [attempt["attempt"] for attempt in run("attempts", job_id)["data"]] == [1]
+    assert run("stats")["counts"]["reset"] == 1
+
+
+def test_the_tool_uploads_an_image_submits_with_it_and_an_admin_runs_the_doctor(stack, owner, capsys, tmp_path):
+    image = tmp_path / "first-frame.png"
+    image.write_bytes(PNG)
+    environ = {"SORA_JOBS_API_URL": stack.gateway_url, "SORA_JOBS_TOKEN": stack.mint_token(owner)}
+    admin = {**environ, "SORA_JOBS_TOKEN": stack.mint_token("an-admin", [stack.admin_group])}
+
+    def run(*argv: str, env: dict[str, str] = environ) -> Any:
+        assert main([*argv, "--json"], environ=env) == 0
+        return json.loads(capsys.readouterr().out)
+
+    upload_id = run("upload", str(image))["upload_id"]
+    by_id = run("submit", "x", "--provider", "fal", "--model", IMAGE_MODEL, "--image-upload-id", upload_id)
+    by_file = run("submit", "y", "--provider", "fal", "--model", IMAGE_MODEL, "--image", str(image))
+
+    assert upload_id in image_sent_to_fal(stack, by_id)
+    assert "/upl_" in image_sent_to_fal(stack, by_file) and upload_id not in image_sent_to_fal(stack, by_file)
+    assert run("doctor", env=admin)["ok"] is True

@@ -29,6 +29,7 @@ from sorajobs_client import (
     DownloadError,
     Job,
     NetworkError,
+    PermissionDeniedError,
     Progress,
     ProviderUnavailableError,
     RateLimitedError,
@@ -50,6 +51,7 @@ from sorajobs_client.cli import (
     EXIT_RESET,
     EXIT_TIMEOUT,
     EXIT_UNREACHABLE,
+    EXIT_UPLOAD,
     EXIT_USAGE,
     main,
 )
@@ -541,3 +543,109 @@ def test_the_progress_callback_gets_the_storing_phase():
     storing = Progress(Job.model_validate(job_json(status="in_progress", progress=100)), 1.0, 1.0)
 
     assert storing.storing and not Progress(Job.model_validate(job_json(progress=99)), 1.0, 1.0).storing
+
+
+# --- reference images, stats, the doctor ----------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+UPLOAD = {
+    "upload_id": "upl_1",
+    "url": "https://bucket.example.test/",
+    "fields": {"key": "uploads/owner/upl_1", "Content-Type": "image/png", "policy": "p", "x-amz-signature": "s"},
+    "expires_at": "2026-11-21T12:15:00.000Z",
+}
+
+
+def upload_stub(storage: httpx.Response) -> Stub:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "bucket.example.test":
+            return storage
+        if request.url.path == "/uploads":
+            return httpx.Response(201, json=UPLOAD)
+        return httpx.Response(202, json=job_json(image_url=None))
+
+    return Stub(answer)
+
+
+def test_an_image_is_declared_then_posted_to_the_signed_form_without_the_token(tmp_path):
+    image = tmp_path / "cat.png"
+    image.write_bytes(PNG)
+    stub = upload_stub(httpx.Response(204))
+
+    with client(stub) as api:
+        upload = api.upload_image(image)
+
+    declared, posted = stub.requests
+    assert json.loads(declared.content) == {"content_type": "image/png", "bytes": len(PNG)}
+    assert upload.upload_id == "upl_1" and "authorization" not in posted.headers
+    form = posted.content
+    # The signed fields, then the file last, as S3's POST requires.
+    assert form.index(b'name="key"') < form.index(b'name="policy"') < form.index(b'name="file"; filename="cat.png"')
+    assert form.endswith(PNG + b"\r\n--" + form.split(b"\r\n", 1)[0][2:] + b"--\r\n")
+
+
+def test_the_tool_submits_with_an_image_it_uploads_first(tmp_path, capsys):
+    image = tmp_path / "cat.png"
+    image.write_bytes(PNG)
+    stub = upload_stub(httpx.Response(204))
+
+    exit_code = main(
+        ["submit", "x", "--image", str(image), "--json"], environ=ENV, client_options={"transport": stub.transport}
+    )
+
+    assert exit_code == EXIT_OK
+    submitted = next(request for request in stub.requests if request.url.path == "/videos")
+    assert json.loads(submitted.content)["image_upload_id"] == "upl_1"
+
+
+def test_an_upload_the_storage_refuses_is_an_upload_error_with_its_reason(tmp_path, capsys):
+    image = tmp_path / "cat.png"
+    image.write_bytes(PNG)
+    refusal = "<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum</Message></Error>"
+    stub = upload_stub(httpx.Response(400, text=refusal))
+
+    exit_code = main(["upload", str(image), "--json"], environ=ENV, client_options={"transport": stub.transport})
+
+    out, err = capsys.readouterr()
+    assert exit_code == EXIT_UPLOAD
+    assert json.loads(out)["error"]["code"] == "upload_failed"
+    assert "EntityTooLarge: Your proposed upload exceeds the maximum" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [("cat.gif", b"GIF89a", "not a PNG, JPEG or WebP"), ("none.png", None, "Cannot read")],
+)
+def test_an_image_that_is_not_one_is_refused_before_any_request(tmp_path, capsys, name, content, reason):
+    image = tmp_path / name
+    if content is not None:
+        image.write_bytes(content)
+    stub = upload_stub(httpx.Response(204))
+
+    exit_code = main(["upload", str(image)], environ=ENV, client_options={"transport": stub.transport})
+
+    assert exit_code == EXIT_UPLOAD and stub.requests == []
+    assert reason in capsys.readouterr().err
+
+
+def test_the_doctor_exits_1_when_a_check_failed_and_shows_each_check(capsys):
+    checks = [
+        {"provider": "fal", "check": "key", "ok": True, "message": "a key is configured"},
+        {"provider": "fal", "check": "access", "ok": False, "message": "fal refused the key: set FalKey"},
+    ]
+    stub = Stub(httpx.Response(200, json={"ok": False, "checks": checks}))
+
+    exit_code = main(["doctor", "--json"], environ=ENV, client_options={"transport": stub.transport})
+
+    assert exit_code == EXIT_FAILED and json.loads(capsys.readouterr().out)["checks"] == checks
+    assert stub.requests[0].url.path == "/doctor"
+
+
+def test_the_doctor_outside_the_admin_group_is_a_permission_error_not_a_refused_token(capsys):
+    stub = Stub(envelope(403, "forbidden"))
+
+    exit_code = main(["doctor"], environ=ENV, client_options={"transport": stub.transport})
+
+    assert exit_code == EXIT_API_ERROR and "[forbidden, HTTP 403" in capsys.readouterr().err
+    with client(stub) as api, pytest.raises(PermissionDeniedError):
+        api.doctor()

@@ -29,6 +29,7 @@ from sorajobs_client.errors import (
     ServerError,
     SoraJobsError,
     UnexpectedResponseError,
+    UploadError,
     WaitTimeout,
     error_class,
 )
@@ -142,11 +143,67 @@ def replay_call(job_id: str, event_id: str | None) -> Call:
     return Call("POST", f"/videos/{_segment(job_id)}/webhooks/replay", json=body, retry="unsent")
 
 
+def attempts_call(job_id: str) -> Call:
+    return Call("GET", f"/videos/{_segment(job_id)}/attempts")
+
+
+def upload_call(image: ImageFile) -> Call:
+    # Starting an upload costs nothing and a repeat only signs another: every failure is retried.
+    return Call("POST", "/uploads", json={"content_type": image.content_type, "bytes": image.size})
+
+
 def _segment(job_id: str) -> str:
     """A job id as one path segment: an id with a slash must not reach another route."""
     if not job_id or "/" in job_id or job_id in (".", ".."):
         raise ValueError(f"not a job id: {job_id!r}")
     return job_id
+
+
+# --- reference images ----------------------------------------------------------------------------
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    path: Path
+    content_type: str
+    size: int
+
+
+def image_file(path: str | os.PathLike[str], content_type: str | None = None) -> ImageFile:
+    """The image to upload: its type from `content_type`, else from its extension (PNG, JPEG or WebP)."""
+    image = Path(path)
+    kind = content_type or IMAGE_TYPES.get(image.suffix.lower())
+    if kind is None or kind not in IMAGE_TYPES.values():
+        allowed = ", ".join(sorted(set(IMAGE_TYPES.values())))
+        raise UploadError(f"{image} is not a PNG, JPEG or WebP image by its name; pass content_type ({allowed}).")
+    try:
+        size = image.stat().st_size
+    except OSError as error:
+        raise UploadError(f"Cannot read {image}: {error.strerror or error}.") from error
+    if not image.is_file() or size == 0:
+        raise UploadError(f"{image} is not a file with content.")
+    return ImageFile(image, kind, size)
+
+
+def upload_form(image: ImageFile, fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The signed form's fields, then the file as `file` (it must come last)."""
+    return dict(fields), {"file": (image.path.name, image.path.read_bytes(), image.content_type)}
+
+
+def check_uploaded(response: httpx.Response) -> None:
+    """S3 answers a signed POST 204 (or 200/201); else its XML error says why (EntityTooLarge, ...)."""
+    if response.status_code in (200, 201, 204):
+        return
+    code = _xml_text(response.text, "Code") or f"HTTP {response.status_code}"
+    message = _xml_text(response.text, "Message") or "the storage refused the upload"
+    raise UploadError(f"The signed upload was refused: {code}: {message}.")
+
+
+def _xml_text(document: str, tag: str) -> str | None:
+    start, end = document.find(f"<{tag}>"), document.find(f"</{tag}>")
+    return document[start + len(tag) + 2 : end].strip() or None if 0 <= start < end else None
 
 
 # --- retries -------------------------------------------------------------------------------------
@@ -211,7 +268,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 # What API Gateway itself answers (before any function runs) has no envelope: {"message": "Unauthorized"}.
 _GATEWAY_ANSWERS: dict[int, tuple[str, str]] = {
     401: ("unauthorized", "The API refused the token: missing, malformed, expired or not issued for this API."),
-    403: ("forbidden", "The API refused the token for this request."),
+    403: ("forbidden", "The API does not let this token do that."),
     404: ("route_not_found", "No such route at {url}: is the API URL right?"),
     413: ("payload_too_large", "The request body is too large for the API."),
     429: ("too_many_requests", "The API is throttling requests."),

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sorajobs_client._core import DownloadResult, Progress
+from sorajobs_client._core import IMAGE_TYPES, DownloadResult, Progress
 from sorajobs_client.client import SoraJobs
 from sorajobs_client.display import download_progress, wait_with_display
 from sorajobs_client.errors import (
@@ -29,6 +29,7 @@ from sorajobs_client.errors import (
     ServerError,
     SoraJobsError,
     UnexpectedResponseError,
+    UploadError,
     WaitTimeout,
 )
 from sorajobs_client.models import Job, JobStatus
@@ -43,11 +44,12 @@ EXIT_API_ERROR = 6
 EXIT_AUTH = 7
 EXIT_UNREACHABLE = 8
 EXIT_DOWNLOAD = 9
+EXIT_UPLOAD = 10
 EXIT_DETACHED = 130
 
 EXIT_CODES = {
     EXIT_OK: "done; a wait ended with the job completed (and saved, with --save)",
-    EXIT_FAILED: "the job failed",
+    EXIT_FAILED: "the job failed (doctor: a check failed)",
     EXIT_USAGE: "usage: bad arguments, or no API URL or token configured",
     EXIT_CANCELLED: "the job was cancelled",
     EXIT_RESET: "the job was reset",
@@ -56,6 +58,7 @@ EXIT_CODES = {
     EXIT_AUTH: "the token was refused (missing, malformed, expired, or not for this API)",
     EXIT_UNREACHABLE: "the API could not be reached or is not the API (network, wrong URL, 5xx after retries)",
     EXIT_DOWNLOAD: "the download failed or did not match the job's size and SHA-256",
+    EXIT_UPLOAD: "the reference image could not be read, or its signed upload was refused",
     EXIT_DETACHED: "interrupted: detached from the wait; the job goes on",
 }
 _FINISHED_EXIT = {"completed": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_CANCELLED, "reset": EXIT_RESET}
@@ -109,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--model", help="one of `sora-jobs models`")
     submit.add_argument("--seconds", help="clip length the model takes")
     submit.add_argument("--size", help="WIDTHxHEIGHT the model takes")
-    submit.add_argument("--image-url", help="an https image to animate (image-to-video models)")
+    image = submit.add_mutually_exclusive_group()
+    image.add_argument("--image", metavar="FILE", help="a PNG, JPEG or WebP to animate: uploaded first")
+    image.add_argument("--image-url", help="an https image to animate (image-to-video models)")
+    image.add_argument("--image-upload-id", help="an image uploaded before (`sora-jobs upload FILE`)")
     submit.add_argument("--webhook-url", help="this job's own webhook endpoint")
     submit.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE", help="repeatable")
     submit.add_argument("--idempotency-key", help="default: a fresh one per submit")
@@ -141,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("-o", "--output", help="file or directory (default: ./<id>.mp4)")
 
     command("models", "list the providers and models jobs may name")
+
+    upload = command("upload", "upload a reference image; prints the id `submit --image-upload-id` takes")
+    upload.add_argument("file")
+    upload.add_argument("--content-type", choices=sorted(set(IMAGE_TYPES.values())), help="default: by extension")
+
+    attempts = command("attempts", "list a job's generation attempts, oldest first")
+    attempts.add_argument("id")
+
+    command("stats", "count your jobs per status, with their estimated cost (every owner's, for admins)")
+    command("doctor", "check each enabled provider's configuration and key (admins); exit 1 if a check fails")
 
     webhooks = command("webhooks", "show a job's webhook deliveries, or replay one")
     webhooks.add_argument("id")
@@ -177,11 +193,14 @@ def run_submit(api: SoraJobs, args: argparse.Namespace, output: Output) -> int:
         "seconds": args.seconds,
         "size": args.size,
         "image_url": args.image_url,
+        "image_upload_id": args.image_upload_id,
         "webhook_url": args.webhook_url,
         "idempotency_key": args.idempotency_key,
     }
     if args.metadata:
         options["metadata"] = _pairs(args.metadata)
+    if args.image:
+        options["image_upload_id"] = api.upload_image(args.image).upload_id
     job = api.create(args.prompt, **{name: value for name, value in options.items() if value is not None})
     if not (args.wait or args.save):
         if output.json_mode:
@@ -374,6 +393,63 @@ def run_webhooks(api: SoraJobs, args: argparse.Namespace, output: Output) -> int
     return EXIT_OK
 
 
+def run_upload(api: SoraJobs, args: argparse.Namespace, output: Output) -> int:
+    upload = api.upload_image(args.file, content_type=args.content_type)
+    if output.json_mode:
+        output.document(upload.model_dump(mode="json"))
+    else:
+        output.out.print(f"uploaded {args.file}: {upload.upload_id}", highlight=False)
+        output.message(f"Submit with it: sora-jobs submit PROMPT --image-upload-id {upload.upload_id} ...")
+    return EXIT_OK
+
+
+def run_attempts(api: SoraJobs, args: argparse.Namespace, output: Output) -> int:
+    listing = api.attempts(args.id)
+    if output.json_mode:
+        output.document(listing.model_dump(mode="json"))
+        return EXIT_OK
+    table = Table("#", "status", "progress", "started", "ended", "provider's id", "error", box=None)
+    for attempt in listing.data:
+        table.add_row(
+            f"{attempt.attempt}{' (current)' if attempt.current else ''}",
+            attempt.status,
+            f"{attempt.progress}%",
+            attempt.started_at,
+            attempt.ended_at or "",
+            attempt.provider_video_id or "",
+            attempt.error.code if attempt.error else "",
+        )
+    output.out.print(table)
+    return EXIT_OK
+
+
+def run_stats(api: SoraJobs, args: argparse.Namespace, output: Output) -> int:
+    stats = api.stats()
+    if output.json_mode:
+        output.document(stats.model_dump(mode="json"))
+        return EXIT_OK
+    table = Table("status", "jobs", box=None)
+    for status, count in stats.counts.items():
+        table.add_row(status, str(count))
+    output.out.print(table)
+    whose = "every owner's jobs" if stats.scope == "all" else "your jobs"
+    output.out.print(f"{stats.total} jobs ({whose}), est. ${stats.estimated_cost_usd:.2f}", highlight=False)
+    return EXIT_OK
+
+
+def run_doctor(api: SoraJobs, args: argparse.Namespace, output: Output) -> int:
+    report = api.doctor()
+    if output.json_mode:
+        output.document(report.model_dump(mode="json"))
+    else:
+        table = Table("provider", "check", "", "message", box=None)
+        for check in report.checks:
+            table.add_row(check.provider, check.check, "ok" if check.ok else "FAILED", check.message)
+        output.out.print(table)
+        output.out.print("every check passed" if report.ok else "a check failed: see its message", highlight=False)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 COMMANDS: dict[str, Callable[[SoraJobs, argparse.Namespace, Output], int]] = {
     "submit": run_submit,
     "watch": run_watch,
@@ -384,6 +460,10 @@ COMMANDS: dict[str, Callable[[SoraJobs, argparse.Namespace, Output], int]] = {
     "download": run_download,
     "models": run_models,
     "webhooks": run_webhooks,
+    "upload": run_upload,
+    "attempts": run_attempts,
+    "stats": run_stats,
+    "doctor": run_doctor,
 }
 
 
@@ -411,6 +491,8 @@ def exit_code_for(error: SoraJobsError) -> int:
         return EXIT_UNREACHABLE
     if isinstance(error, DownloadError):
         return EXIT_DOWNLOAD
+    if isinstance(error, UploadError):
+        return EXIT_UPLOAD
     if isinstance(error, WaitTimeout):
         return EXIT_TIMEOUT
     return EXIT_API_ERROR

@@ -22,12 +22,15 @@ from sorajobs_client._core import (
     Variant,
     Waiter,
     WaitOptions,
+    attempts_call,
     cancel_call,
+    check_uploaded,
     content_call,
     create_call,
     download_location,
     download_writer,
     error_from_response,
+    image_file,
     job_call,
     list_call,
     network_error,
@@ -36,10 +39,23 @@ from sorajobs_client._core import (
     replay_call,
     reset_call,
     resolve_settings,
+    upload_call,
+    upload_form,
     webhooks_call,
 )
-from sorajobs_client.errors import DownloadError
-from sorajobs_client.models import Job, JobList, ModelList, ReplayResult, WebhookDelivery, WebhookDeliveryList
+from sorajobs_client.errors import DownloadError, UploadError
+from sorajobs_client.models import (
+    AttemptList,
+    DoctorReport,
+    ImageUpload,
+    Job,
+    JobList,
+    ModelList,
+    ReplayResult,
+    Stats,
+    WebhookDelivery,
+    WebhookDeliveryList,
+)
 
 PathLike = str | os.PathLike[str]
 
@@ -158,6 +174,31 @@ class SoraJobs(_Base):
     def replay_webhook(self, job_id: str, event_id: str | None = None) -> ReplayResult:
         """Sends an event (the job's latest by default) again to each of its destinations."""
         return parse_answer(self._send(replay_call(job_id, event_id)), ReplayResult)
+
+    def attempts(self, job_id: str) -> AttemptList:
+        """GET /videos/{id}/attempts: every generation attempt of the job, oldest first."""
+        return parse_answer(self._send(attempts_call(job_id)), AttemptList)
+
+    def stats(self) -> Stats:
+        """GET /stats: your jobs per status and their estimated cost (every owner's, for the admin group)."""
+        return parse_answer(self._send(Call("GET", "/stats")), Stats)
+
+    def doctor(self) -> DoctorReport:
+        """GET /doctor (the admin group only): each enabled provider's settings, key, and access."""
+        return parse_answer(self._send(Call("GET", "/doctor")), DoctorReport)
+
+    def upload_image(self, path: PathLike, *, content_type: str | None = None) -> ImageUpload:
+        """POST /uploads, then the file to the signed URL (without the token). Submit with its `upload_id`:
+        `api.create(prompt, image_upload_id=upload.upload_id, ...)`."""
+        image = image_file(path, content_type)
+        upload = parse_answer(self._send(upload_call(image)), ImageUpload)
+        data, files = upload_form(image, upload.fields)
+        try:
+            response = self._files.post(upload.url, data=data, files=files)
+        except httpx.TransportError as error:
+            raise UploadError(f"The upload broke off: {error}") from error
+        check_uploaded(response)
+        return upload
 
     def download(
         self,
@@ -311,6 +352,26 @@ class AsyncSoraJobs(_Base):
 
     async def replay_webhook(self, job_id: str, event_id: str | None = None) -> ReplayResult:
         return parse_answer(await self._send(replay_call(job_id, event_id)), ReplayResult)
+
+    async def attempts(self, job_id: str) -> AttemptList:
+        return parse_answer(await self._send(attempts_call(job_id)), AttemptList)
+
+    async def stats(self) -> Stats:
+        return parse_answer(await self._send(Call("GET", "/stats")), Stats)
+
+    async def doctor(self) -> DoctorReport:
+        return parse_answer(await self._send(Call("GET", "/doctor")), DoctorReport)
+
+    async def upload_image(self, path: PathLike, *, content_type: str | None = None) -> ImageUpload:
+        image = image_file(path, content_type)
+        upload = parse_answer(await self._send(upload_call(image)), ImageUpload)
+        data, files = upload_form(image, upload.fields)
+        try:
+            response = await self._files.post(upload.url, data=data, files=files)
+        except httpx.TransportError as error:
+            raise UploadError(f"The upload broke off: {error}") from error
+        check_uploaded(response)
+        return upload
 
     async def download(
         self,

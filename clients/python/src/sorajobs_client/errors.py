@@ -53,7 +53,11 @@ class BadRequestError(ApiError):
 
 
 class AuthenticationError(ApiError):
-    """401 (and 403): the token is missing, malformed, expired, for another issuer, or has no subject."""
+    """401: the token is missing, malformed, expired, for another issuer, or has no subject."""
+
+
+class PermissionDeniedError(ApiError):
+    """403 forbidden: the token is good, but its caller may not do this (GET /doctor outside the admin group)."""
 
 
 class NotFoundError(ApiError):
@@ -126,6 +130,12 @@ class DownloadError(SoraJobsError):
     code = "download_failed"
 
 
+class UploadError(SoraJobsError):
+    """A reference image could not be uploaded: an unreadable file or type, or the signed upload refused it."""
+
+    code = "upload_failed"
+
+
 class WebhookVerificationError(SoraJobsError):
     """A webhook's signature, timestamp or headers do not check out."""
 
@@ -135,7 +145,7 @@ class WebhookVerificationError(SoraJobsError):
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequestError,
     401: AuthenticationError,
-    403: AuthenticationError,
+    403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
     413: PayloadTooLargeError,

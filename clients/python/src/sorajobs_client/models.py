@@ -150,6 +150,60 @@ class ReplayResult(ApiModel):
     deliveries: list[WebhookDelivery]
 
 
+class Attempt(ApiModel):
+    """One generation attempt of a job (AttemptResponse): the abandoned ones, then the current one."""
+
+    attempt: int
+    status: JobStatus
+    progress: int
+    provider_video_id: str | None
+    started_at: str
+    ended_at: str | None
+    error: JobError | None
+    current: bool
+
+
+class AttemptList(ApiModel):
+    """GET /videos/{id}/attempts (AttemptListResponse), oldest first."""
+
+    job_id: str
+    data: list[Attempt]
+
+
+class ImageUpload(ApiModel):
+    """POST /uploads (ImageUploadResponse): where to POST the image, and the id a submit names."""
+
+    upload_id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: str
+
+
+class Stats(ApiModel):
+    """GET /stats (StatsResponse): the caller's jobs per status (every owner's, for the admin group)."""
+
+    scope: Literal["owner", "all"]
+    counts: dict[JobStatus, int]
+    total: int
+    estimated_cost_usd: float
+
+
+class DoctorCheck(ApiModel):
+    """One check of GET /doctor: a provider's settings, whether it has a key, whether the provider accepts it."""
+
+    provider: str
+    check: Literal["settings", "key", "access"]
+    ok: bool
+    message: str
+
+
+class DoctorReport(ApiModel):
+    """GET /doctor (DoctorResponse; the admin group only): `ok` when every check passed."""
+
+    ok: bool
+    checks: list[DoctorCheck]
+
+
 class ErrorBody(ApiModel):
     code: str
     message: str

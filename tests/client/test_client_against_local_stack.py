@@ -147,6 +147,40 @@ def test_the_create_options_are_the_fields_of_the_served_submit_request(stack):
     assert {"prompt", *CreateOptions.__annotations__} - {"idempotency_key"} == set(submit["properties"])
 
 
+# Each operation the served document offers a caller, and the client method that calls it.
+OPERATIONS = {
+    "createVideo": "create",
+    "getVideo": "retrieve",
+    "refreshVideoStatus": "refresh",
+    "listVideos": "list_page",
+    "resetVideo": "reset",
+    "cancelVideo": "cancel",
+    "getVideoContent": "download",
+    "listVideoAttempts": "attempts",
+    "listModels": "models",
+    "getStats": "stats",
+    "runDoctor": "doctor",
+    "createImageUpload": "upload_image",
+    "listWebhookDeliveries": "webhooks",
+    "replayWebhook": "replay_webhook",
+}
+# What providers call, not clients.
+PROVIDER_OPERATIONS = {"receiveOpenAIWebhook", "receiveFalWebhook"}
+
+
+def test_every_served_operation_has_a_method_in_both_clients(stack):
+    served = {
+        operation["operationId"]
+        for path in served_openapi(stack)["paths"].values()
+        for operation in path.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+
+    assert served - PROVIDER_OPERATIONS == set(OPERATIONS)
+    for method in OPERATIONS.values():
+        assert callable(getattr(SoraJobs, method)) and callable(getattr(AsyncSoraJobs, method)), method
+
+
 def test_the_job_status_values_are_the_served_ones(stack):
     served = served_openapi(stack)["components"]["schemas"]["JobStatus"]["enum"]
 

@@ -54,6 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             store_memory.NAME,
             sweep_throughput.NAME,
             detection.NAME,
+            detection.PREDICTIONS_NAME,
             rate_burst.NAME,
             webhook_latency.NAME,
         ),
@@ -102,6 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=detection.DEFAULT_JOBS,
         help="detection: simulated jobs per variant (default 1000)",
+    )
+    parser.add_argument(
+        "--prediction-jobs",
+        type=int,
+        default=detection.PREDICTION_JOBS,
+        help=f"predicted_polls: simulated jobs per variant (default {detection.PREDICTION_JOBS})",
     )
     parser.add_argument(
         "--detection-provider-jobs",
@@ -158,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             sequential_max_jobs=args.sweep_sequential_max,
         ),
         detection.NAME: lambda: detection.run(jobs=args.detection_jobs, provider_jobs=args.detection_provider_jobs),
+        detection.PREDICTIONS_NAME: lambda: detection.run_predictions(jobs=args.prediction_jobs),
         rate_burst.NAME: lambda: rate_burst.run(clients=args.burst_clients, seconds=args.burst_seconds),
         webhook_latency.NAME: lambda: webhook_latency.run(jobs=args.webhook_jobs, interval=args.webhook_interval),
     }

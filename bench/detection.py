@@ -74,7 +74,22 @@ MIX: tuple[tuple[float, tuple[int, int], dict[str, tuple[str, str]]], ...] = (
     (0.7, (60, 180), {"openai": ("sora-2", "4"), "fal": (FAL_MODEL, "4"), "runway": (RUNWAY_MODEL, "5")}),
     (0.3, (300, 900), {"openai": ("sora-2-pro", "12"), "fal": (FAL_MODEL, "8"), "runway": (RUNWAY_MODEL, "10")}),
 )
+# The second workload: render times that differ by model and vary little within one, as a provider's models
+# each keep their own pace.
+BY_MODEL_MIX: tuple[tuple[float, tuple[int, int], dict[str, tuple[str, str]]], ...] = (
+    (0.5, (50, 70), {"openai": ("sora-2", "4"), "fal": (FAL_MODEL, "4"), "runway": (RUNWAY_MODEL, "5")}),
+    (0.5, (380, 460), {"openai": ("sora-2-pro", "12"), "fal": (FAL_MODEL, "8"), "runway": (RUNWAY_MODEL, "10")}),
+)
+WORKLOADS = {"mixed": MIX, "by-model": BY_MODEL_MIX}
 QUEUE_SECONDS = (2, 30)
+# Warm variants start with this many finishes of each kind already learned (drawn from the same workload).
+WARM_HISTORY = 50
+# ETAs are sampled this often over each job's life, once this many jobs of its kind have finished.
+ETA_SAMPLE_SECONDS = 15
+ETA_LEARNED_AFTER = 20
+TARGET_PREDICTED_RETRIEVES_MEDIAN = 3.0
+TARGET_PREDICTED_DELAY_P95_SECONDS = 10.0
+TARGET_ETA_ERROR_MEDIAN = 0.20
 BASELINE_INTERVAL_SECONDS = 5
 SCHEDULE_SECONDS = 60  # EventBridge Scheduler: rate(1 minute)
 FUNCTION_TIMEOUT_SECONDS = 70  # PollSoraStatusFunction's Timeout
@@ -93,6 +108,9 @@ class Variant:
     provider: str = "openai"
     sweep_mode: str | None = None  # None: the fixed-interval poller
     provider_webhooks: bool = False
+    poll_strategy: str = "predicted"  # the sweep's schedule: "predicted" (learned) or "ladder" (before learning)
+    warm: bool = False  # starts with WARM_HISTORY finishes of each kind learned
+    workload: str = "mixed"
 
     @property
     def other_emulators(self) -> tuple[str, ...]:
@@ -107,10 +125,15 @@ class Variant:
     @property
     def targeted(self) -> bool:
         """Held to the targets: the continuous sweep on its own, without webhooks."""
-        return self.sweep_mode == "continuous" and not self.provider_webhooks
+        return self.sweep_mode == "continuous" and not self.provider_webhooks and self.workload == "mixed"
+
+    @property
+    def predicts(self) -> bool:
+        """Held to the predicted polls' targets: learned, warm, the sweep on its own."""
+        return self.poll_strategy == "predicted" and self.warm and not self.provider_webhooks
 
 
-VARIANTS = {
+DETECTION_VARIANTS = {
     "fixed": Variant("(a) fixed 5 s polling of every job"),
     "one-shot": Variant("(b) one-shot sweep, one pass a minute", sweep_mode="one-shot"),
     "continuous": Variant("(c) continuous sweep, passes every 2 s", sweep_mode="continuous"),
@@ -121,15 +144,36 @@ VARIANTS = {
     "runway-fixed": Variant("(a) fixed 5 s polling of every job", "runway"),
     "runway-continuous": Variant("(c) continuous sweep, passes every 2 s", "runway", "continuous"),
 }
+# Predicted polls (issue 18) beside today's ladder, on both workloads, for each provider: the sweep only.
+PREDICTION_VARIANTS = {
+    f"{prefix}{workload}-{history}": Variant(
+        title,
+        provider,
+        "continuous",
+        poll_strategy="ladder" if history == "ladder" else "predicted",
+        warm=history == "warm",
+        workload=workload,
+    )
+    for provider, prefix in (("openai", ""), ("fal", "fal-"), ("runway", "runway-"))
+    # Runway reports progress as the gateway does: its second workload would repeat the gateway's.
+    for workload in (WORKLOADS if provider != "runway" else ("mixed",))
+    for history, title in (
+        ("ladder", f"{workload}: the ladder (before learning)"),
+        ("cold", f"{workload}: predicted, no history"),
+        ("warm", f"{workload}: predicted, {WARM_HISTORY} finishes per kind learned"),
+    )
+}
+VARIANTS = {**DETECTION_VARIANTS, **PREDICTION_VARIANTS}
 
 
 @dataclass(frozen=True)
 class PlannedJob:
     index: int
     submit_at: int  # seconds after START; whole seconds keep the emulator's whole-second completed_at exact
-    row: int  # of MIX: which clip each provider is asked for
+    row: int  # of the workload's mix: which clip each provider is asked for
     queue_seconds: int
     render_seconds: int
+    workload: str = "mixed"
 
     @property
     def prompt(self) -> str:
@@ -142,19 +186,20 @@ class PlannedJob:
 
     def clip(self, provider: str) -> tuple[str, str]:
         """The model and clip seconds this job asks `provider` for."""
-        return MIX[self.row][2][provider]
+        return WORKLOADS[self.workload][self.row][2][provider]
 
     def label(self, provider: str) -> str:
         model, seconds = self.clip(provider)
         return f"{model} {seconds} s"
 
 
-def plan_jobs(count: int, seed: int = SEED) -> list[PlannedJob]:
+def plan_jobs(count: int, seed: int = SEED, workload: str = "mixed") -> list[PlannedJob]:
     rng = random.Random(seed)  # a reproducible workload, not cryptography
+    mix = WORKLOADS[workload]
     jobs = []
     for index in range(count):
         pick, cumulative, row = rng.random(), 0.0, 0
-        for row, (share, _render, _clips) in enumerate(MIX):  # noqa: B007 - the row is used after the loop
+        for row, (share, _render, _clips) in enumerate(mix):  # noqa: B007 - the row is used after the loop
             cumulative += share
             if pick < cumulative:
                 break
@@ -164,7 +209,8 @@ def plan_jobs(count: int, seed: int = SEED) -> list[PlannedJob]:
                 submit_at=rng.randrange(SUBMIT_WINDOW_SECONDS),
                 row=row,
                 queue_seconds=rng.randint(*QUEUE_SECONDS),
-                render_seconds=rng.randint(*MIX[row][1]),
+                render_seconds=rng.randint(*mix[row][1]),
+                workload=workload,
             )
         )
     return sorted(jobs, key=lambda job: (job.submit_at, job.index))
@@ -190,6 +236,8 @@ class VariantFigures:
     passes: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # |ETA - time left| / time left, sampled over the jobs' lives once ETA_LEARNED_AFTER of their kind finished.
+    eta_errors: list[float] = field(default_factory=list)
 
     @property
     def provider(self) -> str:
@@ -352,7 +400,11 @@ class ProviderWebhookEndpoint:
 def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> VariantFigures:
     """(b), (c) and (d): the project's sweep, invoked once per virtual minute."""
     from sorajobs.logic.jobs import JobService
+    from sorajobs.logic.model_choice import choose_model
+    from sorajobs.logic.render_times import estimate
+    from sorajobs.logic.schedule import ladder_seconds_left
     from sorajobs.models.api import SubmitVideoRequest
+    from sorajobs.models.render_times import RenderKind
     from sorajobs.wiring import Wiring
 
     variant = VARIANTS[name]
@@ -361,6 +413,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
     seen: dict[int, datetime] = {}
     by_job_id: dict[str, int] = {}
     outcomes: Counter[str] = Counter()
+    latest: dict[int, Any] = {}  # job index → the job as last written
 
     class RecordingJobService(JobService):
         """Records each job's first store request (its store_requested_at is when the backend saw it completed),
@@ -375,6 +428,8 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
         def write(self, before: Any, change: Any) -> Any:
             saved = super().write(before, change)
             index = by_job_id.get(saved.id)
+            if index is not None:
+                latest[index] = saved
             if index is not None and index not in seen and not saved.is_unfinished:
                 reason = saved.error.code if saved.error is not None else "no error"
                 figures.failed[index] = f"{saved.status.value} ({reason})"
@@ -389,7 +444,10 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
             endpoint = scope.enter_context(ProviderWebhookEndpoint(provider.webhook_path))
             webhook_settings = provider.webhook_settings(endpoint.url)
         services = world.services(
-            sweep_mode=variant.sweep_mode, sweep_concurrency=SWEEP_CONCURRENCY, **webhook_settings
+            sweep_mode=variant.sweep_mode,
+            sweep_concurrency=SWEEP_CONCURRENCY,
+            poll_strategy=variant.poll_strategy,
+            **webhook_settings,
         )
         services.store_queue = _InstantStore(services)
         # The schedule's jitter, seeded like the workload, so a run can be repeated exactly.
@@ -400,12 +458,25 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
         jobs.__class__ = RecordingJobService
         wiring.job_service = jobs
 
+        def request_of(job: PlannedJob) -> SubmitVideoRequest:
+            model, seconds = job.clip(variant.provider)
+            return SubmitVideoRequest(prompt=job.prompt, provider=variant.provider, model=model, seconds=seconds)
+
+        if variant.warm:  # what an earlier run of the same workload would have taught
+            history = random.Random(seed + 1)
+            for row, (_share, render, _clips) in enumerate(WORKLOADS[variant.workload]):
+                example = next(job for job in planned if job.row == row)
+                choice = choose_model(services.settings.catalog, request_of(example))
+                kind = RenderKind(variant.provider, choice.spec.model, choice.seconds, choice.size)
+                for _ in range(WARM_HISTORY):
+                    taken = history.randint(*QUEUE_SECONDS) + history.randint(*render)
+                    services.render_time_store.add(kind, float(taken))
+
         def submit(job: PlannedJob) -> None:
             provider.script(job.queue_seconds, job.render_seconds)
-            model, seconds = job.clip(variant.provider)
-            request = SubmitVideoRequest(prompt=job.prompt, provider=variant.provider, model=model, seconds=seconds)
-            submitted = jobs.submit(f"owner-{job.index % OWNERS}", request)
+            submitted = jobs.submit(f"owner-{job.index % OWNERS}", request_of(job))
             by_job_id[submitted.id] = job.index
+            latest[job.index] = submitted
             if submitted.provider_video_id is None:
                 figures.errors.append(f"job {job.index} was not submitted to the provider: {submitted.status}")
             else:
@@ -413,6 +484,29 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
 
         for job in planned:
             world.at(job.submit_at, lambda job=job: submit(job))
+
+        def sample_etas() -> None:
+            """Each accepted job the provider has not finished: its ETA as the API would serve it now, against
+            the time it really has left (today's ETA for the ladder), once its kind has finished often enough."""
+            now = world.now
+            for job in planned:
+                stored = latest.get(job.index)
+                left = (START + timedelta(seconds=job.completes_at) - now).total_seconds()
+                if stored is None or stored.provider_video_id is None or left <= 0 or not stored.is_unfinished:
+                    continue
+                distribution = wiring.render_times.distribution(stored)
+                if distribution.finished < ETA_LEARNED_AFTER:
+                    continue
+                if variant.poll_strategy == "ladder":
+                    eta = ladder_seconds_left(stored, now)
+                else:
+                    served = estimate(stored, now, distribution)
+                    eta = served.seconds if served is not None else 0.0
+                figures.eta_errors.append(abs(eta - left) / left)
+
+        horizon = max(job.completes_at for job in planned) + SCHEDULE_SECONDS
+        for moment in range(0, horizon, ETA_SAMPLE_SECONDS):
+            world.at(moment, sample_etas)
         if endpoint is not None:
             endpoint.receive = provider.receiver(wiring)
             provider.start_webhooks(endpoint.url, world)
@@ -449,7 +543,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
 
 
 def run_variant(variant: str, jobs: int, seed: int) -> VariantFigures:
-    planned = plan_jobs(jobs, seed)
+    planned = plan_jobs(jobs, seed, VARIANTS[variant].workload)
     began = time.perf_counter()
     with quiet_backend() as logged:
         sweeping = VARIANTS[variant].sweep_mode is not None
@@ -509,9 +603,9 @@ def _median_p95(values: Sequence[float], unit: str = "") -> str:
     return f"{statistics.median(values):.1f}{unit} / {percentile(values, 0.95):.1f}{unit}"
 
 
-def _describe_mix() -> str:
+def _describe_mix(mix: tuple[tuple[float, tuple[int, int], dict[str, tuple[str, str]]], ...] = MIX) -> str:
     rows = []
-    for share, (low, high), clips in MIX:
+    for share, (low, high), clips in mix:
         asked = ", ".join(f"{provider} {model} {seconds} s" for provider, (model, seconds) in clips.items())
         rows.append(f"{share:.0%} rendering {low}-{high} s ({asked})")
     return "; ".join(rows) + f"; queued {QUEUE_SECONDS[0]}-{QUEUE_SECONDS[1]} s"
@@ -587,7 +681,7 @@ def run(*, jobs: int = DEFAULT_JOBS, provider_jobs: int | None = None, seed: int
     (default: as many), the first of the same seeded plan."""
     result = BenchmarkResult(NAME)
     others = jobs if provider_jobs is None else provider_jobs
-    counts = {variant: jobs if spec.provider == "openai" else others for variant, spec in VARIANTS.items()}
+    counts = {variant: jobs if spec.provider == "openai" else others for variant, spec in DETECTION_VARIANTS.items()}
     measured = _run_children(counts, seed)
     result.detail_headers = (
         "Provider",
@@ -604,7 +698,7 @@ def run(*, jobs: int = DEFAULT_JOBS, provider_jobs: int | None = None, seed: int
         "wall time",
     )
     for figures in measured:
-        planned = plan_jobs(figures.jobs, seed)
+        planned = plan_jobs(figures.jobs, seed, VARIANTS[figures.variant].workload)
         result.detail_rows += _detail_rows(figures, planned)
         result.rows += _summary_rows(figures, planned)
         result.failures += _problems(figures, planned)
@@ -640,6 +734,105 @@ def run(*, jobs: int = DEFAULT_JOBS, provider_jobs: int | None = None, seed: int
             "virtual instant the video finished (no network or handling time; `python -m bench --only "
             "webhook_latency` measures those on the wall clock)."
         )
+    return result
+
+
+PREDICTIONS_NAME = "predicted_polls"
+PREDICTION_JOBS = 200
+
+
+def _eta_error(figures: VariantFigures) -> str:
+    if not figures.eta_errors:
+        return "-"
+    errors = figures.eta_errors
+    return f"{statistics.median(errors):.0%} (p90 {percentile(errors, 0.9):.0%}, {len(errors)} samples)"
+
+
+def run_predictions(*, jobs: int = PREDICTION_JOBS, seed: int = SEED) -> BenchmarkResult:
+    """Issue 18: the predicted polls beside today's ladder, cold and warm, on the mixed workload and on one whose
+    render times differ by model, for each provider, the sweep only; every variant at once, one process each."""
+    result = BenchmarkResult(PREDICTIONS_NAME)
+    measured = {figures.variant: figures for figures in _run_children(dict.fromkeys(PREDICTION_VARIANTS, jobs), seed)}
+    result.detail_headers = (
+        "Provider",
+        "Schedule",
+        "retrieves per job: median / p95",
+        "detection delay: p50 / p95",
+        "ETA error: median (p90)",
+        "failed / undetected",
+        "wall time",
+    )
+    for name, figures in measured.items():
+        variant = VARIANTS[name]
+        planned = plan_jobs(figures.jobs, seed, variant.workload)
+        retrieves, _results, delays = figures.of_label(planned, None)
+        result.detail_rows.append(
+            (
+                variant.provider,
+                variant.title,
+                _median_p95(retrieves),
+                _median_p95(delays, " s"),
+                _eta_error(figures),
+                f"{len(figures.failed)} / {figures.undetected(planned)}",
+                f"{figures.wall_seconds:.0f} s",
+            )
+        )
+        result.failures += _problems(figures, planned)
+        median_retrieves = statistics.median(retrieves)
+        p95_delay = percentile(delays, 0.95) if delays else math.inf
+        eta_error = statistics.median(figures.eta_errors) if figures.eta_errors else math.inf
+        if variant.predicts:
+            result.rows += [
+                Row(
+                    PREDICTIONS_NAME,
+                    figures.name,
+                    "provider retrieves per job, median",
+                    f"{median_retrieves:.1f}",
+                    f"≤ {TARGET_PREDICTED_RETRIEVES_MEDIAN:.0f}",
+                    verdict_at_most(median_retrieves, TARGET_PREDICTED_RETRIEVES_MEDIAN, "retrieves"),
+                ),
+                Row(
+                    PREDICTIONS_NAME,
+                    figures.name,
+                    "detection delay, p95",
+                    f"{p95_delay:.1f} s",
+                    f"≤ {TARGET_PREDICTED_DELAY_P95_SECONDS:.0f} s",
+                    verdict_at_most(p95_delay, TARGET_PREDICTED_DELAY_P95_SECONDS, "s"),
+                ),
+                Row(
+                    PREDICTIONS_NAME,
+                    figures.name,
+                    "ETA error, median share of the time left",
+                    f"{eta_error:.0%}",
+                    f"≤ {TARGET_ETA_ERROR_MEDIAN:.0%}",
+                    verdict_at_most(100 * eta_error, 100 * TARGET_ETA_ERROR_MEDIAN, "points"),
+                ),
+            ]
+        elif variant.poll_strategy == "predicted":  # cold: no worse than the ladder on either figure
+            ladder = measured[name.removesuffix("-cold") + "-ladder"]
+            ladder_retrieves, _, ladder_delays = ladder.of_label(planned, None)
+            for figure, mine, theirs, unit in (
+                ("provider retrieves per job, median", median_retrieves, statistics.median(ladder_retrieves), ""),
+                ("detection delay, p95", p95_delay, percentile(ladder_delays, 0.95), " s"),
+            ):
+                result.rows.append(
+                    Row(
+                        PREDICTIONS_NAME,
+                        figures.name,
+                        figure,
+                        f"{mine:.1f}{unit}",
+                        f"≤ the ladder's {theirs:.1f}{unit}",
+                        verdict_at_most(mine, theirs, unit.strip() or "retrieves"),
+                    )
+                )
+    result.notes.append(
+        f"{jobs} jobs per variant submitted over {SUBMIT_WINDOW_SECONDS // 60} min (seed {seed}); workloads: "
+        f"mixed ({_describe_mix(MIX)}) and by-model ({_describe_mix(BY_MODEL_MIX)}). Warm variants start with "
+        f"{WARM_HISTORY} finishes of each kind learned, drawn from the same workload (seed {seed + 1}). ETAs are "
+        f"sampled every {ETA_SAMPLE_SECONDS} virtual s over each accepted job's life once {ETA_LEARNED_AFTER} jobs "
+        "of its kind have finished, against the time the provider really takes; the ladder's is the ETA served "
+        "before learning. The sweep only: continuous, no webhooks."
+    )
     return result
 
 

@@ -104,6 +104,9 @@ def job_json(**changes: Any) -> dict[str, Any]:
         "error": None,
         "video": None,
         "estimated_seconds_remaining": 60,
+        "eta_seconds": 60,
+        "eta_low_seconds": 45,
+        "eta_high_seconds": 90,
         "estimated_cost_usd": 3.2,
         "metadata": {},
         "webhook_url": None,
@@ -353,8 +356,17 @@ def test_a_wait_reports_each_poll_and_backs_off_while_nothing_moves():
         job_json(status="queued", queue_position=2),
         job_json(status="queued", queue_position=2),
         job_json(status="queued", queue_position=2),
-        job_json(status="in_progress", queue_position=None, progress=40, estimated_seconds_remaining=20),
-        job_json(status="completed", progress=100, ready=True, queue_position=None, estimated_seconds_remaining=None),
+        job_json(
+            status="in_progress", queue_position=None, progress=40, estimated_seconds_remaining=20, eta_seconds=20
+        ),
+        job_json(
+            status="completed",
+            progress=100,
+            ready=True,
+            queue_position=None,
+            estimated_seconds_remaining=None,
+            eta_seconds=None,
+        ),
     )
     time, reports = FakeTime(), []
 

@@ -13,7 +13,8 @@ def test_submitted_job_completes_with_the_video_verified_in_s3(world):
     assert submitted.body["status"] == "queued"
     assert submitted.body["seconds"] == "8"
 
-    world.advance(30)
+    first_look = world.stored_job(job_id).next_poll_at - world.clock.now()  # predicted from the render times
+    world.advance(first_look.total_seconds())
     world.sweep()
     assert world.get_job(job_id).body["status"] == "in_progress"
 

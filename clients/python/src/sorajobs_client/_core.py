@@ -364,7 +364,13 @@ class Progress:
 
     @property
     def eta_seconds(self) -> int | None:
-        return self.job.estimated_seconds_remaining
+        return self.job.eta_seconds
+
+    @property
+    def eta_range_seconds(self) -> tuple[int, int] | None:
+        """The ETA's range (10th to 90th percentile), when the API serves one."""
+        low, high = self.job.eta_low_seconds, self.job.eta_high_seconds
+        return None if low is None or high is None else (low, high)
 
     @property
     def cost_usd(self) -> float:

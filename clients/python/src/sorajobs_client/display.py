@@ -91,8 +91,13 @@ class LiveJobDisplay:
         if job.queue_position is not None:
             facts.append(f"queue: {job.queue_position} ahead")
         facts.append(f"elapsed {clock_text(now - self._started)}")
-        if job.estimated_seconds_remaining is not None and not job.finished:
-            facts.append(f"ETA ~{clock_text(job.estimated_seconds_remaining - (now - self._seen_at))}")
+        if job.eta_seconds is not None and not job.finished:
+            waited = now - self._seen_at
+            eta = f"ETA ~{clock_text(job.eta_seconds - waited)}"
+            if job.eta_low_seconds is not None and job.eta_high_seconds is not None and job.eta_high_seconds > 0:
+                low, high = clock_text(job.eta_low_seconds - waited), clock_text(job.eta_high_seconds - waited)
+                eta += f" ({low} to {high})"
+            facts.append(eta)
         facts.append(f"cost ${job.estimated_cost_usd:.2f}")
         return facts
 

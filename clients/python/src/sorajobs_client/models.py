@@ -62,6 +62,11 @@ class Job(ApiModel):
     error: JobError | None
     video: VideoContent | None
     estimated_seconds_remaining: int | None
+    # Seconds until the provider finishes, most likely, and the range (10th to 90th percentile); learned from
+    # the deployment's finished jobs of the same kind, and the provider's progress. None once the job ended.
+    eta_seconds: int | None
+    eta_low_seconds: int | None
+    eta_high_seconds: int | None
     estimated_cost_usd: float
     metadata: dict[str, str]
     webhook_url: str | None

@@ -96,6 +96,8 @@ class Settings(BaseModel):
     # Bounds of the adaptive poll interval of one job.
     poll_min_seconds: Annotated[float, Field(gt=0)] = 5.0
     poll_max_seconds: Annotated[float, Field(gt=0)] = 120.0
+    # "predicted": from the render times learned from finished jobs; "ladder": the fixed shares used before.
+    poll_strategy: Literal["predicted", "ladder"] = "predicted"
     sweep_mode: Literal["continuous", "one-shot"] = "continuous"
     sweep_continuous_seconds: Annotated[float, Field(gt=0)] = 50.0
     sweep_pass_interval_seconds: Annotated[float, Field(gt=0)] = 2.0

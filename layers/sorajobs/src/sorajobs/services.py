@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from sorajobs.dal.queue import StoreVideoQueue, WebhookDeliveryQueue
     from sorajobs.dal.rate_budget import RateBudget
+    from sorajobs.dal.render_times import RenderTimeRepository
     from sorajobs.dal.storage import VideoStorage
     from sorajobs.dal.webhooks import WebhookRepository
     from sorajobs.providers.base import VideoProvider
@@ -106,6 +107,12 @@ class Services:
             },
         )
         return JobRepository(self.dynamodb, settings.jobs_table_name, limits)
+
+    @cached_property
+    def render_time_store(self) -> RenderTimeRepository:
+        from sorajobs.dal.render_times import RenderTimeRepository
+
+        return RenderTimeRepository(self.dynamodb, self.settings.jobs_table_name)
 
     @cached_property
     def storage(self) -> VideoStorage:

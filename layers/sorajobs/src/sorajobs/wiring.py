@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # each is imported where it is built, so a function imports o
     from sorajobs.logic.outbox import WebhookOutbox
     from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
     from sorajobs.logic.queries import JobQueries
+    from sorajobs.logic.render_times import LearnedRenderTimes
     from sorajobs.logic.store import VideoStorer
     from sorajobs.logic.sweep import Sweeper
     from sorajobs.logic.uploads import ImageUploads
@@ -42,6 +43,13 @@ class Wiring:
         return cls(Services(Settings.from_env()))
 
     @cached_property
+    def render_times(self) -> LearnedRenderTimes:
+        """The render times learned from finished jobs, shared by the schedule, the ETAs and the recording."""
+        from sorajobs.logic.render_times import LearnedRenderTimes
+
+        return LearnedRenderTimes(self.services.render_time_store, self.services.clock)
+
+    @cached_property
     def job_service(self) -> JobService:
         from sorajobs.logic.jobs import JobService
         from sorajobs.logic.schedule import PollSchedule
@@ -55,7 +63,8 @@ class Wiring:
             rate_budget=services.rate_budget,
             storage=services.storage,
             store_queue=services.store_queue,
-            schedule=PollSchedule.for_settings(self.settings, services.random_source),
+            schedule=PollSchedule.for_settings(self.settings, services.random_source, self.render_times),
+            render_times=self.render_times,
             new_id=services.new_id,
             resolve_host=services.resolve_host,
         )
@@ -70,6 +79,7 @@ class Wiring:
             jobs=services.jobs,
             storage=services.storage,
             content_url_ttl_seconds=self.settings.content_url_ttl_seconds,
+            render_times=self.render_times,
         )
 
     @cached_property
@@ -138,6 +148,7 @@ class Wiring:
             webhooks=services.webhooks,
             webhook_queue=services.webhook_queue,
             deployment_url=self.settings.webhook_url,
+            render_times=self.render_times,
         )
 
     @cached_property

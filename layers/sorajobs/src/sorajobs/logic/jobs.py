@@ -35,6 +35,7 @@ from sorajobs.logic.lifecycle import (
 from sorajobs.logic.lifecycle.observation import IllegalTransition
 from sorajobs.logic.model_choice import choose_model
 from sorajobs.logic.pricing import estimate_cost_cents
+from sorajobs.logic.render_times import LearnedRenderTimes
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.logic.uploads import image_upload_key
 from sorajobs.models.api import SubmitVideoRequest
@@ -116,6 +117,7 @@ class JobService:
         storage: VideoStorage,
         store_queue: StoreVideoQueue,
         schedule: PollSchedule,
+        render_times: LearnedRenderTimes,
         new_id: Callable[[], str],
         resolve_host: Resolver,
     ) -> None:
@@ -127,6 +129,7 @@ class JobService:
         self._storage = storage
         self._store_queue = store_queue
         self._schedule = schedule
+        self._render_times = render_times
         self._new_id = new_id
         self._resolve_host = resolve_host
 
@@ -459,6 +462,8 @@ class JobService:
         if change.release_uploads:
             # The abandoned attempt goes to the store step once more, which aborts its unfinished uploads.
             self.request_store(before)
+        if change.render_seconds is not None:
+            self._render_times.record(saved, change.render_seconds)
         if change.detection_delay_seconds is not None:
             record_metric(
                 name="DetectionDelay", unit=MetricUnit.Seconds, value=max(0.0, change.detection_delay_seconds)

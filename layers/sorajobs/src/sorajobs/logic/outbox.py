@@ -12,6 +12,7 @@ from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
 from sorajobs.dal.queue import WebhookDeliveryQueue
 from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.logic.lifecycle.events import event_body, produced_event
+from sorajobs.logic.render_times import RenderTimeLookup
 from sorajobs.models.job import Job
 from sorajobs.models.webhooks import (
     DeliveryState,
@@ -40,9 +41,16 @@ def job_change(record: dict[str, Any]) -> tuple[Job | None, Job | None]:
 
 class WebhookOutbox:
     def __init__(
-        self, *, clock: Clock, webhooks: WebhookRepository, webhook_queue: WebhookDeliveryQueue, deployment_url: str
+        self,
+        *,
+        clock: Clock,
+        webhooks: WebhookRepository,
+        webhook_queue: WebhookDeliveryQueue,
+        deployment_url: str,
+        render_times: RenderTimeLookup,
     ) -> None:
         self._clock = clock
+        self._render_times = render_times
         self._webhooks = webhooks
         self._webhook_queue = webhook_queue
         self._deployment_url = deployment_url  # the deployment-wide endpoint (WebhookUrl); "" for none
@@ -62,7 +70,7 @@ class WebhookOutbox:
         old, new = job_change(record)
         if new is None:
             return 0
-        event = produced_event(old, new)
+        event = produced_event(old, new, self._render_times)
         if event is None:
             return 0
         queued = 0

@@ -9,7 +9,7 @@ from sorajobs.clock import Clock
 from sorajobs.config import Settings
 from sorajobs.dal.jobs import JobPage, JobRepository
 from sorajobs.dal.storage import VideoStorage
-from sorajobs.logic.schedule import estimated_seconds_remaining
+from sorajobs.logic.render_times import RenderTimeLookup, estimate
 from sorajobs.models.api import (
     ModelListResponse,
     ModelResponse,
@@ -31,15 +31,23 @@ class Caller:
 
 class JobQueries:
     def __init__(
-        self, *, clock: Clock, jobs: JobRepository, storage: VideoStorage, content_url_ttl_seconds: int
+        self,
+        *,
+        clock: Clock,
+        jobs: JobRepository,
+        storage: VideoStorage,
+        content_url_ttl_seconds: int,
+        render_times: RenderTimeLookup,
     ) -> None:
         self._clock = clock
+        self._render_times = render_times
         self._jobs = jobs
         self._storage = storage
         self._content_url_ttl_seconds = content_url_ttl_seconds
 
     def view(self, job: Job) -> VideoJobResponse:
-        return VideoJobResponse.from_job(job, estimated_seconds_remaining(job, self._clock.now()))
+        eta = estimate(job, self._clock.now(), self._render_times.distribution(job))
+        return VideoJobResponse.from_job(job, eta)
 
     def get(self, caller: Caller, job_id: str) -> Job:
         return self._jobs.get_for_owner(job_id, caller.owner)

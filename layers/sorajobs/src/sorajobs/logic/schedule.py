@@ -1,9 +1,18 @@
-"""When to ask the provider about a job next: adaptive, from what is known about the generation.
+"""When to ask the provider about a job next.
 
-Soon after submit; rarely while the end is far; often near the estimated end. The estimate comes from
-the observed rate of progress, or before any progress from the model's typical render time for the
-clip's length and size. The provider's `openai-poll-after-ms` is a floor, jitter spreads the polls of
-jobs submitted together, and the result is clamped to configurable bounds.
+"predicted" (the default): from the render times this deployment learned for the job's kind
+(`sorajobs.logic.render_times`). Before the provider reports progress, the next look comes at an early
+quantile of the time the generation takes, given that it has not finished yet (5 % for providers that report
+progress, so that the look finds it rendering; half of what is left for those that do not). One progress report
+bounds the time left (rendering taken to start at acceptance); the next look comes before that bound, and gives
+a measured rate; from then on the next look comes just after the finish that rate predicts. So looks come sparse
+early and dense near the expected finish. The sweep never exceeds the provider's request budget.
+
+"ladder" (the schedule before learning, kept for comparison in `bench/detection.py`): a share of the model's
+typical time while queued, a share of the estimated time left while rendering.
+
+Either way the provider's `openai-poll-after-ms` is a floor, jitter spreads the looks of jobs submitted
+together, the result is clamped to configurable bounds, and no look comes later than the job's timeout.
 """
 
 from __future__ import annotations
@@ -11,44 +20,40 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
+from sorajobs.catalog import CAPABILITIES
 from sorajobs.config import Settings
+from sorajobs.logic.render_times import (
+    PriorRenderTimes,
+    RenderTimeLookup,
+    accepted_at,
+    seconds_left_by_progress,
+    typical_render_seconds,
+)
 from sorajobs.models.job import Job, JobStatus
 
-# Typical render time (seconds) of a 4 s clip at the smaller sizes; longer clips and larger sizes scale it.
-TYPICAL_RENDER_SECONDS = {"sora-2": 90.0, "sora-2-pro": 300.0}
-DEFAULT_RENDER_SECONDS = 120.0
-LARGE_SIZES = frozenset({"1024x1792", "1792x1024"})
-LARGE_SIZE_FACTOR = 1.5
-
-
-def typical_render_seconds(job: Job) -> float:
-    base = TYPICAL_RENDER_SECONDS.get(job.model, DEFAULT_RENDER_SECONDS) * int(job.seconds) / 4
-    return base * (LARGE_SIZE_FACTOR if job.size in LARGE_SIZES else 1.0)
-
-
-def estimated_seconds_remaining(job: Job, now: datetime) -> int | None:
-    """From the rate of progress seen since the first progress report, else since submission, else typical."""
-    if not job.is_unfinished:
-        return None
-    if job.awaiting_storage:
-        return 0
-    # With two progress reports the rate is known; before that, the time since submission would count
-    # the provider's queue as rendering time and overshoot, so the model's typical time is used.
-    if job.rendering_since is not None and job.progress > job.progress_baseline:
-        elapsed = (now - job.rendering_since).total_seconds()
-        if elapsed > 0:
-            return max(0, round(elapsed * (100 - job.progress) / (job.progress - job.progress_baseline)))
-    return round(typical_render_seconds(job) * (100 - job.progress) / 100)
+PollStrategy = Literal["predicted", "ladder"]
+# The first look at a job of a provider that reports progress: when this share of such jobs has finished.
+FIRST_LOOK_SHARE = 0.02
+# Without progress reports, each look halves the chance that the job is still running.
+BLIND_LOOK_SHARE = 0.5
+# After one progress report, the next look comes at this share of the time left at that report's rate.
+ONE_REPORT_SHARE = 0.5
+# Before the finish a measured rate predicts, by this many of the seconds one point of progress takes: progress
+# comes in whole points, so a rate measured from two reports is off by up to a point at each end.
+FINISH_MARGIN_POINTS = 1.0
 
 
 @dataclass(frozen=True)
 class PollSchedule:
     min_seconds: float = 5.0
     max_seconds: float = 120.0
-    # A queued job is polled after this share of its typical render time (within the bounds).
+    strategy: PollStrategy = "predicted"
+    render_times: RenderTimeLookup = field(default_factory=PriorRenderTimes, compare=False)
+    # The ladder's shares: a queued job is polled after this share of its typical render time, an
+    # in-progress one after this share of its estimated time left.
     queued_fraction: float = 0.1
-    # An in-progress job is polled after this share of its estimated remaining time: often near the end.
     remaining_fraction: float = 0.6
     jitter_fraction: float = 0.1
     # A job that stops moving times out this long after its last progress (None: no such limit), and any
@@ -59,25 +64,56 @@ class PollSchedule:
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     @classmethod
-    def for_settings(cls, settings: Settings, rng: random.Random) -> PollSchedule:
+    def for_settings(
+        cls, settings: Settings, rng: random.Random, render_times: RenderTimeLookup | None = None
+    ) -> PollSchedule:
         return cls(
             min_seconds=settings.poll_min_seconds,
             max_seconds=settings.poll_max_seconds,
+            strategy=settings.poll_strategy,
+            render_times=render_times or PriorRenderTimes(),
             stuck_after_seconds=settings.stuck_after_seconds,
             max_job_age_seconds=settings.max_job_age_seconds,
             rng=rng,
         )
 
     def delay(self, job: Job, now: datetime, provider_hint_seconds: float | None = None) -> timedelta:
-        if job.status is JobStatus.QUEUED or job.status is JobStatus.PENDING:
-            seconds = typical_render_seconds(job) * self.queued_fraction
+        if self.strategy == "ladder" or job.status is JobStatus.PENDING:
+            seconds = self._ladder_seconds(job, now) * self._jitter()
         else:
-            remaining = estimated_seconds_remaining(job, now) or 0
-            seconds = remaining * self.remaining_fraction
-        seconds *= 1 + self.rng.uniform(-self.jitter_fraction, self.jitter_fraction)
+            seconds = self._predicted_seconds(job, now)
         seconds = max(seconds, provider_hint_seconds or 0.0)
         seconds = min(self.max_seconds, max(self.min_seconds, seconds))
         return timedelta(seconds=min(seconds, self._seconds_until_timeout(job, now)))
+
+    def _ladder_seconds(self, job: Job, now: datetime) -> float:
+        if job.status is JobStatus.QUEUED or job.status is JobStatus.PENDING:
+            return typical_render_seconds(job) * self.queued_fraction
+        return ladder_seconds_left(job, now) * self.remaining_fraction
+
+    def _predicted_seconds(self, job: Job, now: datetime) -> float:
+        by_progress = seconds_left_by_progress(job, now)
+        distribution = self.render_times.distribution(job)
+        elapsed = max(0.0, (now - accepted_at(job)).total_seconds())
+        if by_progress is not None:
+            left, measured = by_progress
+            if measured:
+                return left - FINISH_MARGIN_POINTS * _seconds_per_point(job)
+            # One report bounds the time left loosely when the job sat queued for long; the learned median of
+            # what is left caps the wait for the report that measures the rate.
+            return min(left * ONE_REPORT_SHARE, distribution.quantile_after(elapsed, 0.5) - elapsed)
+        if job.status is JobStatus.QUEUED and elapsed > 0:
+            # Looked at and still queued: its rendering has not begun, so no early finish is to be caught.
+            return distribution.quantile(0.5) * self.queued_fraction
+        share = FIRST_LOOK_SHARE if CAPABILITIES[job.provider].progress else BLIND_LOOK_SHARE
+        # A job reported part done (at one instant: no rate yet) has only the rest of that time to go.
+        left_share = (100 - job.progress) / 100
+        # Jitter only brings a look forward: a look too early costs a retrieve, one too late costs detection.
+        early = 1 - self.rng.uniform(0, self.jitter_fraction)
+        return (distribution.quantile_after(elapsed, share) - elapsed) * left_share * early
+
+    def _jitter(self) -> float:
+        return 1 + self.rng.uniform(-self.jitter_fraction, self.jitter_fraction)
 
     def _seconds_until_timeout(self, job: Job, now: datetime) -> float:
         """Seconds until the job would time out (plus one, to be past it), at least `min_seconds`."""
@@ -89,3 +125,22 @@ class PollSchedule:
         if not deadlines:
             return self.max_seconds
         return max(self.min_seconds, (min(deadlines) - now).total_seconds() + 1)
+
+
+def ladder_seconds_left(job: Job, now: datetime) -> float:
+    """The ladder's estimate (the ETA served before render times were learned): the rate of progress since the
+    first report, else the model's typical time."""
+    if job.awaiting_storage:
+        return 0.0
+    if job.rendering_since is not None and job.progress > job.progress_baseline:
+        elapsed = (now - job.rendering_since).total_seconds()
+        if elapsed > 0:
+            return max(0.0, elapsed * (100 - job.progress) / (job.progress - job.progress_baseline))
+    return typical_render_seconds(job) * (100 - job.progress) / 100
+
+
+def _seconds_per_point(job: Job) -> float:
+    """Seconds one point of progress takes at the rate measured between the job's first and last reports."""
+    if job.rendering_since is None or job.progress <= job.progress_baseline:
+        return 0.0
+    return (job.last_progress_at - job.rendering_since).total_seconds() / (job.progress - job.progress_baseline)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_valida
 
 from sorajobs.catalog import ImageInput, ProviderName
 from sorajobs.models.job import ErrorCategory, Job, JobStatus, VideoSeconds, VideoSize
+from sorajobs.models.render_times import Eta
 from sorajobs.timeutil import to_iso_z
 
 UtcTimestamp = Annotated[datetime, PlainSerializer(to_iso_z, return_type=str, when_used="json")]
@@ -162,6 +163,9 @@ JOB_EXAMPLE: dict[str, Any] = {
     "error": None,
     "video": None,
     "estimated_seconds_remaining": 43,
+    "eta_seconds": 43,
+    "eta_low_seconds": 31,
+    "eta_high_seconds": 70,
     "estimated_cost_usd": 0.4,
     "metadata": {"campaign": "autumn"},
     "webhook_url": "https://hooks.example.com/sora",
@@ -206,13 +210,25 @@ class VideoJobResponse(BaseModel):
     completed_at: UtcTimestamp | None
     error: JobErrorResponse | None
     video: VideoContentResponse | None
-    estimated_seconds_remaining: int | None
+    estimated_seconds_remaining: Annotated[
+        int | None, Field(description="The same as `eta_seconds` (kept for clients).")
+    ]
+    eta_seconds: Annotated[
+        int | None,
+        Field(
+            description="Seconds until the video is ready at the provider, most likely: from the render times of "
+            "this deployment's finished jobs of the same provider, model, seconds and size, blended with the rate of "
+            "the provider's progress reports. 0 while the finished video is stored; null once the job ended."
+        ),
+    ]
+    eta_low_seconds: Annotated[int | None, Field(description="The ETA's range: its 10th percentile.")]
+    eta_high_seconds: Annotated[int | None, Field(description="The ETA's range: its 90th percentile.")]
     estimated_cost_usd: Annotated[float, Field(description="Estimated from the price table, all attempts.")]
     metadata: dict[str, str]
     webhook_url: str | None
 
     @classmethod
-    def from_job(cls, job: Job, estimated_seconds_remaining: int | None) -> VideoJobResponse:
+    def from_job(cls, job: Job, eta: Eta | None) -> VideoJobResponse:
         video = None
         if job.ready and job.video is not None:
             video = VideoContentResponse(
@@ -242,7 +258,10 @@ class VideoJobResponse(BaseModel):
             if job.error
             else None,
             video=video,
-            estimated_seconds_remaining=estimated_seconds_remaining,
+            estimated_seconds_remaining=eta.seconds if eta else None,
+            eta_seconds=eta.seconds if eta else None,
+            eta_low_seconds=eta.low if eta else None,
+            eta_high_seconds=eta.high if eta else None,
             estimated_cost_usd=job.estimated_cost_cents / 100,
             metadata=dict(job.metadata),
             webhook_url=job.webhook_url,

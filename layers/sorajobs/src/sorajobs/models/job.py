@@ -106,6 +106,8 @@ class Job(BaseModel):
     attempt: Annotated[int, Field(ge=1)] = 1
     history: tuple[AttemptRecord, ...] = ()
     provider_video_id: str | None = None
+    # When the provider accepted this attempt's generation (its render time is counted from then).
+    provider_accepted_at: datetime | None = None
     # The provider's own last status; "completed" while the video is being copied to S3.
     provider_status: str | None = None
     created_at: datetime

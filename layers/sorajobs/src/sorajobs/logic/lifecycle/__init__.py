@@ -55,6 +55,8 @@ class Change:
     changed: bool = False
     # Seconds from the provider finishing to this observation of it, when the provider said when.
     detection_delay_seconds: float | None = None
+    # The generation finished at the provider, this long after it accepted it: a render time to learn from.
+    render_seconds: float | None = None
 
 
 def _change(
@@ -65,10 +67,11 @@ def _change(
     release_uploads: bool = False,
     changed: bool = False,
     detection_delay_seconds: float | None = None,
+    render_seconds: float | None = None,
 ) -> Change:
     """Every transition ends here: the webhook event the change produces, and the next version."""
     stamped = stamp_event(before, after).model_copy(update={"version": before.version + 1})
-    return Change(stamped, request_store, release_uploads, changed, detection_delay_seconds)
+    return Change(stamped, request_store, release_uploads, changed, detection_delay_seconds, render_seconds)
 
 
 def new_pending_job(
@@ -122,6 +125,7 @@ def transition_to_submitted(
         update={
             "status": JobStatus.QUEUED,
             "provider_video_id": video.id,
+            "provider_accepted_at": now,
             "provider_status": "queued",
             "updated_at": now,
             "last_progress_at": now,
@@ -132,7 +136,13 @@ def transition_to_submitted(
         }
     )
     observed = observe(submitted, video, now, schedule)
-    return _change(job, observed.job, request_store=observed.request_store, changed=True)
+    return _change(
+        job,
+        observed.job,
+        request_store=observed.request_store,
+        changed=True,
+        render_seconds=observed.render_seconds,
+    )
 
 
 def transition_to_creating(job: Job, now: datetime) -> Change:
@@ -274,6 +284,7 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost
     base = {
         "history": history,
         "provider_video_id": None,
+        "provider_accepted_at": None,
         "provider_status": None,
         "progress": 0,
         "error": None,
@@ -317,6 +328,7 @@ def apply_provider_video(
         request_store=observed.request_store,
         changed=observed.changed,
         detection_delay_seconds=observed.detection_delay_seconds,
+        render_seconds=observed.render_seconds,
     )
 
 

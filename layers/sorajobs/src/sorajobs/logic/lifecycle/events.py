@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from sorajobs.logic.schedule import estimated_seconds_remaining
+from sorajobs.logic.render_times import PriorRenderTimes, RenderTimeLookup, estimate
 from sorajobs.models.api import VideoJobResponse
 from sorajobs.models.job import Job, JobStatus
 from sorajobs.models.webhooks import WebhookEvent, WebhookEventType
@@ -73,8 +73,9 @@ def webhook_event_id(job_id: str, sequence: int) -> str:
     return f"evt_{digest[:32]}"
 
 
-def produced_event(before: Job | None, after: Job) -> WebhookEvent | None:
-    """The event a stored change carries (from the stream's old and new images), if it produced one."""
+def produced_event(before: Job | None, after: Job, render_times: RenderTimeLookup | None = None) -> WebhookEvent | None:
+    """The event a stored change carries (from the stream's old and new images), if it produced one; its job's
+    ETA from `render_times` (the catalog's typical times without)."""
     produced = after.event_sequence > (before.event_sequence if before else 0)
     if not produced or after.last_event_type is None:
         return None
@@ -83,7 +84,9 @@ def produced_event(before: Job | None, after: Job) -> WebhookEvent | None:
         type=WebhookEventType(after.last_event_type),
         created_at=after.last_event_at or after.updated_at,
         sequence=after.event_sequence,
-        data=VideoJobResponse.from_job(after, estimated_seconds_remaining(after, after.updated_at)),
+        data=VideoJobResponse.from_job(
+            after, estimate(after, after.updated_at, (render_times or PriorRenderTimes()).distribution(after))
+        ),
     )
 
 

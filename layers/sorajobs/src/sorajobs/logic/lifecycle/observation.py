@@ -77,6 +77,8 @@ class Observed:
     request_store: bool = False
     changed: bool = False
     detection_delay_seconds: float | None = None
+    # Seconds the generation took at the provider, from its acceptance to its finish (learned from).
+    render_seconds: float | None = None
 
 
 def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule) -> Observed:
@@ -116,7 +118,15 @@ def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedul
             }
         )
         delay = now.timestamp() - video.completed_at if video.completed_at else None
-        return Observed(job=awaiting, request_store=True, changed=True, detection_delay_seconds=delay)
+        finished_at = now.timestamp() - (delay or 0.0)
+        accepted = job.provider_accepted_at or job.attempt_started_at
+        return Observed(
+            job=awaiting,
+            request_store=True,
+            changed=True,
+            detection_delay_seconds=delay,
+            render_seconds=max(0.0, finished_at - accepted.timestamp()),
+        )
 
     progress = max(job.progress, min(video.progress, 99))
     position = video.queue_position if reported is JobStatus.QUEUED else None

@@ -1,0 +1,200 @@
+"""How long a job's generation will take, learned from this deployment's finished jobs, and what follows from it:
+the job's ETA (a point and a range) and when to ask the provider next.
+
+A kind of job (provider, model, clip seconds, size) has a log-normal distribution of the seconds its generations
+take at the provider, from acceptance to finish. Before any has finished, it is the catalog's typical time with a
+wide spread; each finish moves it towards what this deployment sees (`RenderTimeSums`), the prior counting as
+`PRIOR_WEIGHT` finishes. A job's ETA is that distribution given that the job has not finished yet, blended, once
+the provider reports progress, with the rate of that progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import NormalDist
+from typing import Protocol
+
+from sorajobs.clock import Clock
+from sorajobs.models.job import Job, JobStatus
+from sorajobs.models.render_times import Eta, RenderKind, RenderTimeSums
+
+logger = logging.getLogger(__name__)
+
+# Typical seconds of a 4 s clip at the smaller sizes (the prior); longer clips and larger sizes scale it.
+TYPICAL_RENDER_SECONDS = {"sora-2": 90.0, "sora-2-pro": 300.0}
+DEFAULT_RENDER_SECONDS = 120.0
+LARGE_SIZES = frozenset({"1024x1792", "1792x1024"})
+LARGE_SIZE_FACTOR = 1.5
+# The prior counts as this many finished jobs, with this spread of ln(seconds) (a factor of about 1.65).
+PRIOR_WEIGHT = 2.0
+PRIOR_SIGMA = 0.5
+# No kind is ever taken to be more regular than this (a 5 % spread).
+MIN_SIGMA = 0.05
+# Once the provider reports progress, its rate counts this much in the ETA against the learned distribution:
+# a rate measured between two reports, and one bounded from a single report.
+MEASURED_RATE_WEIGHT = 0.9
+BOUNDED_RATE_WEIGHT = 0.5
+# A job that has taken longer than its kind ever does is expected to take this share of the median more.
+OVERDUE_SHARE = 0.1
+# The learned sums of a kind are read again after this long (each process keeps its own copy).
+REFRESH_SECONDS = 300.0
+_QUANTILE_EDGE = 1e-6
+
+
+def typical_render_seconds(job: Job) -> float:
+    base = TYPICAL_RENDER_SECONDS.get(job.model, DEFAULT_RENDER_SECONDS) * int(job.seconds) / 4
+    return base * (LARGE_SIZE_FACTOR if job.size in LARGE_SIZES else 1.0)
+
+
+def kind_of(job: Job) -> RenderKind:
+    return RenderKind(job.provider, job.model, job.seconds, job.size)
+
+
+@dataclass(frozen=True)
+class RenderTimeDistribution:
+    """Seconds from the provider's acceptance to its finish: ln(seconds) ~ Normal(mu, sigma)."""
+
+    mu: float
+    sigma: float
+    finished: int  # how many finished jobs of the kind it learned from
+
+    def quantile(self, share: float) -> float:
+        share = min(1 - _QUANTILE_EDGE, max(_QUANTILE_EDGE, share))
+        return math.exp(NormalDist(self.mu, self.sigma).inv_cdf(share))
+
+    def share_done_by(self, seconds: float) -> float:
+        return 0.0 if seconds <= 0 else NormalDist(self.mu, self.sigma).cdf(math.log(seconds))
+
+    def quantile_after(self, elapsed: float, share: float) -> float:
+        """The `share`-quantile of the time taken, given that it is longer than `elapsed`. A job past everything
+        its kind has taken is given a share of the median still to go (its median: OVERDUE_SHARE of it), never 0."""
+        done = self.share_done_by(elapsed)
+        overdue = elapsed + 2 * share * OVERDUE_SHARE * self.quantile(0.5)
+        return max(overdue, self.quantile(done + share * (1 - done)))
+
+
+def prior(job: Job) -> RenderTimeDistribution:
+    return RenderTimeDistribution(math.log(typical_render_seconds(job)), PRIOR_SIGMA, 0)
+
+
+def learned(job: Job, sums: RenderTimeSums) -> RenderTimeDistribution:
+    """The prior moved by what finished: the mean and spread of ln(seconds), the prior weighing PRIOR_WEIGHT."""
+    start = prior(job)
+    weight = PRIOR_WEIGHT + sums.count
+    mu = (PRIOR_WEIGHT * start.mu + sums.log_sum) / weight
+    second_moment = (PRIOR_WEIGHT * (start.sigma**2 + start.mu**2) + sums.log_square_sum) / weight
+    sigma = math.sqrt(max(second_moment - mu * mu, 0.0))
+    return RenderTimeDistribution(mu, max(sigma, MIN_SIGMA), sums.count)
+
+
+def accepted_at(job: Job) -> datetime:
+    """When the provider took the generation (jobs stored before this was kept: when their attempt started)."""
+    return job.provider_accepted_at or job.attempt_started_at
+
+
+def seconds_left_by_progress(job: Job, now: datetime) -> tuple[float, bool] | None:
+    """Seconds left at the rate of progress the provider reported, and whether that rate is measured between
+    two reports (True) or only bounded from one (False: rendering is taken to have started at acceptance,
+    which can only make the estimate longer). None without progress."""
+    if job.status is not JobStatus.IN_PROGRESS or job.progress <= 0 or job.progress >= 100:
+        return None
+    seen_at = job.last_progress_at
+    if job.rendering_since is not None and job.progress > job.progress_baseline and seen_at > job.rendering_since:
+        span = (seen_at - job.rendering_since).total_seconds()
+        rate, measured = (job.progress - job.progress_baseline) / span, True
+    else:
+        span = (seen_at - accepted_at(job)).total_seconds()
+        if span <= 0:
+            return None
+        rate, measured = job.progress / span, False
+    return max(0.0, (100 - job.progress) / rate - (now - seen_at).total_seconds()), measured
+
+
+def estimate(job: Job, now: datetime, distribution: RenderTimeDistribution) -> Eta | None:
+    """The job's ETA: None once it has ended; 0 while its finished video is being stored."""
+    if not job.is_unfinished:
+        return None
+    if job.awaiting_storage:
+        return Eta(0, 0, 0)
+    if job.status is JobStatus.PENDING:  # not at the provider yet: the whole generation lies ahead
+        low, mid, high = (distribution.quantile(share) for share in (0.1, 0.5, 0.9))
+    else:
+        elapsed = max(0.0, (now - accepted_at(job)).total_seconds())
+        low, mid, high = (distribution.quantile_after(elapsed, share) - elapsed for share in (0.1, 0.5, 0.9))
+        by_progress = seconds_left_by_progress(job, now)
+        if by_progress is not None:
+            rate_left, measured = by_progress
+            weight = MEASURED_RATE_WEIGHT if measured else BOUNDED_RATE_WEIGHT
+            mid = weight * rate_left + (1 - weight) * mid
+            low = min(mid, weight * rate_left + (1 - weight) * low)
+            high = max(mid, weight * rate_left + (1 - weight) * high)
+    return Eta(round(mid), round(low), round(high))
+
+
+class RenderTimeLookup(Protocol):
+    def distribution(self, job: Job) -> RenderTimeDistribution: ...
+
+
+class PriorRenderTimes:
+    """The catalog's typical times only: for what has no access to the learned ones."""
+
+    def distribution(self, job: Job) -> RenderTimeDistribution:
+        return prior(job)
+
+
+class RenderTimeStore(Protocol):
+    def add(self, kind: RenderKind, seconds: float) -> None: ...
+
+    def sums(self, kind: RenderKind) -> RenderTimeSums: ...
+
+
+class LearnedRenderTimes:
+    """The learned distributions, read through a per-process copy refreshed every REFRESH_SECONDS; a finish seen
+    here adds to the copy at once. A failed read or write is logged and costs only accuracy."""
+
+    def __init__(self, store: RenderTimeStore, clock: Clock, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self._store = store
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._copies: dict[RenderKind, tuple[RenderTimeSums, float]] = {}
+        self._lock = threading.Lock()
+
+    def distribution(self, job: Job) -> RenderTimeDistribution:
+        return learned(job, self._sums(kind_of(job)))
+
+    def record(self, job: Job, seconds: float) -> None:
+        """A generation of `job`'s kind finished at the provider `seconds` after it was accepted."""
+        kind = kind_of(job)
+        try:
+            self._store.add(kind, seconds)
+        except Exception:  # the estimate only gets less sharp; the job itself is unaffected
+            logger.exception("Could not record a render time", extra={"job_id": job.id})
+            return
+        log_seconds = math.log(max(seconds, 1.0))
+        with self._lock:
+            copy = self._copies.get(kind)
+            if copy is not None:
+                sums, read_at = copy
+                added = RenderTimeSums(
+                    sums.count + 1, sums.log_sum + log_seconds, sums.log_square_sum + log_seconds * log_seconds
+                )
+                self._copies[kind] = (added, read_at)
+
+    def _sums(self, kind: RenderKind) -> RenderTimeSums:
+        now = self._clock.now().timestamp()
+        with self._lock:
+            copy = self._copies.get(kind)
+        if copy is not None and now - copy[1] < self._refresh_seconds:
+            return copy[0]
+        try:
+            sums = self._store.sums(kind)
+        except Exception:
+            logger.exception("Could not read the render times", extra={"kind": kind.key})
+            return copy[0] if copy is not None else RenderTimeSums()
+        with self._lock:
+            self._copies[kind] = (sums, now)
+        return sums

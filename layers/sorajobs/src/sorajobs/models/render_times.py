@@ -1,0 +1,40 @@
+"""What this deployment has learned about how long generations take: per kind of job (provider, model, clip
+seconds and size), the count and the sums of the logarithms of the seconds each finished generation took at the
+provider, from its acceptance to its finish. Sums add up without reading (DynamoDB's ADD), so every finish updates
+them in one write, and a log-normal distribution follows from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RenderKind:
+    """Jobs that take about as long as one another: the same provider, model, clip length and size."""
+
+    provider: str
+    model: str
+    seconds: str
+    size: str
+
+    @property
+    def key(self) -> str:
+        return f"RENDER#{self.provider}#{self.model}#{self.seconds}#{self.size}"
+
+
+@dataclass(frozen=True)
+class RenderTimeSums:
+    """Finished generations of one kind: how many, and the sums of ln(seconds) and of its square."""
+
+    count: int = 0
+    log_sum: float = 0.0
+    log_square_sum: float = 0.0
+
+
+@dataclass(frozen=True)
+class Eta:
+    """Seconds until the video is ready at the provider: the most likely, and a range (10th to 90th percentile)."""
+
+    seconds: int
+    low: int
+    high: int

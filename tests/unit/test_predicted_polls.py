@@ -1,0 +1,81 @@
+"""The predicted schedule: when each look at a job comes, from the learned render times and its progress."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sorajobs.logic.lifecycle import apply_provider_video, new_pending_job, transition_to_submitted
+from sorajobs.logic.render_times import learned
+from sorajobs.logic.schedule import FINISH_MARGIN_POINTS, FIRST_LOOK_SHARE, ONE_REPORT_SHARE, PollSchedule
+from sorajobs.models.render_times import RenderTimeSums
+from sorajobs.providers.base import ProviderState, ProviderVideo
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+LEARNED_SECONDS = [100.0 + offset for offset in range(-10, 11)]  # 21 finishes of this kind, 90 to 110 s
+
+
+class Learned:
+    def distribution(self, job):
+        logs = [math.log(value) for value in LEARNED_SECONDS]
+        return learned(job, RenderTimeSums(len(logs), sum(logs), sum(value * value for value in logs)))
+
+
+SCHEDULE = PollSchedule(min_seconds=5, max_seconds=600, render_times=Learned(), rng=random.Random(1))
+
+
+def queued(provider: str = "openai", model: str = "sora-2", seconds: str = "4"):
+    pending = new_pending_job(
+        job_id="job_1", owner="u", prompt="p", model=model, seconds=seconds, size="720x1280", metadata={}, now=NOW
+    ).model_copy(update={"provider": provider})
+    return transition_to_submitted(pending, ProviderVideo(id="video_1", state=ProviderState.QUEUED), NOW).job
+
+
+def seen(job, at: float, *, progress: int = 0, state: ProviderState = ProviderState.RUNNING):
+    video = ProviderVideo(id="video_1", state=state, progress=progress)
+    return apply_provider_video(job, video, NOW + timedelta(seconds=at), SCHEDULE).job
+
+
+def look_after(job, at: float) -> float:
+    return SCHEDULE.delay(job, NOW + timedelta(seconds=at)).total_seconds()
+
+
+def test_the_first_look_comes_when_a_few_of_the_kind_would_have_finished():
+    first = Learned().distribution(queued()).quantile(FIRST_LOOK_SHARE)
+
+    assert 0.9 * first <= look_after(queued(), 0) <= first
+
+
+def test_a_job_still_queued_at_a_look_is_looked_at_again_after_a_tenth_of_the_learned_median():
+    job = seen(queued(), 85, state=ProviderState.QUEUED)
+
+    assert look_after(job, 85) == pytest.approx(0.1 * Learned().distribution(job).quantile(0.5))
+
+
+def test_one_report_sends_the_next_look_before_the_bound_it_gives_and_no_later_than_the_learned_median():
+    job = seen(queued(), 80, progress=80)  # at most 20 s to go, had rendering begun at acceptance
+
+    assert look_after(job, 80) == pytest.approx(min(20 * ONE_REPORT_SHARE, 100 - 80), abs=0.5)
+
+
+def test_a_measured_rate_sends_the_look_just_before_the_finish_it_predicts():
+    job = seen(seen(queued(), 20, progress=10), 120, progress=60)  # half a point a second: 80 s to go
+
+    assert look_after(job, 120) == pytest.approx(80 - FINISH_MARGIN_POINTS * 2)
+
+
+def test_a_provider_without_progress_is_looked_at_when_half_of_what_is_left_would_have_finished():
+    job = seen(queued("fal", "fal-ai/veo3/fast"), 90)  # running, no progress: fal reports none
+
+    distribution = Learned().distribution(job)
+    expected = distribution.quantile_after(90, 0.5) - 90
+    assert 0.9 * expected <= look_after(job, 90) <= expected
+
+
+def test_the_ladder_is_still_there_for_comparison():
+    ladder = PollSchedule(min_seconds=5, max_seconds=600, strategy="ladder", jitter_fraction=0)
+
+    assert ladder.delay(queued(), NOW).total_seconds() == pytest.approx(9.0)  # a tenth of sora-2's typical 90 s

@@ -49,6 +49,9 @@ from tests.provider_emulators import FAL_KEY, RUNWAY_KEY, Delivery, WebhookInbox
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 FUNCTIONS = ROOT / "functions"
+# A default job's first look (the sweep's predicted schedule, before anything finished: when 2 % of sora-2's
+# typical 90 s, widely spread, would have passed, about 32 s) is due by then.
+FIRST_LOOK_DUE_SECONDS = 40
 OWNER = "user-123"
 OTHER_OWNER = "user-456"
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from local.emulator import Fault
-from tests.conftest import http_event, provider_calls
+from tests.conftest import FIRST_LOOK_DUE_SECONDS, http_event, provider_calls
 
 
 def test_a_bucket_never_grants_more_than_its_limit_in_any_minute(world):
@@ -90,7 +90,7 @@ def test_a_submit_with_the_create_budget_spent_waits_as_pending_and_the_sweep_se
 def test_the_sweep_leaves_due_jobs_for_later_when_the_retrieve_budget_is_spent(world):
     world.use_settings(provider_retrieve_rpm=24)  # a burst of 2
     job_ids = [world.submit(prompt=f"clip {n}").body["id"] for n in range(5)]
-    world.advance(20)
+    world.advance(FIRST_LOOK_DUE_SECONDS)
 
     result = world.sweep()
 
@@ -114,7 +114,7 @@ def test_two_callers_that_read_the_same_bucket_state_cannot_both_spend_it(world)
 def test_a_sweep_takes_from_the_budget_only_what_it_polls(world):
     world.use_settings(provider_retrieve_rpm=120, sweep_concurrency=8)  # a bucket of 12
     world.submit()
-    world.advance(20)
+    world.advance(FIRST_LOOK_DUE_SECONDS)
 
     world.sweep()
 

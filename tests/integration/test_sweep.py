@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from local.emulator import Fault, Scenario
-from tests.conftest import provider_calls
+from tests.conftest import FIRST_LOOK_DUE_SECONDS, provider_calls
 
 
 def test_the_sweep_finishes_jobs_nobody_is_watching(world):
@@ -28,7 +28,7 @@ def test_the_sweep_polls_only_jobs_that_are_due(world):
 
 def test_a_job_leased_by_another_sweep_is_skipped(world):
     job_id = world.submit().body["id"]
-    world.advance(20)
+    world.advance(FIRST_LOOK_DUE_SECONDS)
     assert world.services.jobs.claim(job_id, world.clock.now(), lease_seconds=60) is not None
 
     result = world.sweep()
@@ -93,7 +93,7 @@ def test_the_sweep_stops_before_its_time_runs_out(world):
     world.use_settings(sweep_concurrency=1, sweep_stop_margin_seconds=10)
     for n in range(5):
         world.submit(prompt=f"clip {n}")
-    world.advance(20)
+    world.advance(FIRST_LOOK_DUE_SECONDS)
     provider = world.services.provider("openai")
     real_retrieve = provider.retrieve
 
@@ -113,7 +113,7 @@ def test_the_sweep_polls_with_bounded_concurrency(world):
     world.use_settings(sweep_concurrency=2)
     for n in range(6):
         world.submit(prompt=f"clip {n}")
-    world.advance(20)
+    world.advance(FIRST_LOOK_DUE_SECONDS)
     provider = world.services.provider("openai")
     real_retrieve = provider.retrieve
     active, peak, lock = 0, 0, threading.Lock()
@@ -144,7 +144,7 @@ def test_the_sweep_polls_with_bounded_concurrency(world):
 def test_two_racing_sweeps_poll_each_job_once(world):
     for n in range(8):
         world.submit(prompt=f"clip {n}")
-    world.advance(20)
+    world.advance(FIRST_LOOK_DUE_SECONDS)
     barrier = threading.Barrier(2)
     reports = []
 
@@ -206,7 +206,7 @@ def test_more_due_jobs_than_one_invocation_can_take_are_left_for_the_next_oldest
     for n in range(6):
         job_ids.append(world.submit(prompt=f"clip {n}").body["id"])
         world.advance(1)
-    world.advance(20)
+    world.advance(FIRST_LOOK_DUE_SECONDS)
     provider = world.services.provider("openai")
     real_retrieve = provider.retrieve
     polled = []

@@ -181,6 +181,14 @@ class VideoContentResponse(BaseModel):
     content_type: str
 
 
+class ContentUrlResponse(BaseModel):
+    """Where a stored file can be fetched for a while, for callers that cannot follow a redirect with the token
+    (a browser's video element sends no Authorization header)."""
+
+    url: Annotated[str, Field(description="A short-lived presigned download URL.")]
+    expires_in_seconds: Annotated[int, Field(description="How long the URL stays valid.")]
+
+
 class VideoJobResponse(BaseModel):
     """A video job as clients see it."""
 

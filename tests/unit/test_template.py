@@ -20,6 +20,8 @@ TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 PUBLIC_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/console"),
+    ("GET", "/console/{file}"),
     ("POST", "/provider-webhooks/openai"),
     ("POST", "/provider-webhooks/fal"),
 }
@@ -34,6 +36,8 @@ EXPECTED_ROUTES = {
     ("GET", "/stats"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/console"),
+    ("GET", "/console/{file}"),
     ("GET", "/videos/{id}/webhooks"),
     ("POST", "/videos/{id}/webhooks/replay"),
     ("POST", "/provider-webhooks/openai"),

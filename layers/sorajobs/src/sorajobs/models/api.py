@@ -189,6 +189,21 @@ class ContentUrlResponse(BaseModel):
     expires_in_seconds: Annotated[int, Field(description="How long the URL stays valid.")]
 
 
+class ConsoleCognito(BaseModel):
+    """What the console's sign-in form needs to ask the stack's Cognito user pool for a token."""
+
+    region: str
+    client_id: str
+
+
+class ConsoleConfigResponse(BaseModel):
+    """How the console signs users in: with the stack's Cognito pool, or with a token pasted (or handed over in the
+    address's fragment by `make local`)."""
+
+    sign_in: Literal["cognito", "token"]
+    cognito: ConsoleCognito | None
+
+
 class VideoJobResponse(BaseModel):
     """A video job as clients see it."""
 

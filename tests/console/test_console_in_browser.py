@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 from local.emulator.scenarios import Scenario
 from local.stack import LocalStack, console_address
 from tests.client.helpers import Clocks, manual_local_stack
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -204,6 +205,44 @@ def test_a_failed_job_is_reset_from_its_page(page: Page, stack: LocalStack, cloc
     expect(page.locator("#job-facts")).to_contain_text("reset")
     expect(page.locator("#job-timeline")).to_contain_text("Attempt 1: failed")
     screenshot(page, "08-reset")
+
+
+def test_a_running_job_is_cancelled_from_its_page(page: Page, stack: LocalStack, owner: str) -> None:
+    sign_in(page, stack, owner)
+    job_id = submit(page, "A lighthouse at dusk")
+    page.locator(f'[data-job-id="{job_id}"]').get_by_role("link").click()
+    expect(page.get_by_role("button", name="Reset")).to_be_enabled()
+
+    page.get_by_role("button", name="Cancel").click()
+
+    expect(page.locator("#job-facts")).to_contain_text("cancelled")
+    expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
+
+
+def test_a_jobs_webhook_deliveries_are_listed_and_replayed(
+    page: Page, stack: LocalStack, clocks: Clocks, owner: str
+) -> None:
+    receiver = Receiver()
+    try:
+        sign_in(page, stack, owner)
+        page.get_by_label("Webhook URL (optional)").fill(receiver.url)
+        job_id = submit(page, "A kite over the dunes")
+        until(stack, clocks, page, f"() => {row_status(job_id)} === 'completed'")
+        stack.stream_poller.drain()
+        stack.webhook_poller.drain()
+
+        page.locator(f'[data-job-id="{job_id}"]').get_by_role("link").click()
+        completed = page.locator("#job-webhooks tr").filter(has_text="video.completed")
+        expect(completed).to_contain_text("delivered")
+        completed.get_by_role("button", name=re.compile("Replay video.completed")).click()
+        expect(completed).to_contain_text("(replayed 1")
+        stack.webhook_poller.drain()
+        screenshot(page, "11-webhooks")
+    finally:
+        receiver.stop()
+
+    ids = [{name.lower(): value for name, value in headers.items()}["webhook-id"] for headers, _ in receiver.requests]
+    assert len(ids) == len(set(ids)) + 1  # video.completed arrived twice, under one webhook-id
 
 
 def test_another_owners_job_is_refused(page: Page, stack: LocalStack, owner: str) -> None:

@@ -119,7 +119,7 @@ export function deliveryTable(deliveries, onReplay) {
       {},
       el("td", {}, delivery.type, el("br"), el("small", {}, `#${delivery.sequence}`)),
       el("td", {}, delivery.destination, el("br"), el("small", {}, delivery.url)),
-      el("td", {}, delivery.state),
+      el("td", {}, delivery.state, delivery.replays ? el("small", {}, ` (replayed ${delivery.replays}×)`) : null),
       el("td", {}, `${delivery.attempts.length}; last: ${outcome}`),
       el(
         "td",

@@ -9,15 +9,13 @@ step leaves a screenshot in CONSOLE_SCREENSHOTS (default .console-screenshots/, 
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from local.emulator.scenarios import Scenario
 from local.stack import LocalStack, console_address
@@ -26,17 +24,11 @@ from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS", ROOT / ".console-screenshots"))
+Screenshot = Callable[[str], None]  # the `screenshot` fixture (conftest.py): saves the page as <name>.png
+
 FAILING_PROMPT = "a storm that always fails"
 # Manual seconds per step: the console asks again within 5 s while a job moves (Retry-After and its backoff).
 STEP_SECONDS = 5
-
-
-@pytest.fixture(scope="module")
-def clocks() -> Clocks:
-    return Clocks.now()
 
 
 @pytest.fixture(scope="module")
@@ -47,44 +39,6 @@ def stack(clocks: Clocks) -> Iterator[LocalStack]:
             prompt_contains=FAILING_PROMPT, scenario=Scenario(outcome="failed", fail_at_progress=30)
         )
         yield local
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (make {CHROMIUM})")
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--mute-audio"])
-    yield chromium
-    chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser, clocks: Clocks) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    opened = context.new_page()
-    # The page's timers (the console's polling) run on a fake clock the test moves with the stack's.
-    opened.clock.install(time=clocks.backend.now())
-    yield opened
-    context.close()
-
-
-_owners = iter(range(1_000_000))
-
-
-@pytest.fixture
-def owner() -> str:
-    return f"console-user-{next(_owners)}"
-
-
-def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def let_time_pass(stack: LocalStack, clocks: Clocks, page: Page, seconds: float = STEP_SECONDS) -> None:
@@ -142,10 +96,12 @@ def row_status(job_id: str) -> str:
     return f"document.querySelector('[data-job-id=\"{job_id}\"]').dataset.status"
 
 
-def test_a_job_from_sign_in_to_its_video_playing(page: Page, stack: LocalStack, clocks: Clocks, owner: str) -> None:
+def test_a_job_from_sign_in_to_its_video_playing(
+    page: Page, stack: LocalStack, clocks: Clocks, owner: str, screenshot: Screenshot
+) -> None:
     page.goto(f"{stack.gateway_url}/console")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    screenshot(page, "01-sign-in")
+    screenshot("01-sign-in")
 
     # From the keyboard alone: the token field has the focus, Tab reaches the button.
     expect(page.get_by_label(re.compile("paste a token"))).to_be_focused()
@@ -155,23 +111,23 @@ def test_a_job_from_sign_in_to_its_video_playing(page: Page, stack: LocalStack, 
     page.keyboard.press("Enter")
     expect(page.get_by_text(f"Signed in as {owner}")).to_be_visible()
     expect(page.get_by_label("Model")).to_have_value("sora-2")
-    screenshot(page, "02-signed-in")
+    screenshot("02-signed-in")
 
     job_id = submit(page, "A paper boat drifting down a rainy street")
-    screenshot(page, "03-submitted")
+    screenshot("03-submitted")
 
     seen = [0.0]
     for _ in range(3):  # the bar moves by itself, poll after poll
         until(stack, clocks, page, f"last => {row_progress(job_id)} > last", seen[-1])
         seen.append(page.evaluate(f"() => {row_progress(job_id)}"))
     assert seen == sorted(seen) and 0 < seen[1] < seen[-1] < 100, seen
-    screenshot(page, "04-progress")
+    screenshot("04-progress")
 
     until(stack, clocks, page, f"() => {row_status(job_id)} === 'completed'")
     row = page.locator(f'[data-job-id="{job_id}"]')
     expect(row.get_by_text("completed")).to_be_visible()
     expect(row.locator("progress")).to_have_attribute("value", "100")
-    screenshot(page, "05-completed")
+    screenshot("05-completed")
 
     row.get_by_role("link").click()
     expect(page.get_by_role("heading", name=f"Job {job_id}")).to_be_visible()
@@ -180,7 +136,7 @@ def test_a_job_from_sign_in_to_its_video_playing(page: Page, stack: LocalStack, 
     video.evaluate("v => { v.muted = true; return v.play(); }")
     assert shows(page, "() => document.querySelector('#job-video').currentTime > 0.5", within=10)
     expect(page.locator("#job-timeline")).to_contain_text("Completed")
-    screenshot(page, "06-video-plays")
+    screenshot("06-video-plays")
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     wider = page.evaluate(
@@ -188,10 +144,12 @@ def test_a_job_from_sign_in_to_its_video_playing(page: Page, stack: LocalStack, 
         ".map(e => e.tagName + '#' + e.id + '.' + e.className)"
     )
     assert wider == []  # nothing to scroll sideways to
-    screenshot(page, "06b-on-a-phone")
+    screenshot("06b-on-a-phone")
 
 
-def test_a_failed_job_is_reset_from_its_page(page: Page, stack: LocalStack, clocks: Clocks, owner: str) -> None:
+def test_a_failed_job_is_reset_from_its_page(
+    page: Page, stack: LocalStack, clocks: Clocks, owner: str, screenshot: Screenshot
+) -> None:
     sign_in(page, stack, owner)
     job_id = submit(page, f"{FAILING_PROMPT}, over the sea")
     until(stack, clocks, page, f"() => {row_status(job_id)} === 'failed'")
@@ -199,12 +157,12 @@ def test_a_failed_job_is_reset_from_its_page(page: Page, stack: LocalStack, cloc
     page.locator(f'[data-job-id="{job_id}"]').get_by_role("link").click()
     expect(page.locator("#job-facts")).to_contain_text("failed")
     expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
-    screenshot(page, "07-failed")
+    screenshot("07-failed")
 
     page.get_by_role("button", name="Reset").click()
     expect(page.locator("#job-facts")).to_contain_text("reset")
     expect(page.locator("#job-timeline")).to_contain_text("Attempt 1: failed")
-    screenshot(page, "08-reset")
+    screenshot("08-reset")
 
 
 def test_a_running_job_is_cancelled_from_its_page(page: Page, stack: LocalStack, owner: str) -> None:
@@ -220,7 +178,7 @@ def test_a_running_job_is_cancelled_from_its_page(page: Page, stack: LocalStack,
 
 
 def test_a_jobs_webhook_deliveries_are_listed_and_replayed(
-    page: Page, stack: LocalStack, clocks: Clocks, owner: str
+    page: Page, stack: LocalStack, clocks: Clocks, owner: str, screenshot: Screenshot
 ) -> None:
     receiver = Receiver()
     try:
@@ -237,7 +195,7 @@ def test_a_jobs_webhook_deliveries_are_listed_and_replayed(
         completed.get_by_role("button", name=re.compile("Replay video.completed")).click()
         expect(completed).to_contain_text("(replayed 1")
         stack.webhook_poller.drain()
-        screenshot(page, "11-webhooks")
+        screenshot("11-webhooks")
     finally:
         receiver.stop()
 
@@ -245,7 +203,7 @@ def test_a_jobs_webhook_deliveries_are_listed_and_replayed(
     assert len(ids) == len(set(ids)) + 1  # video.completed arrived twice, under one webhook-id
 
 
-def test_another_owners_job_is_refused(page: Page, stack: LocalStack, owner: str) -> None:
+def test_another_owners_job_is_refused(page: Page, stack: LocalStack, owner: str, screenshot: Screenshot) -> None:
     someone_else = httpx.post(
         f"{stack.gateway_url}/videos",
         headers={"Authorization": f"Bearer {stack.mint_token('console-someone-else')}"},
@@ -257,10 +215,12 @@ def test_another_owners_job_is_refused(page: Page, stack: LocalStack, owner: str
 
     expect(page.locator("#job-error")).to_contain_text("not_found")
     expect(page.get_by_text("Not yours to see")).to_have_count(0)
-    screenshot(page, "09-another-owners-job")
+    screenshot("09-another-owners-job")
 
 
-def test_the_apis_validation_errors_show_beside_their_fields(page: Page, stack: LocalStack, owner: str) -> None:
+def test_the_apis_validation_errors_show_beside_their_fields(
+    page: Page, stack: LocalStack, owner: str, screenshot: Screenshot
+) -> None:
     sign_in(page, stack, owner)
     # A duration the model does not take, as a tampered form (or a stale listing) would send it.
     page.get_by_label("Seconds").evaluate("s => { s.add(new Option('7', '7')); s.value = '7'; }")
@@ -275,7 +235,7 @@ def test_the_apis_validation_errors_show_beside_their_fields(page: Page, stack: 
     page.get_by_label("Seconds").select_option("4")
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#error-prompt")).not_to_be_empty()
-    screenshot(page, "10-field-errors")
+    screenshot("10-field-errors")
 
 
 def test_the_console_is_served_with_a_strict_content_security_policy(stack: LocalStack) -> None:

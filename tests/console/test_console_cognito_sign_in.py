@@ -101,8 +101,8 @@ def test_the_first_sign_in_sets_a_new_password_and_the_id_token_opens_the_consol
 
 
 def test_the_console_may_call_the_stacks_cognito_and_says_how_to_sign_in(stack: LocalStack) -> None:
-    page = httpx.get(f"{stack.gateway_url}/console")
-    config = httpx.get(f"{stack.gateway_url}/console/config.json").json()
+    page = httpx.get(f"{stack.gateway_url}/console", timeout=20)
+    config = httpx.get(f"{stack.gateway_url}/console/config.json", timeout=20).json()
 
     assert f"connect-src 'self' https://cognito-idp.{REGION}.amazonaws.com;" in page.headers["content-security-policy"]
     assert config == {"sign_in": "cognito", "cognito": {"region": REGION, "client_id": CLIENT_ID}}

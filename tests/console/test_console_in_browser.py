@@ -29,6 +29,8 @@ Screenshot = Callable[[str], None]  # the `screenshot` fixture (conftest.py): sa
 FAILING_PROMPT = "a storm that always fails"
 # Manual seconds per step: the console asks again within 5 s while a job moves (Retry-After and its backoff).
 STEP_SECONDS = 5
+# The test's own API calls wait as long as the page does (conftest.py): a busy machine's cold starts are slow.
+API_TIMEOUT_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
@@ -203,11 +205,34 @@ def test_a_jobs_webhook_deliveries_are_listed_and_replayed(
     assert len(ids) == len(set(ids)) + 1  # video.completed arrived twice, under one webhook-id
 
 
+def test_the_list_is_newest_first_and_pages_on(page: Page, stack: LocalStack, clocks: Clocks, owner: str) -> None:
+    token = stack.mint_token(owner)
+    for number in range(12):
+        clocks.advance(1)  # each job a second newer than the last
+        httpx.post(
+            f"{stack.gateway_url}/videos",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"prompt": f"Frame number {number:02d}"},
+            timeout=API_TIMEOUT_SECONDS,
+        ).raise_for_status()
+    sign_in(page, stack, owner)
+    rows = page.locator("#job-list li")
+
+    expect(rows).to_have_count(10)
+    expect(rows.first).to_contain_text("Frame number 11")
+    page.get_by_role("button", name="Load more").click()
+
+    expect(rows).to_have_count(12)
+    expect(rows.last).to_contain_text("Frame number 00")
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+
+
 def test_another_owners_job_is_refused(page: Page, stack: LocalStack, owner: str, screenshot: Screenshot) -> None:
     someone_else = httpx.post(
         f"{stack.gateway_url}/videos",
         headers={"Authorization": f"Bearer {stack.mint_token('console-someone-else')}"},
         json={"prompt": "Not yours to see"},
+        timeout=API_TIMEOUT_SECONDS,
     ).json()["id"]
     sign_in(page, stack, owner)
 
@@ -240,7 +265,7 @@ def test_the_apis_validation_errors_show_beside_their_fields(
 
 def test_the_console_is_served_with_a_strict_content_security_policy(stack: LocalStack) -> None:
     for path in ("/console", "/console/console.js", "/console/config.json"):
-        response = httpx.get(f"{stack.gateway_url}{path}")
+        response = httpx.get(f"{stack.gateway_url}{path}", timeout=API_TIMEOUT_SECONDS)
         assert response.status_code == 200, path
         policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
         assert policy["default-src"] == "'none'"
@@ -250,7 +275,7 @@ def test_the_console_is_served_with_a_strict_content_security_policy(stack: Loca
         assert policy["frame-ancestors"] == "'none'" and policy["base-uri"] == "'none'"
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
-    page = httpx.get(f"{stack.gateway_url}/console").text
+    page = httpx.get(f"{stack.gateway_url}/console", timeout=API_TIMEOUT_SECONDS).text
     assert "<script>" not in page and " style=" not in page and "onclick" not in page
-    assert httpx.get(f"{stack.gateway_url}/console/index.html").status_code == 404
-    assert httpx.get(f"{stack.gateway_url}/console/..%2Fhttp.py").status_code == 404
+    assert httpx.get(f"{stack.gateway_url}/console/index.html", timeout=API_TIMEOUT_SECONDS).status_code == 404
+    assert httpx.get(f"{stack.gateway_url}/console/..%2Fhttp.py", timeout=API_TIMEOUT_SECONDS).status_code == 404

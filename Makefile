@@ -59,8 +59,17 @@ lint: install
 types: install
 	$(VENV)/bin/mypy
 
-pytest: install
+# The console's browser test (tests/console) drives Debian's chromium through Playwright, which downloads no browser
+# of its own; a machine without it gets it from apt (as root, or through sudo).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+pytest: install $(CHROMIUM)
 	$(PY) -m pytest
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
 sam-validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint

@@ -589,6 +589,8 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             "jobs may name a webhook_url on http://127.0.0.1",
             f"  Logs        {_log_line(stack)}",
             f"  Docs        {stack.gateway_url}/docs (Swagger UI; Authorize with TOKEN)",
+            f"  Console     {console_address(stack.gateway_url, token)}",
+            f"              (signed in as {LOCAL_USER}; the token rides in the fragment, which never reaches a server)",
             f"  CORS        {stack.parameters.get('CorsAllowedOrigins') or 'no browser origin (--cors-origins)'}",
             "",
             f"Tokens (valid {DEFAULT_TTL_SECONDS // 3600} h; also in {env_file.relative_to(ROOT)}):",
@@ -600,6 +602,12 @@ def _banner(stack: LocalStack, token: str, admin_token: str, env_file: Path) -> 
             "",
         ]
     )
+
+
+def console_address(api_url: str, token: str) -> str:
+    """The web console, signed in with `token`: the page reads it from the fragment, keeps it in memory and drops it
+    from the address bar."""
+    return f"{api_url}/console#token={token}"
 
 
 def _log_line(stack: LocalStack) -> str:

@@ -100,6 +100,18 @@ def test_content_redirects_to_a_short_lived_presigned_url_of_the_video(world):
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_content_without_redirect_answers_the_presigned_url_as_json(world):
+    job_id = _completed_job(world)
+
+    response = world.call("read_api", http_event("read_api_content", job_id=job_id, query={"redirect": "false"}))
+
+    assert response.status == 200
+    assert response.headers["cache-control"] == "no-store"
+    body = response.body
+    assert body["expires_in_seconds"] == 300
+    assert urlparse(body["url"]).path.endswith(f"videos/{job_id}/attempt-1/video.mp4")
+
+
 def test_content_can_return_the_thumbnail(world):
     job_id = _completed_job(world)
 

@@ -20,6 +20,8 @@ TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 PUBLIC_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/console"),
+    ("GET", "/console/{file}"),
     ("POST", "/provider-webhooks/openai"),
     ("POST", "/provider-webhooks/fal"),
 }
@@ -34,6 +36,8 @@ EXPECTED_ROUTES = {
     ("GET", "/stats"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/console"),
+    ("GET", "/console/{file}"),
     ("GET", "/videos/{id}/webhooks"),
     ("POST", "/videos/{id}/webhooks/replay"),
     ("POST", "/provider-webhooks/openai"),
@@ -375,6 +379,16 @@ def test_webhook_url_allowed_hosts_reach_the_functions(template: dict[str, Any])
     assert parameter["Default"] == ""
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["WEBHOOK_URL_ALLOWED_HOSTS"] == {"Ref": "WebhookUrlAllowedHosts"}
+
+
+def test_the_console_signs_in_with_the_stacks_own_app_client_and_its_address_is_an_output(
+    template: dict[str, Any],
+) -> None:
+    read_api = template["Resources"]["ReadApiFunction"]["Properties"]
+    assert read_api["Environment"]["Variables"]["CONSOLE_COGNITO_CLIENT_ID"] == {
+        "Fn::If": ["CreateUserPool", {"Ref": "UserPoolClient"}, ""]
+    }
+    assert template["Outputs"]["ConsoleUrl"]["Value"]["Fn::Sub"].endswith("/console")
 
 
 def test_http_api_writes_access_logs_to_its_log_group(template: dict[str, Any]) -> None:

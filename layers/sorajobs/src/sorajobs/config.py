@@ -84,6 +84,11 @@ class Settings(BaseModel):
     runway_models: tuple[str, ...] = ()
     # Set for local stacks (moto server): S3 then uses path-style addressing, so presigned URLs work.
     aws_endpoint_url: str = ""
+    # The region Lambda runs in (AWS_REGION): the console's S3 and Cognito addresses are named after it.
+    aws_region: str = "us-east-1"
+    # The Cognito app client the console signs users in with (the stack's own pool); empty: the console asks for a
+    # token instead (a JwtIssuer of your own, or local dev tokens).
+    console_cognito_client_id: str = ""
     allowed_models: tuple[str, ...] = DEFAULT_MODELS
     status_min_refresh_seconds: Annotated[float, Field(ge=0)] = 5.0
     stuck_after_seconds: Annotated[int, Field(gt=0)] = 900

@@ -185,6 +185,29 @@ class VideoContentResponse(BaseModel):
     content_type: str
 
 
+class ContentUrlResponse(BaseModel):
+    """Where a stored file can be fetched for a while, for callers that cannot follow a redirect with the token
+    (a browser's video element sends no Authorization header)."""
+
+    url: Annotated[str, Field(description="A short-lived presigned download URL.")]
+    expires_in_seconds: Annotated[int, Field(description="How long the URL stays valid.")]
+
+
+class ConsoleCognito(BaseModel):
+    """What the console's sign-in form needs to ask the stack's Cognito user pool for a token."""
+
+    region: str
+    client_id: str
+
+
+class ConsoleConfigResponse(BaseModel):
+    """How the console signs users in: with the stack's Cognito pool, or with a token pasted (or handed over in the
+    address's fragment by `make local`)."""
+
+    sign_in: Literal["cognito", "token"]
+    cognito: ConsoleCognito | None
+
+
 class VideoJobResponse(BaseModel):
     """A video job as clients see it."""
 

@@ -11,7 +11,13 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from sorajobs.api.dependencies import CallerDep, JobQueriesDep, SettingsDep
 from sorajobs.api.routes.common import BEARER_JWT, JobIdPath, error_responses
 from sorajobs.logic.queries import model_listing
-from sorajobs.models.api import ModelListResponse, StatsResponse, VideoJobListResponse, VideoJobResponse
+from sorajobs.models.api import (
+    ContentUrlResponse,
+    ModelListResponse,
+    StatsResponse,
+    VideoJobListResponse,
+    VideoJobResponse,
+)
 from sorajobs.models.job import JobStatus, VideoVariant
 
 router = APIGatewayHttpRouter()
@@ -49,8 +55,9 @@ def list_videos(
 @router.get(
     "/videos/<id>/content",
     summary="Download the stored video or thumbnail",
-    description="Redirects (302) to a short-lived presigned URL. 409 while the job is not completed "
-    "(`not_ready` while it may still finish, `no_video` once it ended without one).",
+    description="Redirects (302) to a short-lived presigned URL; with `redirect=false`, answers 200 with that URL "
+    "as JSON instead. 409 while the job is not completed (`not_ready` while it may still finish, `no_video` once it "
+    "ended without one).",
     operation_id="getVideoContent",
     security=BEARER_JWT,
     responses={
@@ -59,6 +66,10 @@ def list_videos(
             "headers": {"Location": {"description": "A presigned download URL.", "schema": {"type": "string"}}},
             "content": {},
         },
+        200: {
+            "description": "The URL, with `redirect=false`.",
+            "content": {"application/json": {"model": ContentUrlResponse}},
+        },
         **error_responses(401, 404, 409, 422, 500),
     },
 )
@@ -66,10 +77,23 @@ def get_video_content(
     id: JobIdPath,
     caller: CallerDep,
     queries: JobQueriesDep,
+    *,
+    settings: SettingsDep,
     variant: Annotated[VideoVariant, Query()] = "video",
-) -> Response[None]:
+    redirect: Annotated[
+        bool, Query(description="false: answer 200 with the URL as JSON (a browser's video element sends no token).")
+    ] = True,
+) -> Response[Any]:
     url = queries.content_url(caller, id, variant)
-    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+    if redirect:
+        return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+    answer = ContentUrlResponse(url=url, expires_in_seconds=settings.content_url_ttl_seconds)
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=answer.model_dump_json(),
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get(

@@ -171,3 +171,28 @@ def test_a_store_that_fails_costs_only_accuracy():
     render_times.record(job, 30.0)
 
     assert render_times.distribution(job) == prior(job)
+
+
+def test_a_lost_create_adopted_later_counts_its_render_time_from_the_providers_own_start():
+    pending = new_pending_job(
+        job_id="job_1", owner="u", prompt="p", model="sora-2", seconds="4", size="720x1280", metadata={}, now=NOW
+    )
+    started = int((NOW - timedelta(seconds=50)).timestamp())
+    found = ProviderVideo(id="video_1", state=ProviderState.RUNNING, progress=50, created_at=started)
+
+    job = transition_to_submitted(pending, found, NOW).job
+    done = ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED, completed_at=int(NOW.timestamp()) + 40)
+    change = apply_provider_video(job, done, NOW + timedelta(seconds=45))
+
+    assert job.provider_accepted_at == NOW - timedelta(seconds=50)
+    assert change.render_seconds == pytest.approx(90)
+
+
+def test_a_generation_found_already_finished_with_no_start_time_teaches_nothing():
+    pending = new_pending_job(
+        job_id="job_1", owner="u", prompt="p", model="sora-2", seconds="4", size="720x1280", metadata={}, now=NOW
+    )
+
+    change = transition_to_submitted(pending, ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED), NOW)
+
+    assert change.request_store and change.render_seconds is None

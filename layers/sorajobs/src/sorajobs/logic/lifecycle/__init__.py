@@ -11,7 +11,7 @@ event a change produces; both are used only from here and by the outbox that rea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sorajobs.logic.lifecycle.events import stamp_event
 from sorajobs.logic.lifecycle.observation import (
@@ -125,7 +125,7 @@ def transition_to_submitted(
         update={
             "status": JobStatus.QUEUED,
             "provider_video_id": video.id,
-            "provider_accepted_at": now,
+            "provider_accepted_at": _accepted_at(video, now),
             "provider_status": "queued",
             "updated_at": now,
             "last_progress_at": now,
@@ -143,6 +143,14 @@ def transition_to_submitted(
         changed=True,
         render_seconds=observed.render_seconds,
     )
+
+
+def _accepted_at(video: ProviderVideo, now: datetime) -> datetime:
+    """When the provider took the generation: its own `created_at` where it says (a lost create adopted later
+    started earlier), else now."""
+    if video.created_at is None:
+        return now
+    return min(now, datetime.fromtimestamp(video.created_at, UTC))
 
 
 def transition_to_creating(job: Job, now: datetime) -> Change:

@@ -120,12 +120,14 @@ def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedul
         delay = now.timestamp() - video.completed_at if video.completed_at else None
         finished_at = now.timestamp() - (delay or 0.0)
         accepted = job.provider_accepted_at or job.attempt_started_at
+        taken = finished_at - accepted.timestamp()
         return Observed(
             job=awaiting,
             request_store=True,
             changed=True,
             detection_delay_seconds=delay,
-            render_seconds=max(0.0, finished_at - accepted.timestamp()),
+            # None when it says nothing: a generation found finished as it was adopted, with no start time given.
+            render_seconds=taken if taken > 0 else None,
         )
 
     progress = max(job.progress, min(video.progress, 99))

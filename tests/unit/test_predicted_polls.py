@@ -79,3 +79,15 @@ def test_the_ladder_is_still_there_for_comparison():
     ladder = PollSchedule(min_seconds=5, max_seconds=600, strategy="ladder", jitter_fraction=0)
 
     assert ladder.delay(queued(), NOW).total_seconds() == pytest.approx(9.0)  # a tenth of sora-2's typical 90 s
+
+
+def test_a_fresh_job_whose_provider_start_is_a_fraction_of_a_second_earlier_still_gets_its_first_look():
+    pending = new_pending_job(
+        job_id="job_1", owner="u", prompt="p", model="sora-2", seconds="4", size="720x1280", metadata={}, now=NOW
+    )
+    now = NOW + timedelta(seconds=0.7)  # the provider's created_at is whole seconds: NOW
+    video = ProviderVideo(id="video_1", state=ProviderState.QUEUED, created_at=int(NOW.timestamp()))
+    job = transition_to_submitted(pending, video, now, SCHEDULE).job
+
+    first = Learned().distribution(job).quantile(FIRST_LOOK_SHARE)
+    assert 0.9 * first - 1 <= (job.next_poll_at - now).total_seconds() <= first

@@ -2,17 +2,20 @@
 
 "predicted" (the default): from the render times this deployment learned for the job's kind
 (`sorajobs.logic.render_times`). Before the provider reports progress, the next look comes at an early
-quantile of the time the generation takes, given that it has not finished yet (5 % for providers that report
-progress, so that the look finds it rendering; half of what is left for those that do not). One progress report
-bounds the time left (rendering taken to start at acceptance); the next look comes before that bound, and gives
-a measured rate; from then on the next look comes just after the finish that rate predicts. So looks come sparse
-early and dense near the expected finish. The sweep never exceeds the provider's request budget.
+quantile of the time the generation takes, given that it has not finished yet (2 % for providers that report
+progress, so that the look finds it rendering; half of what is left for those that do not); a job still queued
+is looked at again after a tenth of the learned median. One progress report bounds the time left (rendering taken
+to start at acceptance); the next look comes before that bound (and no later than the learned median of what is
+left), and gives a measured rate; from then on the next look comes a point of progress before the finish that
+rate predicts. So looks come sparse early and dense near the expected finish. The sweep never exceeds the
+provider's request budget.
 
 "ladder" (the schedule before learning, kept for comparison in `bench/detection.py`): a share of the model's
 typical time while queued, a share of the estimated time left while rendering.
 
 Either way the provider's `openai-poll-after-ms` is a floor, jitter spreads the looks of jobs submitted
-together, the result is clamped to configurable bounds, and no look comes later than the job's timeout.
+together (the predicted schedule's only brings a look forward), the result is clamped to configurable bounds,
+and no look comes later than the job's timeout.
 """
 
 from __future__ import annotations
@@ -102,8 +105,9 @@ class PollSchedule:
             # One report bounds the time left loosely when the job sat queued for long; the learned median of
             # what is left caps the wait for the report that measures the rate.
             return min(left * ONE_REPORT_SHARE, distribution.quantile_after(elapsed, 0.5) - elapsed)
-        if job.status is JobStatus.QUEUED and elapsed > 0:
-            # Looked at and still queued: its rendering has not begun, so no early finish is to be caught.
+        if job.status is JobStatus.QUEUED and elapsed >= self.min_seconds:
+            # Looked at and still queued (a fresh job is seconds old at most: the provider's created_at is whole
+            # seconds): its rendering has not begun, so no early finish is to be caught.
             return distribution.quantile(0.5) * self.queued_fraction
         share = FIRST_LOOK_SHARE if CAPABILITIES[job.provider].progress else BLIND_LOOK_SHARE
         # A job reported part done (at one instant: no rate yet) has only the rest of that time to go.

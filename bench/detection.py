@@ -500,7 +500,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
                 if variant.poll_strategy == "ladder":
                     eta = ladder_seconds_left(stored, now)
                 else:
-                    served = estimate(stored, now, distribution)
+                    served = estimate(stored, now, wiring.render_times)
                     eta = served.seconds if served is not None else 0.0
                 figures.eta_errors.append(abs(eta - left) / left)
 

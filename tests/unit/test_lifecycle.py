@@ -21,7 +21,7 @@ from sorajobs.logic.lifecycle import (
     transition_to_submitted,
     transition_to_unscheduled,
 )
-from sorajobs.logic.render_times import estimate, prior
+from sorajobs.logic.render_times import PriorRenderTimes, estimate, prior
 from sorajobs.logic.schedule import FIRST_LOOK_SHARE, PollSchedule
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobError, JobStatus, StoredObject
@@ -115,7 +115,7 @@ def test_the_remaining_time_follows_the_observed_rate_of_progress():
     ).job
 
     # 25 % in 30 s: 60 s to go at that rate, blended with the prior's time left.
-    eta = estimate(job, NOW + timedelta(seconds=30), prior(job))
+    eta = estimate(job, NOW + timedelta(seconds=30), PriorRenderTimes())
     assert abs(eta.seconds - 60) <= 0.25 * 60 and eta.low <= eta.seconds <= eta.high
 
 
@@ -163,7 +163,7 @@ def test_a_larger_or_longer_clip_is_expected_to_take_longer():
     short = pending()
     long = short.model_copy(update={"seconds": "12", "size": "1792x1024", "model": "sora-2-pro"})
 
-    assert estimate(long, NOW, prior(long)).seconds > 5 * estimate(short, NOW, prior(short)).seconds
+    assert estimate(long, NOW, PriorRenderTimes()).seconds > 5 * estimate(short, NOW, PriorRenderTimes()).seconds
 
 
 def test_the_provider_poll_hint_is_a_floor_within_the_bounds():

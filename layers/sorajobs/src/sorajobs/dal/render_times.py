@@ -3,11 +3,10 @@ only `JOB#` items): each finished generation adds to its kind's sums in one Upda
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import Any
 
-from sorajobs.models.render_times import RenderKind, RenderTimeSums
+from sorajobs.models.render_times import RenderKind, RenderTimeSums, log_seconds
 
 # DynamoDB numbers carry 38 digits; sums of logarithms need far fewer.
 _DIGITS = 12
@@ -20,7 +19,7 @@ class RenderTimeRepository:
 
     def add(self, kind: RenderKind, seconds: float) -> None:
         """One more finished generation of `kind` that took `seconds` at the provider."""
-        log_seconds = math.log(max(seconds, 1.0))
+        logged = log_seconds(seconds)
         self._client.update_item(
             TableName=self._table,
             Key={"pk": {"S": kind.key}},
@@ -32,8 +31,8 @@ class RenderTimeRepository:
             },
             ExpressionAttributeValues={
                 ":one": {"N": "1"},
-                ":log": {"N": _number(log_seconds)},
-                ":square": {"N": _number(log_seconds * log_seconds)},
+                ":log": {"N": _number(logged)},
+                ":square": {"N": _number(logged * logged)},
             },
         )
 

@@ -46,7 +46,7 @@ class JobQueries:
         self._content_url_ttl_seconds = content_url_ttl_seconds
 
     def view(self, job: Job) -> VideoJobResponse:
-        eta = estimate(job, self._clock.now(), self._render_times.distribution(job))
+        eta = estimate(job, self._clock.now(), self._render_times)
         return VideoJobResponse.from_job(job, eta)
 
     def get(self, caller: Caller, job_id: str) -> Job:

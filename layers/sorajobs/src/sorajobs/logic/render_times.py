@@ -96,30 +96,42 @@ def accepted_at(job: Job) -> datetime:
     return job.provider_accepted_at or job.attempt_started_at
 
 
-def seconds_left_by_progress(job: Job, now: datetime) -> tuple[float, bool] | None:
-    """Seconds left at the rate of progress the provider reported, and whether that rate is measured between
+def progress_rate(job: Job) -> tuple[float, bool] | None:
+    """Points of progress a second, as the provider reported them, and whether that rate is measured between
     two reports (True) or only bounded from one (False: rendering is taken to have started at acceptance,
-    which can only make the estimate longer). None without progress."""
+    which can only make the rate lower). None without progress."""
     if job.status is not JobStatus.IN_PROGRESS or job.progress <= 0 or job.progress >= 100:
         return None
     seen_at = job.last_progress_at
     if job.rendering_since is not None and job.progress > job.progress_baseline and seen_at > job.rendering_since:
         span = (seen_at - job.rendering_since).total_seconds()
-        rate, measured = (job.progress - job.progress_baseline) / span, True
-    else:
-        span = (seen_at - accepted_at(job)).total_seconds()
-        if span <= 0:
-            return None
-        rate, measured = job.progress / span, False
-    return max(0.0, (100 - job.progress) / rate - (now - seen_at).total_seconds()), measured
+        return (job.progress - job.progress_baseline) / span, True
+    span = (seen_at - accepted_at(job)).total_seconds()
+    return (job.progress / span, False) if span > 0 else None
 
 
-def estimate(job: Job, now: datetime, distribution: RenderTimeDistribution) -> Eta | None:
-    """The job's ETA: None once it has ended; 0 while its finished video is being stored."""
+def seconds_left_at(job: Job, now: datetime, rate: float) -> float:
+    """Seconds left at `rate` points a second from the job's last reported progress."""
+    return max(0.0, (100 - job.progress) / rate - (now - job.last_progress_at).total_seconds())
+
+
+def seconds_left_by_progress(job: Job, now: datetime) -> tuple[float, bool] | None:
+    """Seconds left at the rate of progress (`progress_rate`), and whether that rate is measured."""
+    by_rate = progress_rate(job)
+    if by_rate is None:
+        return None
+    rate, measured = by_rate
+    return seconds_left_at(job, now, rate), measured
+
+
+def estimate(job: Job, now: datetime, render_times: RenderTimeLookup) -> Eta | None:
+    """The job's ETA: None once it has ended; 0 while its finished video is being stored (neither reads the
+    learned render times)."""
     if not job.is_unfinished:
         return None
     if job.awaiting_storage:
         return Eta(0, 0, 0)
+    distribution = render_times.distribution(job)
     if job.status is JobStatus.PENDING:  # not at the provider yet: the whole generation lies ahead
         low, mid, high = (distribution.quantile(share) for share in (0.1, 0.5, 0.9))
     else:
@@ -174,15 +186,11 @@ class LearnedRenderTimes:
         except Exception:  # the estimate only gets less sharp; the job itself is unaffected
             logger.exception("Could not record a render time", extra={"job_id": job.id})
             return
-        log_seconds = math.log(max(seconds, 1.0))
         with self._lock:
             copy = self._copies.get(kind)
             if copy is not None:
                 sums, read_at = copy
-                added = RenderTimeSums(
-                    sums.count + 1, sums.log_sum + log_seconds, sums.log_square_sum + log_seconds * log_seconds
-                )
-                self._copies[kind] = (added, read_at)
+                self._copies[kind] = (sums.adding(seconds), read_at)
 
     def _sums(self, kind: RenderKind) -> RenderTimeSums:
         now = self._clock.now().timestamp()

@@ -31,7 +31,8 @@ from sorajobs.logic.render_times import (
     PriorRenderTimes,
     RenderTimeLookup,
     accepted_at,
-    seconds_left_by_progress,
+    progress_rate,
+    seconds_left_at,
     typical_render_seconds,
 )
 from sorajobs.models.job import Job, JobStatus
@@ -95,16 +96,17 @@ class PollSchedule:
         return ladder_seconds_left(job, now) * self.remaining_fraction
 
     def _predicted_seconds(self, job: Job, now: datetime) -> float:
-        by_progress = seconds_left_by_progress(job, now)
+        by_rate = progress_rate(job)
+        if by_rate is not None and by_rate[1]:  # measured between two reports: the learned times are not needed
+            rate = by_rate[0]
+            return seconds_left_at(job, now, rate) - FINISH_MARGIN_POINTS / rate
         distribution = self.render_times.distribution(job)
         elapsed = max(0.0, (now - accepted_at(job)).total_seconds())
-        if by_progress is not None:
-            left, measured = by_progress
-            if measured:
-                return left - FINISH_MARGIN_POINTS * _seconds_per_point(job)
+        if by_rate is not None:
             # One report bounds the time left loosely when the job sat queued for long; the learned median of
             # what is left caps the wait for the report that measures the rate.
-            return min(left * ONE_REPORT_SHARE, distribution.quantile_after(elapsed, 0.5) - elapsed)
+            bound = seconds_left_at(job, now, by_rate[0])
+            return min(bound * ONE_REPORT_SHARE, distribution.quantile_after(elapsed, 0.5) - elapsed)
         if job.status is JobStatus.QUEUED and elapsed >= self.min_seconds:
             # Looked at and still queued (a fresh job is seconds old at most: the provider's created_at is whole
             # seconds): its rendering has not begun, so no early finish is to be caught.
@@ -141,10 +143,3 @@ def ladder_seconds_left(job: Job, now: datetime) -> float:
         if elapsed > 0:
             return max(0.0, elapsed * (100 - job.progress) / (job.progress - job.progress_baseline))
     return typical_render_seconds(job) * (100 - job.progress) / 100
-
-
-def _seconds_per_point(job: Job) -> float:
-    """Seconds one point of progress takes at the rate measured between the job's first and last reports."""
-    if job.rendering_since is None or job.progress <= job.progress_baseline:
-        return 0.0
-    return (job.last_progress_at - job.rendering_since).total_seconds() / (job.progress - job.progress_baseline)

@@ -5,6 +5,7 @@ them in one write, and a log-normal distribution follows from them."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -29,6 +30,16 @@ class RenderTimeSums:
     count: int = 0
     log_sum: float = 0.0
     log_square_sum: float = 0.0
+
+    def adding(self, seconds: float) -> RenderTimeSums:
+        """These sums with one more finish that took `seconds`."""
+        logged = log_seconds(seconds)
+        return RenderTimeSums(self.count + 1, self.log_sum + logged, self.log_square_sum + logged * logged)
+
+
+def log_seconds(seconds: float) -> float:
+    """What a finish adds to a kind's sums: ln of its seconds, a second at least."""
+    return math.log(max(seconds, 1.0))
 
 
 @dataclass(frozen=True)

@@ -84,9 +84,7 @@ def produced_event(before: Job | None, after: Job, render_times: RenderTimeLooku
         type=WebhookEventType(after.last_event_type),
         created_at=after.last_event_at or after.updated_at,
         sequence=after.event_sequence,
-        data=VideoJobResponse.from_job(
-            after, estimate(after, after.updated_at, (render_times or PriorRenderTimes()).distribution(after))
-        ),
+        data=VideoJobResponse.from_job(after, estimate(after, after.updated_at, render_times or PriorRenderTimes())),
     )
 
 

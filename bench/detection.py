@@ -48,7 +48,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -469,8 +469,11 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
                 choice = choose_model(services.settings.catalog, request_of(example))
                 kind = RenderKind(variant.provider, choice.spec.model, choice.seconds, choice.size)
                 for _ in range(WARM_HISTORY):
-                    taken = history.randint(*QUEUE_SECONDS) + history.randint(*render)
-                    services.render_time_store.add(kind, float(taken))
+                    queue, rendering = history.randint(*QUEUE_SECONDS), history.randint(*render)
+                    services.render_time_store.add(kind, float(queue + rendering))
+                    if variant.provider == "fal":  # in phases too: the wait as one place, then the render
+                        services.render_time_store.add(replace(kind, phase="queue_place"), float(queue))
+                        services.render_time_store.add(replace(kind, phase="rendering"), float(rendering))
 
         def submit(job: PlannedJob) -> None:
             provider.script(job.queue_seconds, job.render_seconds)

@@ -18,7 +18,7 @@ from sorajobs.logic.render_times import (
     prior,
     seconds_left_by_progress,
 )
-from sorajobs.models.render_times import RenderKind, RenderTimeSums
+from sorajobs.models.render_times import RenderKind, RenderSample, RenderTimeSums
 from sorajobs.providers.base import ProviderState, ProviderVideo
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -47,7 +47,7 @@ class Given:
     def __init__(self, distribution) -> None:
         self._distribution = distribution
 
-    def distribution(self, job):
+    def distribution(self, job, phase="whole"):
         return self._distribution
 
 
@@ -88,6 +88,18 @@ def test_twenty_finishes_move_the_median_to_what_this_deployment_sees_and_narrow
     assert distribution.finished == 20
     assert distribution.quantile(0.5) == pytest.approx(60.0, rel=0.05)
     assert MIN_SIGMA <= distribution.sigma < prior(job).sigma / 2
+
+
+def test_a_kind_far_from_its_prior_but_regular_is_learned_regular():
+    job = queued("sora-2-pro")  # the catalog says about 300 s; this deployment sees 40 to 44 s
+    finishes = [40.0 + offset for offset in range(5)] * 10
+
+    distribution = learned(job, sums_of(*finishes))
+
+    # The prior's own spread still counts as two finishes, but not its distance from what is seen.
+    expected = math.sqrt((2 * prior(job).sigma ** 2 + sum((math.log(x) - distribution.mu) ** 2 for x in finishes)) / 52)
+    assert distribution.sigma == pytest.approx(expected)
+    assert distribution.sigma < 0.15  # about 0.4 were the distance from the prior counted as spread
 
 
 def test_identical_finishes_never_make_the_spread_smaller_than_the_floor():
@@ -149,7 +161,7 @@ def test_a_finish_is_recorded_and_counts_in_this_process_at_once():
     before = render_times.distribution(job)
 
     for _ in range(20):
-        render_times.record(job, 30.0)
+        render_times.record(job, RenderSample("whole", 30.0))
 
     assert store.added[RenderKind("openai", "sora-2", "4", "720x1280")] == [30.0] * 20
     assert store.reads == 1  # the copy was read once, then added to
@@ -179,7 +191,7 @@ def test_a_store_that_fails_costs_only_accuracy():
     render_times = LearnedRenderTimes(Broken(), Clock())
     job = queued()
 
-    render_times.record(job, 30.0)
+    render_times.record(job, RenderSample("whole", 30.0))
 
     assert render_times.distribution(job) == prior(job)
 
@@ -196,7 +208,8 @@ def test_a_lost_create_adopted_later_counts_its_render_time_from_the_providers_o
     change = apply_provider_video(job, done, NOW + timedelta(seconds=45))
 
     assert job.provider_accepted_at == NOW - timedelta(seconds=50)
-    assert change.render_seconds == pytest.approx(90)
+    [whole] = change.render_samples
+    assert whole.phase == "whole" and whole.seconds == pytest.approx(90)
 
 
 def test_a_generation_found_already_finished_with_no_start_time_teaches_nothing():
@@ -206,4 +219,4 @@ def test_a_generation_found_already_finished_with_no_start_time_teaches_nothing(
 
     change = transition_to_submitted(pending, ProviderVideo(id="video_1", state=ProviderState.SUCCEEDED), NOW)
 
-    assert change.request_store and change.render_seconds is None
+    assert change.request_store and change.render_samples == ()

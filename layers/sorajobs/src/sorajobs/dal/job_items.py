@@ -55,6 +55,7 @@ def job_to_attributes(job: Job) -> dict[str, Any]:
         "last_progress_at",
         "last_refreshed_at",
         "rendering_since",
+        "provider_started_at",
         "store_requested_at",
         "create_started_at",
         "last_event_at",

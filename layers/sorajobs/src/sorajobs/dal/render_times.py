@@ -48,4 +48,5 @@ class RenderTimeRepository:
 
 
 def _number(value: float) -> str:
-    return str(round(Decimal(value), _DIGITS))
+    """Fixed-point and without trailing zeros: moto keeps a sum of "0.000…" as "0E-12", which it cannot add to."""
+    return format(round(Decimal(value), _DIGITS).normalize(), "f")

@@ -462,8 +462,8 @@ class JobService:
         if change.release_uploads:
             # The abandoned attempt goes to the store step once more, which aborts its unfinished uploads.
             self.request_store(before)
-        if change.render_seconds is not None:
-            self._render_times.record(saved, change.render_seconds)
+        for sample in change.render_samples:
+            self._render_times.record(saved, sample)
         if change.detection_delay_seconds is not None:
             record_metric(
                 name="DetectionDelay", unit=MetricUnit.Seconds, value=max(0.0, change.detection_delay_seconds)

@@ -10,6 +10,11 @@ left), and gives a measured rate; from then on the next look comes a point of pr
 rate predicts. So looks come sparse early and dense near the expected finish. The sweep never exceeds the
 provider's request budget.
 
+A provider learned in phases (fal: a place in its queue, and when rendering began, but no progress): a queued job
+is looked at when its place says it has most likely started (`QUEUE_END_SHARE`), but before the first finish that
+is plausible; a rendering one in steps across the likely end of its rendering, timed from its start (at most
+half of what is left at a time).
+
 "ladder" (the schedule before learning, kept for comparison in `bench/detection.py`): a share of the model's
 typical time while queued, a share of the estimated time left while rendering.
 
@@ -29,9 +34,13 @@ from sorajobs.catalog import CAPABILITIES
 from sorajobs.config import Settings
 from sorajobs.logic.render_times import (
     PriorRenderTimes,
+    RenderTimeDistribution,
     RenderTimeLookup,
     accepted_at,
+    learns_phases,
     progress_rate,
+    queue_wait,
+    rendering_started_at,
     seconds_left_at,
     typical_render_seconds,
 )
@@ -47,6 +56,13 @@ ONE_REPORT_SHARE = 0.5
 # Before the finish a measured rate predicts, by this many of the seconds one point of progress takes: progress
 # comes in whole points, so a rate measured from two reports is off by up to a point at each end.
 FINISH_MARGIN_POINTS = 1.0
+# A job rendering blind (no progress, its start known) is looked at in steps across its likely end: this many
+# steps across its 5th to 95th percentile, none shorter than this.
+BLIND_STEPS_ACROSS = 3
+BLIND_STEP_SECONDS = 10.0
+# A job waiting at a place in its provider's queue is looked at when it has started with this probability: a look
+# once it renders tells when it began (a provider learned in phases says), so a later look loses nothing.
+QUEUE_END_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,8 @@ class PollSchedule:
         return ladder_seconds_left(job, now) * self.remaining_fraction
 
     def _predicted_seconds(self, job: Job, now: datetime) -> float:
+        if learns_phases(job) and (phased := self._phased_seconds(job, now)) is not None:
+            return phased
         by_rate = progress_rate(job)
         if by_rate is not None and by_rate[1]:  # measured between two reports: the learned times are not needed
             rate = by_rate[0]
@@ -106,7 +124,7 @@ class PollSchedule:
             # One report bounds the time left loosely when the job sat queued for long; the learned median of
             # what is left caps the wait for the report that measures the rate.
             bound = seconds_left_at(job, now, by_rate[0])
-            return min(bound * ONE_REPORT_SHARE, distribution.quantile_after(elapsed, 0.5) - elapsed)
+            return min(bound * ONE_REPORT_SHARE, distribution.left_after(elapsed, 0.5))
         if job.status is JobStatus.QUEUED and elapsed >= self.min_seconds:
             # Looked at and still queued (a fresh job is seconds old at most: the provider's created_at is whole
             # seconds): its rendering has not begun, so no early finish is to be caught.
@@ -114,9 +132,37 @@ class PollSchedule:
         share = FIRST_LOOK_SHARE if CAPABILITIES[job.provider].progress else BLIND_LOOK_SHARE
         # A job reported part done (at one instant: no rate yet) has only the rest of that time to go.
         left_share = (100 - job.progress) / 100
-        # Jitter only brings a look forward: a look too early costs a retrieve, one too late costs detection.
-        early = 1 - self.rng.uniform(0, self.jitter_fraction)
-        return (distribution.quantile_after(elapsed, share) - elapsed) * left_share * early
+        return distribution.left_after(elapsed, share) * left_share * self._early()
+
+    def _phased_seconds(self, job: Job, now: datetime) -> float | None:
+        """A job of a provider learned in phases (see the module): None when neither phase is known."""
+        rendering = self.render_times.distribution(job, "rendering")
+        started_at = rendering_started_at(job)
+        if started_at is not None:
+            since = max(0.0, (now - started_at).total_seconds())
+            return self._rendering_look(rendering, since) * self._early()
+        waiting = queue_wait(job, self.render_times)
+        if waiting is None:
+            return None
+        queue, seen_at = waiting
+        waited = max(0.0, (now - seen_at).total_seconds())
+        # The earliest finish that is plausible, were it to start at once (its place does not bound that from below).
+        first_finish = rendering.quantile(FIRST_LOOK_SHARE) - waited
+        return min(queue.left_after(waited, QUEUE_END_SHARE), first_finish) * self._early()
+
+    @staticmethod
+    def _rendering_look(rendering: RenderTimeDistribution, since: float) -> float:
+        """Seconds to the next look at a job rendering blind for `since` seconds: when half of what is left would
+        have finished, but no later than a step past the first finishes still likely (5 %), the step a third of
+        the likely window (5 % to 95 %) and never under BLIND_STEP_SECONDS: a regular kind is watched closely
+        around its end, a spread one sparsely."""
+        first, last = rendering.left_after(since, 0.05), rendering.left_after(since, 0.95)
+        step = max(BLIND_STEP_SECONDS, (last - first) / BLIND_STEPS_ACROSS)
+        return min(rendering.left_after(since, BLIND_LOOK_SHARE), first + step)
+
+    def _early(self) -> float:
+        """Jitter that only brings a look forward: a look too early costs a retrieve, one too late detection."""
+        return 1 - self.rng.uniform(0, self.jitter_fraction)
 
     def _jitter(self) -> float:
         return 1 + self.rng.uniform(-self.jitter_fraction, self.jitter_fraction)

@@ -241,7 +241,8 @@ class VideoJobResponse(BaseModel):
         Field(
             description="Seconds until the video is ready at the provider, most likely: from the render times of "
             "this deployment's finished jobs of the same provider, model, seconds and size, blended with the rate of "
-            "the provider's progress reports. 0 while the finished video is stored; null once the job ended."
+            "the provider's progress reports, or (fal) with its place in the queue and when its rendering began. "
+            "0 while the finished video is stored; null once the job ended."
         ),
     ]
     eta_low_seconds: Annotated[int | None, Field(description="The ETA's range: its 10th percentile.")]

@@ -108,6 +108,8 @@ class Job(BaseModel):
     provider_video_id: str | None = None
     # When the provider accepted this attempt's generation (its render time is counted from then).
     provider_accepted_at: datetime | None = None
+    # When the provider began rendering it, where the provider says (fal's runner logs).
+    provider_started_at: datetime | None = None
     # The provider's own last status; "completed" while the video is being copied to S3.
     provider_status: str | None = None
     created_at: datetime

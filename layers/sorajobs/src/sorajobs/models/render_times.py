@@ -1,12 +1,19 @@
 """What this deployment has learned about how long generations take: per kind of job (provider, model, clip
-seconds and size), the count and the sums of the logarithms of the seconds each finished generation took at the
-provider, from its acceptance to its finish. Sums add up without reading (DynamoDB's ADD), so every finish updates
-them in one write, and a log-normal distribution follows from them."""
+seconds and size) and phase, the count and the sums of the logarithms of the seconds each finished generation took
+at the provider. Sums add up without reading (DynamoDB's ADD), so every finish updates them in one write, and a
+log-normal distribution follows from them.
+
+The phases: "whole", from the provider's acceptance to its finish (every provider); and, for a provider that
+says where a request waits in its queue and when its rendering began (fal), "rendering", from that start to the
+finish, and "queue_place", the seconds each place ahead in its queue held a request back."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
+
+RenderPhase = Literal["whole", "rendering", "queue_place"]
 
 
 @dataclass(frozen=True)
@@ -17,10 +24,20 @@ class RenderKind:
     model: str
     seconds: str
     size: str
+    phase: RenderPhase = "whole"
 
     @property
     def key(self) -> str:
-        return f"RENDER#{self.provider}#{self.model}#{self.seconds}#{self.size}"
+        whole = f"RENDER#{self.provider}#{self.model}#{self.seconds}#{self.size}"
+        return whole if self.phase == "whole" else f"{whole}#{self.phase}"
+
+
+@dataclass(frozen=True)
+class RenderSample:
+    """Seconds one generation took in one phase: what a transition teaches the learned render times."""
+
+    phase: RenderPhase
+    seconds: float
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,10 @@ class ProviderVideo(BaseModel):
     error: JobError | None = None
     expires_at: int | None = None
     completed_at: int | None = None
+    # When rendering began (unix seconds), and how long it took, where the provider says (fal: its runner's first
+    # log line, and `metrics.inference_time`).
+    started_at: float | None = None
+    render_seconds: Annotated[float, Field(ge=0)] | None = None
     # The provider's hint (openai-poll-after-ms) for when to ask again.
     poll_after_seconds: float | None = None
     # What was asked for, and when (unix seconds): a create whose answer was lost is found by these.

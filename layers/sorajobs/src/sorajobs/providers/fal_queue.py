@@ -2,7 +2,9 @@
 an emulator; this follows https://docs.fal.ai/model-endpoints/queue instead).
 
     POST {queue}/{model_id}[?fal_webhook=URL]         -> {"request_id", "status_url", "response_url", ...}
-    GET  {queue}/{owner}/{alias}/requests/{id}/status  -> IN_QUEUE (queue_position) | IN_PROGRESS | COMPLETED
+    GET  {queue}/{owner}/{alias}/requests/{id}/status?logs=1
+                                                      -> IN_QUEUE (queue_position) | IN_PROGRESS (logs)
+                                                         | COMPLETED (logs, metrics.inference_time)
     GET  {queue}/{owner}/{alias}/requests/{id}         -> the model's output, or its error (a 4xx/5xx)
     PUT  {queue}/{owner}/{alias}/requests/{id}/cancel  -> 202 CANCELLATION_REQUESTED | 400 ALREADY_COMPLETED
 
@@ -17,12 +19,12 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sorajobs.catalog import CAPABILITIES, ProviderName
 from sorajobs.clock import Clock, SystemClock
@@ -111,6 +113,58 @@ def failure(status_code: int | None, message: str, error_type: str | None) -> Jo
 def result_error(response: httpx.Response) -> JobError:
     """A completed request whose result is an error: why the generation failed."""
     return failure(response.status_code, *_detail(response))
+
+
+class FalRequestLog(BaseModel):
+    """One of the runner's log lines (fal's `RequestLog`); only its time is used. A time that does not parse is
+    dropped, never a reason to refuse the status."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    timestamp: datetime | None = None
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _parsed_or_none(cls, value: object) -> datetime | None:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class FalMetrics(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    inference_time: Annotated[float, Field(ge=0)] | None = None
+
+
+class FalStatusBody(BaseModel):
+    """The status endpoint's answer, asked with `logs=1`: the place in the queue while IN_QUEUE; the runner's log
+    lines, whose times say when rendering began; and, once COMPLETED, `metrics.inference_time`, how long it took."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: str = ""
+    queue_position: Annotated[int, Field(ge=0)] | None = None
+    logs: list[FalRequestLog] | None = None
+    metrics: FalMetrics | None = None
+
+    @property
+    def started_at(self) -> float | None:
+        """When the runner began (unix seconds): its first log line, when it wrote any."""
+        times = [line.timestamp for line in self.logs or () if line.timestamp is not None]
+        return min(times).timestamp() if times else None
+
+    @property
+    def render_seconds(self) -> float | None:
+        return self.metrics.inference_time if self.metrics is not None else None
+
+    def completed_at(self, seen_at: int) -> int:
+        """When the generation finished: its start plus its inference time where both are known, else when it
+        was seen finished."""
+        started, taken = self.started_at, self.render_seconds
+        return seen_at if started is None or taken is None else min(seen_at, round(started + taken))
 
 
 class FalWebhookBody(BaseModel):
@@ -208,19 +262,25 @@ class FalQueueProvider:
 
     def retrieve(self, provider_video_id: str) -> ProviderVideo:
         path = "/" + quote(provider_video_id)
-        response = self._call("GET", path + "/status")
+        response = self._call("GET", path + "/status", params={"logs": "1"})
         if response.status_code not in (200, 202):
             raise self._fault(response)
-        status = str(response.json().get("status", ""))
-        state = STATES.get(status)
+        try:
+            body = FalStatusBody.model_validate(response.json())
+        except ValueError as malformed:  # pydantic's ValidationError and a body that is not JSON
+            raise ProviderTemporaryError(
+                "provider_malformed_answer", f"fal's status did not parse: {malformed}"
+            ) from malformed
+        state = STATES.get(body.status)
         if state is not ProviderState.SUCCEEDED:
             return ProviderVideo(
                 id=provider_video_id,
                 state=state,
-                status=status,
-                queue_position=response.json().get("queue_position") if state is ProviderState.QUEUED else None,
+                status=body.status,
+                queue_position=body.queue_position if state is ProviderState.QUEUED else None,
+                started_at=body.started_at if state is ProviderState.RUNNING else None,
             )
-        return self._completed(provider_video_id, status)
+        return self._completed(provider_video_id, body)
 
     def check_access(self, model: str) -> None:
         """Asks the status of a request that does not exist: fal checks the key first (401/403), then answers
@@ -229,12 +289,18 @@ class FalQueueProvider:
         if response.status_code not in (200, 202, 404):
             raise self._fault(response)
 
-    def _completed(self, provider_video_id: str, status: str) -> ProviderVideo:
+    def _completed(self, provider_video_id: str, body: FalStatusBody) -> ProviderVideo:
         """COMPLETED: the result says whether the model made a video or failed."""
+        status = body.status
         result = self._call("GET", "/" + quote(provider_video_id))
         if result.status_code == 200:
             return ProviderVideo(
-                id=provider_video_id, state=ProviderState.SUCCEEDED, status=status, completed_at=self._now()
+                id=provider_video_id,
+                state=ProviderState.SUCCEEDED,
+                status=status,
+                completed_at=body.completed_at(self._now()),
+                started_at=body.started_at,
+                render_seconds=body.render_seconds,
             )
         if result.status_code in (401, 403, 404, 429):
             raise self._fault(result)

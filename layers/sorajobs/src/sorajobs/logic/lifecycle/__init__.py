@@ -31,6 +31,7 @@ from sorajobs.models.job import (
     JobStatus,
     StoredObject,
 )
+from sorajobs.models.render_times import RenderSample
 from sorajobs.providers.base import ProviderVideo
 
 # After a temporary provider fault without Retry-After, the job is asked about again this much later.
@@ -55,8 +56,8 @@ class Change:
     changed: bool = False
     # Seconds from the provider finishing to this observation of it, when the provider said when.
     detection_delay_seconds: float | None = None
-    # The generation finished at the provider, this long after it accepted it: a render time to learn from.
-    render_seconds: float | None = None
+    # How long the generation took at the provider, in each phase the report tells: render times to learn from.
+    render_samples: tuple[RenderSample, ...] = ()
 
 
 def _change(
@@ -67,11 +68,11 @@ def _change(
     release_uploads: bool = False,
     changed: bool = False,
     detection_delay_seconds: float | None = None,
-    render_seconds: float | None = None,
+    render_samples: tuple[RenderSample, ...] = (),
 ) -> Change:
     """Every transition ends here: the webhook event the change produces, and the next version."""
     stamped = stamp_event(before, after).model_copy(update={"version": before.version + 1})
-    return Change(stamped, request_store, release_uploads, changed, detection_delay_seconds, render_seconds)
+    return Change(stamped, request_store, release_uploads, changed, detection_delay_seconds, render_samples)
 
 
 def new_pending_job(
@@ -141,7 +142,7 @@ def transition_to_submitted(
         observed.job,
         request_store=observed.request_store,
         changed=True,
-        render_seconds=observed.render_seconds,
+        render_samples=observed.render_samples,
     )
 
 
@@ -293,6 +294,7 @@ def transition_to_reset(job: Job, now: datetime, *, resubmit: bool, attempt_cost
         "history": history,
         "provider_video_id": None,
         "provider_accepted_at": None,
+        "provider_started_at": None,
         "provider_status": None,
         "progress": 0,
         "error": None,
@@ -336,7 +338,7 @@ def apply_provider_video(
         request_store=observed.request_store,
         changed=observed.changed,
         detection_delay_seconds=observed.detection_delay_seconds,
-        render_seconds=observed.render_seconds,
+        render_samples=observed.render_samples,
     )
 
 

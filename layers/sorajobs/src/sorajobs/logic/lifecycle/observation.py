@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
 
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.job import STATUS_RANK, UNFINISHED_STATUSES, ErrorCategory, Job, JobError, JobStatus
+from sorajobs.models.render_times import RenderSample
 from sorajobs.providers.base import ProviderState, ProviderVideo
 
 logger = Logger(child=True)
@@ -77,8 +78,8 @@ class Observed:
     request_store: bool = False
     changed: bool = False
     detection_delay_seconds: float | None = None
-    # Seconds the generation took at the provider, from its acceptance to its finish (learned from).
-    render_seconds: float | None = None
+    # How long the generation took at the provider, in each phase the report tells (learned from).
+    render_samples: tuple[RenderSample, ...] = ()
 
 
 def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedule) -> Observed:
@@ -119,15 +120,12 @@ def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedul
         )
         delay = now.timestamp() - video.completed_at if video.completed_at else None
         finished_at = now.timestamp() - (delay or 0.0)
-        accepted = job.provider_accepted_at or job.attempt_started_at
-        taken = finished_at - accepted.timestamp()
         return Observed(
             job=awaiting,
             request_store=True,
             changed=True,
             detection_delay_seconds=delay,
-            # None when it says nothing: a generation found finished as it was adopted, with no start time given.
-            render_seconds=taken if taken > 0 else None,
+            render_samples=_finished_samples(job, video, finished_at) + _queue_samples(job, video),
         )
 
     progress = max(job.progress, min(video.progress, 99))
@@ -141,10 +139,46 @@ def observe(job: Job, video: ProviderVideo, now: datetime, schedule: PollSchedul
     }
     if reported is JobStatus.IN_PROGRESS and job.rendering_since is None:
         updates.update(rendering_since=now, progress_baseline=progress)
+    if reported is JobStatus.IN_PROGRESS and job.provider_started_at is None and video.started_at is not None:
+        updates.update(provider_started_at=_moment(video.started_at))
     if moved:
         updates.update(updated_at=now, last_progress_at=now)
     advanced = refreshed.model_copy(update=updates)
-    return Observed(job=with_next_poll(advanced, now, video.poll_after_seconds, schedule), changed=moved)
+    return Observed(
+        job=with_next_poll(advanced, now, video.poll_after_seconds, schedule),
+        changed=moved,
+        render_samples=_queue_samples(job, video) if reported is JobStatus.IN_PROGRESS else (),
+    )
+
+
+def _moment(unix_seconds: float) -> datetime:
+    return datetime.fromtimestamp(unix_seconds, UTC)
+
+
+def _finished_samples(job: Job, video: ProviderVideo, finished_at: float) -> tuple[RenderSample, ...]:
+    """A finished generation: its whole time from acceptance, and its rendering where the provider tells it. Nothing
+    for a time that says nothing (a generation found finished as it was adopted, with no start time given)."""
+    accepted = job.provider_accepted_at or job.attempt_started_at
+    whole = finished_at - accepted.timestamp()
+    samples = [RenderSample("whole", whole)] if whole > 0 else []
+    started_at = video.started_at or (job.provider_started_at.timestamp() if job.provider_started_at else None)
+    rendering = video.render_seconds
+    if rendering is None and started_at is not None:
+        rendering = finished_at - started_at
+    if rendering is not None and rendering > 0:
+        samples.append(RenderSample("rendering", rendering))
+    return tuple(samples)
+
+
+def _queue_samples(job: Job, video: ProviderVideo) -> tuple[RenderSample, ...]:
+    """A job last seen waiting at a place in the provider's queue, now known to have started: the seconds each place
+    held it back, from that look to its start."""
+    if job.status is not JobStatus.QUEUED or job.queue_position is None or job.last_refreshed_at is None:
+        return ()
+    if video.started_at is None:
+        return ()
+    waited = video.started_at - job.last_refreshed_at.timestamp()
+    return (RenderSample("queue_place", waited / (job.queue_position + 1)),) if waited > 0 else ()
 
 
 def with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None, schedule: PollSchedule) -> Job:

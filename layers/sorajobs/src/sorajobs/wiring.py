@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # each is imported where it is built, so a function imports o
     from sorajobs.logic.delivery import WebhookDeliverer
     from sorajobs.logic.doctor import Doctor
     from sorajobs.logic.fal_webhooks import FalWebhookReceiver
+    from sorajobs.logic.job_writes import JobWrites
     from sorajobs.logic.jobs import JobService
     from sorajobs.logic.outbox import WebhookOutbox
     from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
@@ -50,6 +51,14 @@ class Wiring:
         return LearnedRenderTimes(self.services.render_time_store, self.services.clock)
 
     @cached_property
+    def job_writes(self) -> JobWrites:
+        """The conditional writes of every transition, shared by everything that moves a job."""
+        from sorajobs.logic.job_writes import JobWrites
+
+        services = self.services
+        return JobWrites(jobs=services.jobs, store_queue=services.store_queue, render_times=self.render_times)
+
+    @cached_property
     def job_service(self) -> JobService:
         from sorajobs.logic.jobs import JobService
         from sorajobs.logic.schedule import PollSchedule
@@ -62,9 +71,8 @@ class Wiring:
             providers=services.provider,
             rate_budget=services.rate_budget,
             storage=services.storage,
-            store_queue=services.store_queue,
             schedule=PollSchedule.for_settings(self.settings, services.random_source, self.render_times),
-            render_times=self.render_times,
+            writes=self.job_writes,
             new_id=services.new_id,
             resolve_host=services.resolve_host,
         )
@@ -97,6 +105,7 @@ class Wiring:
             settings=self.settings,
             clock=services.clock,
             jobs=services.jobs,
+            writes=self.job_writes,
             job_service=self.job_service,
             rate_budget=services.rate_budget,
             worker_pool=services.worker_pool,
@@ -121,6 +130,7 @@ class Wiring:
             clock=services.clock,
             jobs=services.jobs,
             job_service=self.job_service,
+            writes=self.job_writes,
             webhooks=services.webhooks,
             signing_secrets=services.provider_webhook_secrets,
         )

@@ -14,11 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from sorajobs.clock import Clock
 from sorajobs.config import Settings
 from sorajobs.dal.jobs import JobRepository
-from sorajobs.dal.queue import StoreVideoQueue
 from sorajobs.dal.rate_budget import CallKind, RateBudget, budget_bucket
 from sorajobs.dal.storage import VideoStorage
+from sorajobs.logic.job_writes import JobWrites
 from sorajobs.logic.lifecycle import (
-    Change,
     apply_provider_video,
     new_pending_job,
     transition_to_admitted,
@@ -35,7 +34,6 @@ from sorajobs.logic.lifecycle import (
 from sorajobs.logic.lifecycle.observation import IllegalTransition
 from sorajobs.logic.model_choice import choose_model
 from sorajobs.logic.pricing import estimate_cost_cents
-from sorajobs.logic.render_times import LearnedRenderTimes
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.logic.uploads import image_upload_key
 from sorajobs.models.api import SubmitVideoRequest
@@ -43,14 +41,11 @@ from sorajobs.models.errors import (
     ImageUploadNotFound,
     JobAlreadyCompleted,
     JobNotCancellable,
-    JobNotFound,
     ProviderNotConfigured,
     ProviderSlotsFull,
-    TransitionConflict,
     WebhookUrlNotAllowed,
 )
 from sorajobs.models.job import ErrorCategory, Job, JobError, JobStatus
-from sorajobs.models.messages import StoreVideoMessage
 from sorajobs.observability import record_metric
 from sorajobs.providers.base import (
     GenerationRejectedError,
@@ -104,7 +99,7 @@ class StatusAnswer:
 
 
 class JobService:
-    """Submit, refresh, cancel and reset, and the conditional writes of their transitions."""
+    """Submit, refresh, cancel and reset; their transitions are written through `JobWrites`."""
 
     def __init__(
         self,
@@ -115,9 +110,8 @@ class JobService:
         providers: ProviderLookup,
         rate_budget: RateBudget,
         storage: VideoStorage,
-        store_queue: StoreVideoQueue,
         schedule: PollSchedule,
-        render_times: LearnedRenderTimes,
+        writes: JobWrites,
         new_id: Callable[[], str],
         resolve_host: Resolver,
     ) -> None:
@@ -127,9 +121,8 @@ class JobService:
         self._provider = providers
         self._rate_budget = rate_budget
         self._storage = storage
-        self._store_queue = store_queue
         self._schedule = schedule
-        self._render_times = render_times
+        self._writes = writes
         self._new_id = new_id
         self._resolve_host = resolve_host
 
@@ -203,21 +196,21 @@ class JobService:
         """
         if not job.admitted:
             try:
-                job = self.write(job, transition_to_admitted(job))
+                job = self._writes.write(job, transition_to_admitted(job))
             except ProviderSlotsFull:
                 logger.info("Every provider slot is taken; the job waits its turn", extra={"job_id": job.id})
-                return self.apply(job, transition_to_awaiting_admission(job))
+                return self._writes.apply(job, transition_to_awaiting_admission(job))
         if not budget_reserved and not self._rate_budget.take(budget_bucket(job.provider, "create")).granted:
             record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
             logger.info("The provider's create budget is spent; the job waits its turn", extra={"job_id": job.id})
-            return self.apply(job, transition_to_awaiting_admission(job))
+            return self._writes.apply(job, transition_to_awaiting_admission(job))
         try:
             provider = self._provider(job.provider)
         except ProviderNotConfigured as missing:
             # The key went missing after the job was accepted: the job waits (and alarms) until it is back.
             record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
             logger.error("The job's provider cannot be reached", extra={"job_id": job.id, "reason": missing.message})
-            return self.apply(job, transition_to_submit_retry(job, self._now(), None))
+            return self._writes.apply(job, transition_to_submit_retry(job, self._now(), None))
         request = GenerationRequest(
             prompt=job.prompt,
             model=job.model,
@@ -230,26 +223,26 @@ class JobService:
             earlier = self._earlier_create(job, request, provider)
         except ProviderTemporaryError as fault:
             self._provider_fault(job, fault, "retrieve")
-            return self.apply(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
+            return self._writes.apply(job, transition_to_submit_retry(job, self._now(), fault.retry_after))
         if earlier is not None:
             logger.info(
                 "Found the generation of a create whose answer was lost; adopting it",
                 extra={"job_id": job.id, "provider_video_id": earlier.id},
             )
             record_metric(name="LostCreatesAdopted", unit=MetricUnit.Count, value=1)
-            return self.apply(job, transition_to_submitted(job, earlier, self._now(), self._schedule))
+            return self._writes.apply(job, transition_to_submitted(job, earlier, self._now(), self._schedule))
         if job.create_started_at is not None and not provider.capabilities.finds_lost_creates:
             # A create may have been billed, and this provider cannot be asked: sending another could pay twice.
             # Its webhook (when the create asked for one) names it; until then the job waits, then it fails.
             now = self._now()
             if request.webhook_url and now - job.create_started_at < LOST_CREATE_WEBHOOK_WAIT:
-                return self.apply(job, transition_to_submit_retry(job, now, None))
+                return self._writes.apply(job, transition_to_submit_retry(job, now, None))
             logger.warning("A create's answer was lost at a provider that cannot list", extra={"job_id": job.id})
             record_metric(name="LostCreatesUnknowable", unit=MetricUnit.Count, value=1)
-            return self.apply(job, transition_to_failed(job, LOST_CREATE_ERROR, now))
+            return self._writes.apply(job, transition_to_failed(job, LOST_CREATE_ERROR, now))
         # Written before the paid call: if this invocation dies before the answer is stored, the next
         # try knows a generation may already exist and looks for it instead of paying twice.
-        job = self.write(job, transition_to_creating(job, self._now()))
+        job = self._writes.write(job, transition_to_creating(job, self._now()))
         try:
             video = provider.submit(request)
         except ProviderAuthError as key_refused:
@@ -276,17 +269,17 @@ class JobService:
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
             )
             refused = isinstance(fault, ProviderRateLimitedError)  # a 429 is an answer: nothing was made
-            return self.apply(
+            return self._writes.apply(
                 job, transition_to_submit_retry(job, self._now(), fault.retry_after, nothing_created=refused)
             )
         logger.info("Generation submitted", extra={"job_id": job.id, "provider_video_id": video.id})
-        return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
+        return self._writes.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
 
     def _refused_create(self, job: Job, error: JobError) -> Job:
         """The provider refused the create (the prompt, the request, our key or its URL): it made nothing, so the
         job fails without the attempt's cost."""
         cost = self._attempt_cost(job.model, job.seconds, job.size)
-        return self.apply(job, transition_to_rejected(job, error, self._now(), attempt_cost_cents=cost))
+        return self._writes.apply(job, transition_to_rejected(job, error, self._now(), attempt_cost_cents=cost))
 
     def _image_url(self, job: Job) -> str | None:
         """The URL the provider fetches the job's image from; an upload's is signed afresh for each create."""
@@ -303,13 +296,13 @@ class JobService:
 
     def record_report(self, job: Job, video: ProviderVideo) -> Job:
         """A provider's pushed report (a verified webhook), folded in like a poll's answer."""
-        return self.apply(job, apply_provider_video(job, video, self._now(), self._schedule))
+        return self._writes.apply(job, apply_provider_video(job, video, self._now(), self._schedule))
 
     def adopt_lost_create(self, job: Job, video: ProviderVideo) -> Job:
         """The generation of a create whose answer never reached us, made known by its webhook."""
         logger.info("A webhook named the generation of a lost create; adopting it", extra={"job_id": job.id})
         record_metric(name="LostCreatesAdopted", unit=MetricUnit.Count, value=1)
-        return self.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
+        return self._writes.apply(job, transition_to_submitted(job, video, self._now(), self._schedule))
 
     def _earlier_create(self, job: Job, request: GenerationRequest, provider: VideoProvider) -> ProviderVideo | None:
         """The generation an earlier create of this attempt made, if its answer never reached us.
@@ -356,7 +349,7 @@ class JobService:
                 message=f"The provider no longer knows the video: {missing.message}",
                 category=ErrorCategory.PROVIDER_INTERNAL,
             )
-            return self.apply(job, transition_to_failed(job, error, now)), None
+            return self._writes.apply(job, transition_to_failed(job, error, now)), None
         except (ProviderAuthError, ProviderNotConfigured) as refused:
             # The generation may still finish and be fetched once the key is mended; the stuck timeout ends it
             # otherwise. Loud meanwhile: this is a misconfiguration.
@@ -364,15 +357,15 @@ class JobService:
             logger.error(
                 "The provider refused our key while refreshing", extra={"job_id": job.id, "error": str(refused)}
             )
-            return self.apply(job, transition_to_retry_later(job, now, None)), None
+            return self._writes.apply(job, transition_to_retry_later(job, now, None)), None
         except ProviderTemporaryError as fault:
             self._provider_fault(job, fault, "retrieve")
             logger.warning(
                 "Provider fault while refreshing; will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
             )
-            return self.apply(job, transition_to_retry_later(job, now, fault.retry_after)), fault.retry_after
-        return self.apply(job, apply_provider_video(job, video, now, self._schedule)), None
+            return self._writes.apply(job, transition_to_retry_later(job, now, fault.retry_after)), fault.retry_after
+        return self._writes.apply(job, apply_provider_video(job, video, now, self._schedule)), None
 
     def status(self, owner: str, job_id: str) -> StatusAnswer:
         """The job, refreshed from the provider when unfinished and not refreshed recently."""
@@ -404,7 +397,7 @@ class JobService:
             )
         try:
             cost = self._attempt_cost(job.model, job.seconds, job.size)
-            cancelled = self.write(job, transition_to_cancelled(job, self._now(), attempt_cost_cents=cost))
+            cancelled = self._writes.write(job, transition_to_cancelled(job, self._now(), attempt_cost_cents=cost))
         except IllegalTransition as illegal:
             raise JobNotCancellable(str(illegal)) from illegal
         self.stop_at_provider(job)
@@ -446,48 +439,8 @@ class JobService:
         if job.status is JobStatus.RESET and not resubmit:
             return job
         cost = self._attempt_cost(job.model, job.seconds, job.size)
-        reset = self.write(job, transition_to_reset(job, self._now(), resubmit=resubmit, attempt_cost_cents=cost))
+        change = transition_to_reset(job, self._now(), resubmit=resubmit, attempt_cost_cents=cost)
+        reset = self._writes.write(job, change)
         self.stop_at_provider(job)
         logger.info("Job reset", extra={"job_id": job.id, "resubmit": resubmit, "attempt": reset.attempt})
         return self.submit_pending(reset) if resubmit else reset
-
-    # --- writes -------------------------------------------------------------------------------
-
-    def write(self, before: Job, change: Change) -> Job:
-        """Writes a transition of `before` and does what it asks for next; TransitionConflict if another
-        writer changed the job first."""
-        saved = self._jobs.save_transition(before, change.job)
-        if change.request_store:
-            self.request_store(saved)
-        if change.release_uploads:
-            # The abandoned attempt goes to the store step once more, which aborts its unfinished uploads.
-            self.request_store(before)
-        if change.render_seconds is not None:
-            self._render_times.record(saved, change.render_seconds)
-        if change.detection_delay_seconds is not None:
-            record_metric(
-                name="DetectionDelay", unit=MetricUnit.Seconds, value=max(0.0, change.detection_delay_seconds)
-            )
-        return saved
-
-    def apply(self, before: Job, change: Change) -> Job:
-        """`write`, where losing to another writer is fine: theirs stands, and the current job is returned."""
-        try:
-            return self.write(before, change)
-        except TransitionConflict:
-            return self._current(before)
-
-    def request_store(self, job: Job) -> None:
-        """Hands a job's attempt to the store step: a finished generation to copy, or an abandoned attempt
-        whose unfinished uploads to abort. If this send is lost, the sweep re-sends a finished one."""
-        if job.provider_video_id is None:
-            return
-        self._store_queue.request_store(
-            StoreVideoMessage(job_id=job.id, provider_video_id=job.provider_video_id, attempt=job.attempt)
-        )
-
-    def _current(self, job: Job) -> Job:
-        current = self._jobs.get(job.id)
-        if current is None:
-            raise JobNotFound(job.id)
-        return current

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sorajobs.clock import Clock
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.webhooks import WebhookRepository
+from sorajobs.logic.job_writes import JobWrites
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import transition_to_due_now
 from sorajobs.models.errors import DomainError, TransitionConflict, WebhookSignatureInvalid
@@ -91,12 +92,14 @@ class ProviderWebhookReceiver:
         clock: Clock,
         jobs: JobRepository,
         job_service: JobService,
+        writes: JobWrites,
         webhooks: WebhookRepository,
         signing_secrets: Callable[[], Sequence[WebhookSecret]],
     ) -> None:
         self._clock = clock
         self._jobs = jobs
         self._job_service = job_service
+        self._writes = writes
         self._webhooks = webhooks
         self._signing_secrets = signing_secrets
 
@@ -139,5 +142,5 @@ class ProviderWebhookReceiver:
         # The provider budget is spent: make the job due at once, for the sweep's next pass.
         now = self._clock.now()
         with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
-            self._job_service.write(refreshed, transition_to_due_now(refreshed, now))
+            self._writes.write(refreshed, transition_to_due_now(refreshed, now))
         return InboundOutcome.DUE_NOW

@@ -19,6 +19,7 @@ from sorajobs.config import Settings
 from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD, due_shard
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.rate_budget import Bucket, RateBudget, budget_bucket
+from sorajobs.logic.job_writes import JobWrites
 from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import (
     transition_to_failed,
@@ -82,6 +83,7 @@ class Sweeper:
         settings: Settings,
         clock: Clock,
         jobs: JobRepository,
+        writes: JobWrites,
         job_service: JobService,
         rate_budget: RateBudget,
         worker_pool: WorkerPool,
@@ -90,6 +92,7 @@ class Sweeper:
         self._settings = settings
         self._clock = clock
         self._jobs = jobs
+        self._writes = writes
         self._job_service = job_service
         self._rate_budget = rate_budget
         self._worker_pool = worker_pool
@@ -234,7 +237,7 @@ class Sweeper:
         if job is None:
             return SweepOutcome.SKIPPED
         if not job.is_unfinished:
-            self._job_service.write(job, transition_to_unscheduled(job))
+            self._writes.write(job, transition_to_unscheduled(job))
             return SweepOutcome.UNSCHEDULED
         if timeout_error(job, now, self._settings) is not None:
             return self._time_out(job, budget_reserved)
@@ -244,7 +247,7 @@ class Sweeper:
                 return SweepOutcome.AWAITING_ADMISSION
             return SweepOutcome.SUBMITTED
         if job.awaiting_storage:
-            self._job_service.write(job, transition_to_store_requested(job, now))
+            self._writes.write(job, transition_to_store_requested(job, now))
             return SweepOutcome.STORE_REQUESTED
         self._job_service.refresh(job, budget_reserved=budget_reserved)
         return SweepOutcome.POLLED
@@ -262,5 +265,5 @@ class Sweeper:
         if (error := timeout_error(looked, now, self._settings)) is None:
             return SweepOutcome.POLLED
         logger.warning("Job timed out", extra={"job_id": looked.id, "reason": error.message})
-        self._job_service.write(looked, transition_to_failed(looked, error, now))
+        self._writes.write(looked, transition_to_failed(looked, error, now))
         return SweepOutcome.TIMED_OUT

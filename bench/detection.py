@@ -456,7 +456,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
         wiring.job_writes = RecordingJobWrites(
             jobs=services.jobs, store_queue=services.store_queue, render_times=wiring.render_times
         )
-        jobs = wiring.job_service
+        submissions = wiring.submission
 
         def request_of(job: PlannedJob) -> SubmitVideoRequest:
             model, seconds = job.clip(variant.provider)
@@ -474,7 +474,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
 
         def submit(job: PlannedJob) -> None:
             provider.script(job.queue_seconds, job.render_seconds)
-            submitted = jobs.submit(f"owner-{job.index % OWNERS}", request_of(job))
+            submitted = submissions.submit(f"owner-{job.index % OWNERS}", request_of(job))
             by_job_id[submitted.id] = job.index
             latest[job.index] = submitted
             if submitted.provider_video_id is None:

@@ -64,11 +64,11 @@ def job_awaiting_storage(services: Any, args: argparse.Namespace, queue_url: str
     from sorajobs.wiring import Wiring
 
     http_json("POST", f"{args.emulator_url}/_emulator/scenario", {"video_bytes": args.video_bytes})
-    jobs = Wiring(services).job_service
-    job = jobs.submit(OWNER, SubmitVideoRequest(prompt=PROMPT))
+    wiring = Wiring(services)
+    job = wiring.submission.submit(OWNER, SubmitVideoRequest(prompt=PROMPT))
     http_json("POST", f"{args.emulator_url}/_emulator/clock/advance", {"seconds": 1})
     if not job.awaiting_storage:
-        job, _ = jobs.refresh(job)
+        job, _ = wiring.job_service.refresh(job)
     if not job.awaiting_storage:
         raise RuntimeError(f"job {job.id} does not await storage: status {job.status}, {job.provider_status}")
     import boto3

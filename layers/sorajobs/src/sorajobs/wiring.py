@@ -22,11 +22,14 @@ if TYPE_CHECKING:  # each is imported where it is built, so a function imports o
     from sorajobs.logic.fal_webhooks import FalWebhookReceiver
     from sorajobs.logic.job_writes import JobWrites
     from sorajobs.logic.jobs import JobService
+    from sorajobs.logic.lost_creates import LostCreates
     from sorajobs.logic.outbox import WebhookOutbox
     from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
     from sorajobs.logic.queries import JobQueries
     from sorajobs.logic.render_times import LearnedRenderTimes
+    from sorajobs.logic.schedule import PollSchedule
     from sorajobs.logic.store import VideoStorer
+    from sorajobs.logic.submission import JobSubmission
     from sorajobs.logic.sweep import Sweeper
     from sorajobs.logic.uploads import ImageUploads
     from sorajobs.logic.webhook_log import WebhookLog
@@ -59,9 +62,47 @@ class Wiring:
         return JobWrites(jobs=services.jobs, store_queue=services.store_queue, render_times=self.render_times)
 
     @cached_property
+    def poll_schedule(self) -> PollSchedule:
+        """When each submitted job is next looked at, shared by the submission and the refresh."""
+        from sorajobs.logic.schedule import PollSchedule
+
+        return PollSchedule.for_settings(self.settings, self.services.random_source, self.render_times)
+
+    @cached_property
+    def lost_creates(self) -> LostCreates:
+        from sorajobs.logic.lost_creates import LostCreates
+
+        services = self.services
+        return LostCreates(
+            clock=services.clock,
+            jobs=services.jobs,
+            rate_budget=services.rate_budget,
+            schedule=self.poll_schedule,
+            writes=self.job_writes,
+        )
+
+    @cached_property
+    def submission(self) -> JobSubmission:
+        from sorajobs.logic.submission import JobSubmission
+
+        services = self.services
+        return JobSubmission(
+            settings=self.settings,
+            clock=services.clock,
+            jobs=services.jobs,
+            providers=services.provider,
+            rate_budget=services.rate_budget,
+            storage=services.storage,
+            schedule=self.poll_schedule,
+            writes=self.job_writes,
+            lost_creates=self.lost_creates,
+            new_id=services.new_id,
+            resolve_host=services.resolve_host,
+        )
+
+    @cached_property
     def job_service(self) -> JobService:
         from sorajobs.logic.jobs import JobService
-        from sorajobs.logic.schedule import PollSchedule
 
         services = self.services
         return JobService(
@@ -70,11 +111,9 @@ class Wiring:
             jobs=services.jobs,
             providers=services.provider,
             rate_budget=services.rate_budget,
-            storage=services.storage,
-            schedule=PollSchedule.for_settings(self.settings, services.random_source, self.render_times),
+            schedule=self.poll_schedule,
             writes=self.job_writes,
-            new_id=services.new_id,
-            resolve_host=services.resolve_host,
+            submission=self.submission,
         )
 
     @cached_property
@@ -106,6 +145,7 @@ class Wiring:
             clock=services.clock,
             jobs=services.jobs,
             writes=self.job_writes,
+            submission=self.submission,
             job_service=self.job_service,
             rate_budget=services.rate_budget,
             worker_pool=services.worker_pool,
@@ -144,6 +184,7 @@ class Wiring:
             clock=services.clock,
             jobs=services.jobs,
             job_service=self.job_service,
+            lost_creates=self.lost_creates,
             webhooks=services.webhooks,
             keys=services.fal_webhook_keys,
         )

@@ -26,6 +26,7 @@ from sorajobs.logic.lifecycle import (
     transition_to_store_requested,
     transition_to_unscheduled,
 )
+from sorajobs.logic.submission import JobSubmission
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import Job, JobStatus
@@ -84,6 +85,7 @@ class Sweeper:
         clock: Clock,
         jobs: JobRepository,
         writes: JobWrites,
+        submission: JobSubmission,
         job_service: JobService,
         rate_budget: RateBudget,
         worker_pool: WorkerPool,
@@ -93,6 +95,7 @@ class Sweeper:
         self._clock = clock
         self._jobs = jobs
         self._writes = writes
+        self._submission = submission
         self._job_service = job_service
         self._rate_budget = rate_budget
         self._worker_pool = worker_pool
@@ -242,7 +245,7 @@ class Sweeper:
         if timeout_error(job, now, self._settings) is not None:
             return self._time_out(job, budget_reserved)
         if job.status is JobStatus.PENDING:
-            submitted = self._job_service.submit_pending(job, budget_reserved=budget_reserved)
+            submitted = self._submission.submit_pending(job, budget_reserved=budget_reserved)
             if submitted.status is JobStatus.PENDING and not submitted.admitted:
                 return SweepOutcome.AWAITING_ADMISSION
             return SweepOutcome.SUBMITTED

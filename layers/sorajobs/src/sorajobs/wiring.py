@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # each is imported where it is built, so a function imports o
     from sorajobs.logic.outbox import WebhookOutbox
     from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
     from sorajobs.logic.queries import JobQueries
+    from sorajobs.logic.refresh import JobRefresher
     from sorajobs.logic.render_times import LearnedRenderTimes
     from sorajobs.logic.schedule import PollSchedule
     from sorajobs.logic.store import VideoStorer
@@ -101,6 +102,19 @@ class Wiring:
         )
 
     @cached_property
+    def refresher(self) -> JobRefresher:
+        from sorajobs.logic.refresh import JobRefresher
+
+        services = self.services
+        return JobRefresher(
+            clock=services.clock,
+            providers=services.provider,
+            rate_budget=services.rate_budget,
+            schedule=self.poll_schedule,
+            writes=self.job_writes,
+        )
+
+    @cached_property
     def job_service(self) -> JobService:
         from sorajobs.logic.jobs import JobService
 
@@ -110,9 +124,8 @@ class Wiring:
             clock=services.clock,
             jobs=services.jobs,
             providers=services.provider,
-            rate_budget=services.rate_budget,
-            schedule=self.poll_schedule,
             writes=self.job_writes,
+            refresher=self.refresher,
             submission=self.submission,
         )
 
@@ -146,7 +159,7 @@ class Wiring:
             jobs=services.jobs,
             writes=self.job_writes,
             submission=self.submission,
-            job_service=self.job_service,
+            refresher=self.refresher,
             rate_budget=services.rate_budget,
             worker_pool=services.worker_pool,
             sleep=services.sleep,
@@ -169,7 +182,7 @@ class Wiring:
         return ProviderWebhookReceiver(
             clock=services.clock,
             jobs=services.jobs,
-            job_service=self.job_service,
+            refresher=self.refresher,
             writes=self.job_writes,
             webhooks=services.webhooks,
             signing_secrets=services.provider_webhook_secrets,
@@ -183,7 +196,7 @@ class Wiring:
         return FalWebhookReceiver(
             clock=services.clock,
             jobs=services.jobs,
-            job_service=self.job_service,
+            refresher=self.refresher,
             lost_creates=self.lost_creates,
             webhooks=services.webhooks,
             keys=services.fal_webhook_keys,

@@ -18,9 +18,9 @@ from sorajobs.clock import Clock
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.fal_signing import FalSignedDelivery
-from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lost_creates import LostCreates
 from sorajobs.logic.provider_webhooks import InboundOutcome, InvalidProviderEvent, handle_once
+from sorajobs.logic.refresh import JobRefresher
 from sorajobs.models.errors import WebhookSignatureInvalid
 from sorajobs.models.job import Job, JobStatus
 from sorajobs.observability import record_metric
@@ -38,14 +38,14 @@ class FalWebhookReceiver:
         *,
         clock: Clock,
         jobs: JobRepository,
-        job_service: JobService,
+        refresher: JobRefresher,
         lost_creates: LostCreates,
         webhooks: WebhookRepository,
         keys: FalWebhookKeys,
     ) -> None:
         self._clock = clock
         self._jobs = jobs
-        self._job_service = job_service
+        self._refresher = refresher
         self._lost_creates = lost_creates
         self._webhooks = webhooks
         self._keys = keys
@@ -106,7 +106,7 @@ class FalWebhookReceiver:
             return InboundOutcome.UNKNOWN_VIDEO
         if not job.is_unfinished or job.awaiting_storage:
             return InboundOutcome.ALREADY_FINISHED
-        self._job_service.record_report(job, report)
+        self._refresher.record_report(job, report)
         return InboundOutcome.REFRESHED
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""Job operations on a submitted job: refresh (sora-status and the sweep), a pushed report, cancel and reset."""
+"""An owner's operations on a job: its status (sora-status), cancel and reset."""
 
 from __future__ import annotations
 
@@ -12,31 +12,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sorajobs.clock import Clock
 from sorajobs.config import Settings
 from sorajobs.dal.jobs import JobRepository
-from sorajobs.dal.rate_budget import RateBudget, budget_bucket
 from sorajobs.logic.job_writes import JobWrites
-from sorajobs.logic.lifecycle import (
-    apply_provider_video,
-    transition_to_cancelled,
-    transition_to_failed,
-    transition_to_reset,
-    transition_to_retry_later,
-)
+from sorajobs.logic.lifecycle import transition_to_cancelled, transition_to_reset
 from sorajobs.logic.lifecycle.observation import IllegalTransition
 from sorajobs.logic.pricing import attempt_cost_cents
-from sorajobs.logic.provider_faults import record_provider_fault
-from sorajobs.logic.schedule import PollSchedule
+from sorajobs.logic.refresh import JobRefresher
 from sorajobs.logic.submission import JobSubmission
 from sorajobs.models.errors import JobAlreadyCompleted, JobNotCancellable, ProviderNotConfigured
-from sorajobs.models.job import ErrorCategory, Job, JobError, JobStatus
+from sorajobs.models.job import Job, JobStatus
 from sorajobs.observability import record_metric
-from sorajobs.providers.base import (
-    ProviderAuthError,
-    ProviderError,
-    ProviderLookup,
-    ProviderTemporaryError,
-    ProviderVideo,
-    ProviderVideoNotFoundError,
-)
+from sorajobs.providers.base import ProviderError, ProviderLookup
 
 logger = Logger(child=True)
 
@@ -50,7 +35,7 @@ class StatusAnswer:
 
 
 class JobService:
-    """Refresh, status, cancel and reset; a reset with `resubmit` submits through `JobSubmission`."""
+    """What an owner does to a job: asks its status (refreshed through `JobRefresher`), cancels or resets it."""
 
     def __init__(
         self,
@@ -59,69 +44,20 @@ class JobService:
         clock: Clock,
         jobs: JobRepository,
         providers: ProviderLookup,
-        rate_budget: RateBudget,
-        schedule: PollSchedule,
         writes: JobWrites,
+        refresher: JobRefresher,
         submission: JobSubmission,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._jobs = jobs
         self._provider = providers
-        self._rate_budget = rate_budget
-        self._schedule = schedule
         self._writes = writes
+        self._refresher = refresher
         self._submission = submission
 
     def _now(self) -> datetime:
         return self._clock.now()
-
-    # --- refresh ------------------------------------------------------------------------------
-
-    def refresh(self, job: Job, *, budget_reserved: bool = False) -> tuple[Job, float | None]:
-        """Asks the provider about a submitted job and applies the answer.
-
-        Returns the job and, when the provider could not be asked (a spent budget, a temporary fault),
-        the seconds until it is worth asking again. A spent budget changes nothing.
-        """
-        if job.provider_video_id is None:
-            return job, None
-        if not budget_reserved:
-            grant = self._rate_budget.take(budget_bucket(job.provider, "retrieve"))
-            if not grant.granted:
-                record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
-                return job, grant.retry_after_seconds
-        now = self._now()
-        record_metric(name="ProviderPolls", unit=MetricUnit.Count, value=1)
-        try:
-            video = self._provider(job.provider).retrieve(job.provider_video_id)
-        except ProviderVideoNotFoundError as missing:
-            error = JobError(
-                code="not_found",
-                message=f"The provider no longer knows the video: {missing.message}",
-                category=ErrorCategory.PROVIDER_INTERNAL,
-            )
-            return self._writes.apply(job, transition_to_failed(job, error, now)), None
-        except (ProviderAuthError, ProviderNotConfigured) as refused:
-            # The generation may still finish and be fetched once the key is mended; the stuck timeout ends it
-            # otherwise. Loud meanwhile: this is a misconfiguration.
-            record_metric(name="ProviderNotConfigured", unit=MetricUnit.Count, value=1)
-            logger.error(
-                "The provider refused our key while refreshing", extra={"job_id": job.id, "error": str(refused)}
-            )
-            return self._writes.apply(job, transition_to_retry_later(job, now, None)), None
-        except ProviderTemporaryError as fault:
-            record_provider_fault(self._rate_budget, job, fault, "retrieve")
-            logger.warning(
-                "Provider fault while refreshing; will retry",
-                extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
-            )
-            return self._writes.apply(job, transition_to_retry_later(job, now, fault.retry_after)), fault.retry_after
-        return self._writes.apply(job, apply_provider_video(job, video, now, self._schedule)), None
-
-    def record_report(self, job: Job, video: ProviderVideo) -> Job:
-        """A provider's pushed report (a verified webhook), folded in like a poll's answer."""
-        return self._writes.apply(job, apply_provider_video(job, video, self._now(), self._schedule))
 
     def status(self, owner: str, job_id: str) -> StatusAnswer:
         """The job, refreshed from the provider when unfinished and not refreshed recently."""
@@ -131,7 +67,7 @@ class JobService:
         minimum = self._settings.status_min_refresh_seconds
         provider_retry_after: float | None = None
         if job.provider_video_id is not None and not job.awaiting_storage and self._refresh_due(job):
-            job, provider_retry_after = self.refresh(job)
+            job, provider_retry_after = self._refresher.refresh(job)
         if not job.is_unfinished:
             return StatusAnswer(job=job, retry_after_seconds=None)
         since = (self._now() - (job.last_refreshed_at or job.created_at)).total_seconds()

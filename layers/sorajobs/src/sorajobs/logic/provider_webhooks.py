@@ -21,8 +21,8 @@ from sorajobs.clock import Clock
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.logic.job_writes import JobWrites
-from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import transition_to_due_now
+from sorajobs.logic.refresh import JobRefresher
 from sorajobs.models.errors import DomainError, TransitionConflict, WebhookSignatureInvalid
 from sorajobs.observability import record_metric
 from sorajobs.signing import WebhookSecret, WebhookSignatureError, verify
@@ -91,14 +91,14 @@ class ProviderWebhookReceiver:
         *,
         clock: Clock,
         jobs: JobRepository,
-        job_service: JobService,
+        refresher: JobRefresher,
         writes: JobWrites,
         webhooks: WebhookRepository,
         signing_secrets: Callable[[], Sequence[WebhookSecret]],
     ) -> None:
         self._clock = clock
         self._jobs = jobs
-        self._job_service = job_service
+        self._refresher = refresher
         self._writes = writes
         self._webhooks = webhooks
         self._signing_secrets = signing_secrets
@@ -134,7 +134,7 @@ class ProviderWebhookReceiver:
             return InboundOutcome.UNKNOWN_VIDEO
         if not job.is_unfinished or job.awaiting_storage:
             return InboundOutcome.ALREADY_FINISHED
-        refreshed, retry_after = self._job_service.refresh(job)
+        refreshed, retry_after = self._refresher.refresh(job)
         if retry_after is None:
             return InboundOutcome.REFRESHED
         if refreshed.version != job.version:

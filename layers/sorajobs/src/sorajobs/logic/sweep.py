@@ -20,12 +20,12 @@ from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD, due_shard
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.rate_budget import Bucket, RateBudget, budget_bucket
 from sorajobs.logic.job_writes import JobWrites
-from sorajobs.logic.jobs import JobService
 from sorajobs.logic.lifecycle import (
     transition_to_failed,
     transition_to_store_requested,
     transition_to_unscheduled,
 )
+from sorajobs.logic.refresh import JobRefresher
 from sorajobs.logic.submission import JobSubmission
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.errors import TransitionConflict
@@ -86,7 +86,7 @@ class Sweeper:
         jobs: JobRepository,
         writes: JobWrites,
         submission: JobSubmission,
-        job_service: JobService,
+        refresher: JobRefresher,
         rate_budget: RateBudget,
         worker_pool: WorkerPool,
         sleep: Callable[[float], None],
@@ -96,7 +96,7 @@ class Sweeper:
         self._jobs = jobs
         self._writes = writes
         self._submission = submission
-        self._job_service = job_service
+        self._refresher = refresher
         self._rate_budget = rate_budget
         self._worker_pool = worker_pool
         self._sleep = sleep
@@ -252,7 +252,7 @@ class Sweeper:
         if job.awaiting_storage:
             self._writes.write(job, transition_to_store_requested(job, now))
             return SweepOutcome.STORE_REQUESTED
-        self._job_service.refresh(job, budget_reserved=budget_reserved)
+        self._refresher.refresh(job, budget_reserved=budget_reserved)
         return SweepOutcome.POLLED
 
     def _time_out(self, job: Job, budget_reserved: bool) -> SweepOutcome:
@@ -261,7 +261,7 @@ class Sweeper:
         thrown away. When the budget grants no look, the job stays due and the next sweep judges it."""
         looked = job
         if job.provider_video_id is not None and job.status is not JobStatus.PENDING:
-            looked, retry_after = self._job_service.refresh(job, budget_reserved=budget_reserved)
+            looked, retry_after = self._refresher.refresh(job, budget_reserved=budget_reserved)
             if looked.version == job.version and retry_after is not None:
                 return SweepOutcome.SKIPPED
         now = self._clock.now()

@@ -68,7 +68,7 @@ def job_awaiting_storage(services: Any, args: argparse.Namespace, queue_url: str
     job = wiring.submission.submit(OWNER, SubmitVideoRequest(prompt=PROMPT))
     http_json("POST", f"{args.emulator_url}/_emulator/clock/advance", {"seconds": 1})
     if not job.awaiting_storage:
-        job, _ = wiring.refresher.refresh(job)
+        job = wiring.refresher.refresh(job).job
     if not job.awaiting_storage:
         raise RuntimeError(f"job {job.id} does not await storage: status {job.status}, {job.provider_status}")
     import boto3

@@ -67,7 +67,8 @@ class JobService:
         minimum = self._settings.status_min_refresh_seconds
         provider_retry_after: float | None = None
         if job.provider_video_id is not None and not job.awaiting_storage and self._refresh_due(job):
-            job, provider_retry_after = self._refresher.refresh(job)
+            refreshed = self._refresher.refresh(job)
+            job, provider_retry_after = refreshed.job, refreshed.retry_after
         if not job.is_unfinished:
             return StatusAnswer(job=job, retry_after_seconds=None)
         since = (self._now() - (job.last_refreshed_at or job.created_at)).total_seconds()

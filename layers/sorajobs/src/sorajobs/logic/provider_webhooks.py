@@ -134,13 +134,13 @@ class ProviderWebhookReceiver:
             return InboundOutcome.UNKNOWN_VIDEO
         if not job.is_unfinished or job.awaiting_storage:
             return InboundOutcome.ALREADY_FINISHED
-        refreshed, retry_after = self._refresher.refresh(job)
-        if retry_after is None:
-            return InboundOutcome.REFRESHED
-        if refreshed.version != job.version:
+        look = self._refresher.refresh(job)
+        if look.budget_denied:
+            # The provider budget is spent: make the job due at once, for the sweep's next pass.
+            now = self._clock.now()
+            with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
+                self._writes.write(look.job, transition_to_due_now(look.job, now))
+            return InboundOutcome.DUE_NOW
+        if look.retry_after is not None:
             return InboundOutcome.PROVIDER_FAULT  # recorded on the job with its retry delay
-        # The provider budget is spent: make the job due at once, for the sweep's next pass.
-        now = self._clock.now()
-        with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
-            self._writes.write(refreshed, transition_to_due_now(refreshed, now))
-        return InboundOutcome.DUE_NOW
+        return InboundOutcome.REFRESHED

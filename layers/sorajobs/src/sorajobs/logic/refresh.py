@@ -3,6 +3,7 @@ it (a verified webhook's report), and folding the answer in."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
@@ -28,6 +29,17 @@ from sorajobs.providers.base import (
 logger = Logger(child=True)
 
 
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What a refresh did: the job as it now stands; when the provider could not be asked or answered with a fault,
+    the seconds until it is worth asking again; and whether the rate budget denied the look (then the provider was
+    not asked and nothing was written)."""
+
+    job: Job
+    retry_after: float | None = None
+    budget_denied: bool = False
+
+
 class JobRefresher:
     """Applies a provider's answers about a submitted job, asked for (within the rate budget) or pushed."""
 
@@ -49,19 +61,15 @@ class JobRefresher:
     def _now(self) -> datetime:
         return self._clock.now()
 
-    def refresh(self, job: Job, *, budget_reserved: bool = False) -> tuple[Job, float | None]:
-        """Asks the provider about a submitted job and applies the answer.
-
-        Returns the job and, when the provider could not be asked (a spent budget, a temporary fault),
-        the seconds until it is worth asking again. A spent budget changes nothing.
-        """
+    def refresh(self, job: Job, *, budget_reserved: bool = False) -> RefreshOutcome:
+        """Asks the provider about a submitted job and applies the answer. A spent budget changes nothing."""
         if job.provider_video_id is None:
-            return job, None
+            return RefreshOutcome(job)
         if not budget_reserved:
             grant = self._rate_budget.take(budget_bucket(job.provider, "retrieve"))
             if not grant.granted:
                 record_metric(name="RateBudgetWaits", unit=MetricUnit.Count, value=1)
-                return job, grant.retry_after_seconds
+                return RefreshOutcome(job, retry_after=grant.retry_after_seconds, budget_denied=True)
         now = self._now()
         record_metric(name="ProviderPolls", unit=MetricUnit.Count, value=1)
         try:
@@ -72,7 +80,7 @@ class JobRefresher:
                 message=f"The provider no longer knows the video: {missing.message}",
                 category=ErrorCategory.PROVIDER_INTERNAL,
             )
-            return self._writes.apply(job, transition_to_failed(job, error, now)), None
+            return RefreshOutcome(self._writes.apply(job, transition_to_failed(job, error, now)))
         except (ProviderAuthError, ProviderNotConfigured) as refused:
             # The generation may still finish and be fetched once the key is mended; the stuck timeout ends it
             # otherwise. Loud meanwhile: this is a misconfiguration.
@@ -80,15 +88,16 @@ class JobRefresher:
             logger.error(
                 "The provider refused our key while refreshing", extra={"job_id": job.id, "error": str(refused)}
             )
-            return self._writes.apply(job, transition_to_retry_later(job, now, None)), None
+            return RefreshOutcome(self._writes.apply(job, transition_to_retry_later(job, now, None)))
         except ProviderTemporaryError as fault:
             record_provider_fault(self._rate_budget, job, fault, "retrieve")
             logger.warning(
                 "Provider fault while refreshing; will retry",
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
             )
-            return self._writes.apply(job, transition_to_retry_later(job, now, fault.retry_after)), fault.retry_after
-        return self._writes.apply(job, apply_provider_video(job, video, now, self._schedule)), None
+            retried = self._writes.apply(job, transition_to_retry_later(job, now, fault.retry_after))
+            return RefreshOutcome(retried, retry_after=fault.retry_after)
+        return RefreshOutcome(self._writes.apply(job, apply_provider_video(job, video, now, self._schedule)))
 
     def record_report(self, job: Job, video: ProviderVideo) -> Job:
         """A provider's pushed report (a verified webhook), folded in like a poll's answer."""

@@ -261,9 +261,10 @@ class Sweeper:
         thrown away. When the budget grants no look, the job stays due and the next sweep judges it."""
         looked = job
         if job.provider_video_id is not None and job.status is not JobStatus.PENDING:
-            looked, retry_after = self._refresher.refresh(job, budget_reserved=budget_reserved)
-            if looked.version == job.version and retry_after is not None:
+            look = self._refresher.refresh(job, budget_reserved=budget_reserved)
+            if look.budget_denied:
                 return SweepOutcome.SKIPPED
+            looked = look.job
         now = self._clock.now()
         if (error := timeout_error(looked, now, self._settings)) is None:
             return SweepOutcome.POLLED

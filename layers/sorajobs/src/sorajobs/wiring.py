@@ -64,7 +64,7 @@ class Wiring:
 
     @cached_property
     def poll_schedule(self) -> PollSchedule:
-        """When each submitted job is next looked at, shared by the submission and the refresh."""
+        """When each submitted job is next looked at, shared by the submission, the lost creates and the refresh."""
         from sorajobs.logic.schedule import PollSchedule
 
         return PollSchedule.for_settings(self.settings, self.services.random_source, self.render_times)

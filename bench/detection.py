@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import json
 import math
 import random
@@ -399,7 +398,7 @@ class ProviderWebhookEndpoint:
 
 def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> VariantFigures:
     """(b), (c) and (d): the project's sweep, invoked once per virtual minute."""
-    from sorajobs.logic.jobs import JobService
+    from sorajobs.logic.job_writes import JobWrites
     from sorajobs.logic.model_choice import choose_model
     from sorajobs.logic.render_times import estimate
     from sorajobs.logic.schedule import ladder_seconds_left
@@ -415,7 +414,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
     outcomes: Counter[str] = Counter()
     latest: dict[int, Any] = {}  # job index → the job as last written
 
-    class RecordingJobService(JobService):
+    class RecordingJobWrites(JobWrites):
         """Records each job's first store request (its store_requested_at is when the backend saw it completed),
         and each job the backend failed before that (every generation here completes, so none should be)."""
 
@@ -453,10 +452,11 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
         # The schedule's jitter, seeded like the workload, so a run can be repeated exactly.
         services.random_source = random.Random(seed)
         wiring = Wiring(services)
-        # The wiring's own job service, recording: the sweep and the receivers are built on it.
-        jobs = copy.copy(wiring.job_service)
-        jobs.__class__ = RecordingJobService
-        wiring.job_service = jobs
+        # The wiring's own job writes, recording: the submits, the sweep and the receivers are built on them.
+        wiring.job_writes = RecordingJobWrites(
+            jobs=services.jobs, store_queue=services.store_queue, render_times=wiring.render_times
+        )
+        submissions = wiring.submission
 
         def request_of(job: PlannedJob) -> SubmitVideoRequest:
             model, seconds = job.clip(variant.provider)
@@ -477,7 +477,7 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
 
         def submit(job: PlannedJob) -> None:
             provider.script(job.queue_seconds, job.render_seconds)
-            submitted = jobs.submit(f"owner-{job.index % OWNERS}", request_of(job))
+            submitted = submissions.submit(f"owner-{job.index % OWNERS}", request_of(job))
             by_job_id[submitted.id] = job.index
             latest[job.index] = submitted
             if submitted.provider_video_id is None:

@@ -102,9 +102,10 @@ def run_burst(clients: int, seconds: int, threads: int, seed: int = SEED) -> Bur
             return real_retrieve(video_id)
 
         provider.retrieve = recorded_retrieve
-        service = Wiring(services).job_service
+        wiring = Wiring(services)
+        service = wiring.job_service
         jobs = [
-            service.submit(f"owner-{index}", SubmitVideoRequest(prompt=f"A tide pool at dawn [job {index}]"))
+            wiring.submission.submit(f"owner-{index}", SubmitVideoRequest(prompt=f"A tide pool at dawn [job {index}]"))
             for index in range(JOBS)
         ]
         world.advance(10)  # the videos are rendering when the burst starts

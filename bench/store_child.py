@@ -1,7 +1,7 @@
 """The measured process of the store-memory benchmark: `python -m bench.store_child MODE ...`.
 
 It creates the stack's resources in the moto server, brings one job to "awaiting storage" through
-JobService against the emulator, then copies the video into S3 inside a PeakRss block, either
+JobSubmission and JobRefresher against the emulator, then copies the video into S3 inside a PeakRss block, either
 - `streamed`: `VideoStorer.store`, the store-video function's path (production defaults throughout), or
 - `naive`: the SDK's `videos.download_content` (the whole body in memory) and one `put_object`,
 and writes its figures as JSON to the result file.
@@ -64,11 +64,11 @@ def job_awaiting_storage(services: Any, args: argparse.Namespace, queue_url: str
     from sorajobs.wiring import Wiring
 
     http_json("POST", f"{args.emulator_url}/_emulator/scenario", {"video_bytes": args.video_bytes})
-    jobs = Wiring(services).job_service
-    job = jobs.submit(OWNER, SubmitVideoRequest(prompt=PROMPT))
+    wiring = Wiring(services)
+    job = wiring.submission.submit(OWNER, SubmitVideoRequest(prompt=PROMPT))
     http_json("POST", f"{args.emulator_url}/_emulator/clock/advance", {"seconds": 1})
     if not job.awaiting_storage:
-        job, _ = jobs.refresh(job)
+        job = wiring.refresher.refresh(job).job
     if not job.awaiting_storage:
         raise RuntimeError(f"job {job.id} does not await storage: status {job.status}, {job.provider_status}")
     import boto3

@@ -34,7 +34,7 @@ from local.emulator import ManualClock as EmulatorClock
 from local.resources import create_stack_resources, resource
 from sorajobs.catalog import PROVIDER_NAMES, ProviderName
 from sorajobs.dal.job_items import JOB_KEY_PREFIX, job_from_item
-from sorajobs.logic.jobs import LOST_CREATE_ERROR, LOST_CREATE_WEBHOOK_WAIT
+from sorajobs.logic.lost_creates import LOST_CREATE_ERROR, LOST_CREATE_WEBHOOK_WAIT
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.job import Job, JobStatus
 from tests.chaos import providers as chaos_providers

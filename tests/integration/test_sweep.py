@@ -63,6 +63,22 @@ def test_a_job_older_than_the_maximum_age_fails_with_timeout(world):
     assert "maximum age" in job.error.message
 
 
+def test_a_timed_out_job_whose_last_look_the_budget_denies_stays_due_until_a_look_is_granted(world):
+    world.use_settings(max_job_age_seconds=120, provider_retrieve_rpm=1)
+    world.emulator.script_next(Scenario(render_seconds=3600))
+    job_id = world.submit().body["id"]
+    world.advance(180)
+    world.services.rate_budget.take("retrieve")  # spend the only request
+
+    denied = world.wiring.sweeper.sweep_job(job_id)
+    waiting = world.stored_job(job_id)
+    world.advance(60)
+    judged = world.wiring.sweeper.sweep_job(job_id)
+
+    assert denied == "skipped" and waiting.is_unfinished
+    assert judged == "timed_out" and world.stored_job(job_id).error.code == "timeout"
+
+
 def test_a_pending_job_is_submitted_by_the_sweep_exactly_once(world):
     world.emulator.inject(Fault(operation="create", status=503, times=1))
     job_id = world.submit().body["id"]

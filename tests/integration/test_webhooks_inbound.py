@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from local.emulator import Scenario
+from local.emulator import Fault, Scenario
 from local.resources import new_whsec
 from sorajobs.models.job import JobStatus
 from tests.conftest import World, assert_error, http_event, provider_calls
@@ -179,6 +179,20 @@ def test_other_event_types_are_acknowledged_and_ignored(world):
     response = post_webhook(world, body, signed_headers(world, body))
 
     assert response.status == 200 and response.body["outcome"] == "ignored_type"
+
+
+def test_a_provider_fault_on_the_refresh_is_recorded_on_the_job_with_its_delay(world):
+    job_id = render_to_the_end(world)
+    before = world.stored_job(job_id)
+    world.emulator.inject(Fault(operation="retrieve", status=429, retry_after=40, code="rate_limit_exceeded", times=1))
+    body = provider_event(before.provider_video_id)
+
+    response = post_webhook(world, body, signed_headers(world, body))
+
+    job = world.stored_job(job_id)
+    assert response.body["outcome"] == "provider_fault"
+    assert job.version == before.version + 1 and job.status is before.status
+    assert job.next_poll_at == world.clock.now() + timedelta(seconds=40)
 
 
 def test_with_the_budget_spent_the_job_is_made_due_for_the_sweep(world):

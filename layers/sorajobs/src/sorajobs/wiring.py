@@ -20,12 +20,17 @@ if TYPE_CHECKING:  # each is imported where it is built, so a function imports o
     from sorajobs.logic.delivery import WebhookDeliverer
     from sorajobs.logic.doctor import Doctor
     from sorajobs.logic.fal_webhooks import FalWebhookReceiver
+    from sorajobs.logic.job_writes import JobWrites
     from sorajobs.logic.jobs import JobService
+    from sorajobs.logic.lost_creates import LostCreates
     from sorajobs.logic.outbox import WebhookOutbox
     from sorajobs.logic.provider_webhooks import ProviderWebhookReceiver
     from sorajobs.logic.queries import JobQueries
+    from sorajobs.logic.refresh import JobRefresher
     from sorajobs.logic.render_times import LearnedRenderTimes
+    from sorajobs.logic.schedule import PollSchedule
     from sorajobs.logic.store import VideoStorer
+    from sorajobs.logic.submission import JobSubmission
     from sorajobs.logic.sweep import Sweeper
     from sorajobs.logic.uploads import ImageUploads
     from sorajobs.logic.webhook_log import WebhookLog
@@ -50,9 +55,68 @@ class Wiring:
         return LearnedRenderTimes(self.services.render_time_store, self.services.clock)
 
     @cached_property
+    def job_writes(self) -> JobWrites:
+        """The conditional writes of every transition, shared by everything that moves a job."""
+        from sorajobs.logic.job_writes import JobWrites
+
+        services = self.services
+        return JobWrites(jobs=services.jobs, store_queue=services.store_queue, render_times=self.render_times)
+
+    @cached_property
+    def poll_schedule(self) -> PollSchedule:
+        """When each submitted job is next looked at, shared by the submission, the lost creates and the refresh."""
+        from sorajobs.logic.schedule import PollSchedule
+
+        return PollSchedule.for_settings(self.settings, self.services.random_source, self.render_times)
+
+    @cached_property
+    def lost_creates(self) -> LostCreates:
+        from sorajobs.logic.lost_creates import LostCreates
+
+        services = self.services
+        return LostCreates(
+            clock=services.clock,
+            jobs=services.jobs,
+            rate_budget=services.rate_budget,
+            schedule=self.poll_schedule,
+            writes=self.job_writes,
+        )
+
+    @cached_property
+    def submission(self) -> JobSubmission:
+        from sorajobs.logic.submission import JobSubmission
+
+        services = self.services
+        return JobSubmission(
+            settings=self.settings,
+            clock=services.clock,
+            jobs=services.jobs,
+            providers=services.provider,
+            rate_budget=services.rate_budget,
+            storage=services.storage,
+            schedule=self.poll_schedule,
+            writes=self.job_writes,
+            lost_creates=self.lost_creates,
+            new_id=services.new_id,
+            resolve_host=services.resolve_host,
+        )
+
+    @cached_property
+    def refresher(self) -> JobRefresher:
+        from sorajobs.logic.refresh import JobRefresher
+
+        services = self.services
+        return JobRefresher(
+            clock=services.clock,
+            providers=services.provider,
+            rate_budget=services.rate_budget,
+            schedule=self.poll_schedule,
+            writes=self.job_writes,
+        )
+
+    @cached_property
     def job_service(self) -> JobService:
         from sorajobs.logic.jobs import JobService
-        from sorajobs.logic.schedule import PollSchedule
 
         services = self.services
         return JobService(
@@ -60,13 +124,9 @@ class Wiring:
             clock=services.clock,
             jobs=services.jobs,
             providers=services.provider,
-            rate_budget=services.rate_budget,
-            storage=services.storage,
-            store_queue=services.store_queue,
-            schedule=PollSchedule.for_settings(self.settings, services.random_source, self.render_times),
-            render_times=self.render_times,
-            new_id=services.new_id,
-            resolve_host=services.resolve_host,
+            writes=self.job_writes,
+            refresher=self.refresher,
+            submission=self.submission,
         )
 
     @cached_property
@@ -97,7 +157,9 @@ class Wiring:
             settings=self.settings,
             clock=services.clock,
             jobs=services.jobs,
-            job_service=self.job_service,
+            writes=self.job_writes,
+            submission=self.submission,
+            refresher=self.refresher,
             rate_budget=services.rate_budget,
             worker_pool=services.worker_pool,
             sleep=services.sleep,
@@ -120,7 +182,8 @@ class Wiring:
         return ProviderWebhookReceiver(
             clock=services.clock,
             jobs=services.jobs,
-            job_service=self.job_service,
+            refresher=self.refresher,
+            writes=self.job_writes,
             webhooks=services.webhooks,
             signing_secrets=services.provider_webhook_secrets,
         )
@@ -133,7 +196,8 @@ class Wiring:
         return FalWebhookReceiver(
             clock=services.clock,
             jobs=services.jobs,
-            job_service=self.job_service,
+            refresher=self.refresher,
+            lost_creates=self.lost_creates,
             webhooks=services.webhooks,
             keys=services.fal_webhook_keys,
         )

@@ -18,8 +18,9 @@ from sorajobs.clock import Clock
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.webhooks import WebhookRepository
 from sorajobs.fal_signing import FalSignedDelivery
-from sorajobs.logic.jobs import JobService
+from sorajobs.logic.lost_creates import LostCreates
 from sorajobs.logic.provider_webhooks import InboundOutcome, InvalidProviderEvent, handle_once
+from sorajobs.logic.refresh import JobRefresher
 from sorajobs.models.errors import WebhookSignatureInvalid
 from sorajobs.models.job import Job, JobStatus
 from sorajobs.observability import record_metric
@@ -37,13 +38,15 @@ class FalWebhookReceiver:
         *,
         clock: Clock,
         jobs: JobRepository,
-        job_service: JobService,
+        refresher: JobRefresher,
+        lost_creates: LostCreates,
         webhooks: WebhookRepository,
         keys: FalWebhookKeys,
     ) -> None:
         self._clock = clock
         self._jobs = jobs
-        self._job_service = job_service
+        self._refresher = refresher
+        self._lost_creates = lost_creates
         self._webhooks = webhooks
         self._keys = keys
 
@@ -94,16 +97,16 @@ class FalWebhookReceiver:
         video_id = provider_video_id(job.model, event.request_id)
         report = webhook_report(event, video_id, now)
         if self._awaits_lost_create(job):
-            if not self._job_service.unclaimed_generation(job, video_id):
+            if not self._lost_creates.unclaimed_generation(job, video_id):
                 logger.warning("fal webhook names a generation that is not this attempt's", extra={"job_id": job.id})
                 return InboundOutcome.UNKNOWN_VIDEO
             queued = ProviderVideo(id=video_id, state=ProviderState.QUEUED, status="IN_QUEUE")
-            job = self._job_service.adopt_lost_create(job, queued)
+            job = self._lost_creates.adopt(job, queued)
         if job.provider_video_id != video_id:
             return InboundOutcome.UNKNOWN_VIDEO
         if not job.is_unfinished or job.awaiting_storage:
             return InboundOutcome.ALREADY_FINISHED
-        self._job_service.record_report(job, report)
+        self._refresher.record_report(job, report)
         return InboundOutcome.REFRESHED
 
     @staticmethod

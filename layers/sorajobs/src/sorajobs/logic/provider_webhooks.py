@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sorajobs.clock import Clock
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.webhooks import WebhookRepository
-from sorajobs.logic.jobs import JobService
+from sorajobs.logic.job_writes import JobWrites
 from sorajobs.logic.lifecycle import transition_to_due_now
+from sorajobs.logic.refresh import JobRefresher
 from sorajobs.models.errors import DomainError, TransitionConflict, WebhookSignatureInvalid
 from sorajobs.observability import record_metric
 from sorajobs.signing import WebhookSecret, WebhookSignatureError, verify
@@ -90,13 +91,15 @@ class ProviderWebhookReceiver:
         *,
         clock: Clock,
         jobs: JobRepository,
-        job_service: JobService,
+        refresher: JobRefresher,
+        writes: JobWrites,
         webhooks: WebhookRepository,
         signing_secrets: Callable[[], Sequence[WebhookSecret]],
     ) -> None:
         self._clock = clock
         self._jobs = jobs
-        self._job_service = job_service
+        self._refresher = refresher
+        self._writes = writes
         self._webhooks = webhooks
         self._signing_secrets = signing_secrets
 
@@ -131,13 +134,13 @@ class ProviderWebhookReceiver:
             return InboundOutcome.UNKNOWN_VIDEO
         if not job.is_unfinished or job.awaiting_storage:
             return InboundOutcome.ALREADY_FINISHED
-        refreshed, retry_after = self._job_service.refresh(job)
-        if retry_after is None:
-            return InboundOutcome.REFRESHED
-        if refreshed.version != job.version:
+        look = self._refresher.refresh(job)
+        if look.budget_denied:
+            # The provider budget is spent: make the job due at once, for the sweep's next pass.
+            now = self._clock.now()
+            with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
+                self._writes.write(look.job, transition_to_due_now(look.job, now))
+            return InboundOutcome.DUE_NOW
+        if look.retry_after is not None:
             return InboundOutcome.PROVIDER_FAULT  # recorded on the job with its retry delay
-        # The provider budget is spent: make the job due at once, for the sweep's next pass.
-        now = self._clock.now()
-        with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
-            self._job_service.write(refreshed, transition_to_due_now(refreshed, now))
-        return InboundOutcome.DUE_NOW
+        return InboundOutcome.REFRESHED

@@ -19,12 +19,14 @@ from sorajobs.config import Settings
 from sorajobs.dal.job_items import POLL_SHARD, SUBMIT_SHARD, due_shard
 from sorajobs.dal.jobs import JobRepository
 from sorajobs.dal.rate_budget import Bucket, RateBudget, budget_bucket
-from sorajobs.logic.jobs import JobService
+from sorajobs.logic.job_writes import JobWrites
 from sorajobs.logic.lifecycle import (
     transition_to_failed,
     transition_to_store_requested,
     transition_to_unscheduled,
 )
+from sorajobs.logic.refresh import JobRefresher
+from sorajobs.logic.submission import JobSubmission
 from sorajobs.logic.timeouts import timeout_error
 from sorajobs.models.errors import TransitionConflict
 from sorajobs.models.job import Job, JobStatus
@@ -82,7 +84,9 @@ class Sweeper:
         settings: Settings,
         clock: Clock,
         jobs: JobRepository,
-        job_service: JobService,
+        writes: JobWrites,
+        submission: JobSubmission,
+        refresher: JobRefresher,
         rate_budget: RateBudget,
         worker_pool: WorkerPool,
         sleep: Callable[[float], None],
@@ -90,7 +94,9 @@ class Sweeper:
         self._settings = settings
         self._clock = clock
         self._jobs = jobs
-        self._job_service = job_service
+        self._writes = writes
+        self._submission = submission
+        self._refresher = refresher
         self._rate_budget = rate_budget
         self._worker_pool = worker_pool
         self._sleep = sleep
@@ -234,19 +240,19 @@ class Sweeper:
         if job is None:
             return SweepOutcome.SKIPPED
         if not job.is_unfinished:
-            self._job_service.write(job, transition_to_unscheduled(job))
+            self._writes.write(job, transition_to_unscheduled(job))
             return SweepOutcome.UNSCHEDULED
         if timeout_error(job, now, self._settings) is not None:
             return self._time_out(job, budget_reserved)
         if job.status is JobStatus.PENDING:
-            submitted = self._job_service.submit_pending(job, budget_reserved=budget_reserved)
+            submitted = self._submission.submit_pending(job, budget_reserved=budget_reserved)
             if submitted.status is JobStatus.PENDING and not submitted.admitted:
                 return SweepOutcome.AWAITING_ADMISSION
             return SweepOutcome.SUBMITTED
         if job.awaiting_storage:
-            self._job_service.write(job, transition_to_store_requested(job, now))
+            self._writes.write(job, transition_to_store_requested(job, now))
             return SweepOutcome.STORE_REQUESTED
-        self._job_service.refresh(job, budget_reserved=budget_reserved)
+        self._refresher.refresh(job, budget_reserved=budget_reserved)
         return SweepOutcome.POLLED
 
     def _time_out(self, job: Job, budget_reserved: bool) -> SweepOutcome:
@@ -255,12 +261,13 @@ class Sweeper:
         thrown away. When the budget grants no look, the job stays due and the next sweep judges it."""
         looked = job
         if job.provider_video_id is not None and job.status is not JobStatus.PENDING:
-            looked, retry_after = self._job_service.refresh(job, budget_reserved=budget_reserved)
-            if looked.version == job.version and retry_after is not None:
+            look = self._refresher.refresh(job, budget_reserved=budget_reserved)
+            if look.budget_denied:
                 return SweepOutcome.SKIPPED
+            looked = look.job
         now = self._clock.now()
         if (error := timeout_error(looked, now, self._settings)) is None:
             return SweepOutcome.POLLED
         logger.warning("Job timed out", extra={"job_id": looked.id, "reason": error.message})
-        self._job_service.write(looked, transition_to_failed(looked, error, now))
+        self._writes.write(looked, transition_to_failed(looked, error, now))
         return SweepOutcome.TIMED_OUT

@@ -2,7 +2,7 @@
 GET /v1/tasks/{id} until it ends, and DELETE /v1/tasks/{id} to cancel. Runway sends no webhooks: the sweep polls.
 
 A create is never retried (the SDK retries POSTs by default; a duplicate is a second bill), and tasks cannot be
-listed, so a create whose answer was lost cannot be found again (see JobService).
+listed, so a create whose answer was lost cannot be found again (see LostCreates).
 """
 
 from __future__ import annotations

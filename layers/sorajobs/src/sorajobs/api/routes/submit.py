@@ -15,10 +15,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from sorajobs.api.dependencies import CallerDep, JobQueriesDep, ServicesDep
-from sorajobs.api.job_dependencies import ImageUploadsDep, JobServiceDep
+from sorajobs.api.job_dependencies import ImageUploadsDep, JobSubmissionDep
 from sorajobs.api.routes.common import BEARER_JWT, error_responses
-from sorajobs.logic.jobs import ENDPOINT_NOT_FOUND, JobService
 from sorajobs.logic.lifecycle import provider_rejection
+from sorajobs.logic.submission import ENDPOINT_NOT_FOUND, JobSubmission
 from sorajobs.models.api import ImageUploadRequest, ImageUploadResponse, SubmitVideoRequest, VideoJobResponse
 from sorajobs.models.errors import (
     GenerationRejected,
@@ -36,7 +36,9 @@ router = APIGatewayHttpRouter()
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
-def _submit_once(services: Services, jobs: JobService, owner: str, request: SubmitVideoRequest, key: str) -> Job:
+def _submit_once(
+    services: Services, submissions: JobSubmission, owner: str, request: SubmitVideoRequest, key: str
+) -> Job:
     config = IdempotencyConfig(
         event_key_jmespath="[owner, idempotency_key]",
         payload_validation_jmespath="request",
@@ -49,7 +51,7 @@ def _submit_once(services: Services, jobs: JobService, owner: str, request: Subm
         data_keyword_argument="submission", persistence_store=services.idempotency_store, config=config
     )
     def submit_video_once(submission: dict[str, Any]) -> dict[str, str]:
-        return {"job_id": jobs.submit(owner, request).id}
+        return {"job_id": submissions.submit(owner, request).id}
 
     try:
         outcome = submit_video_once(
@@ -88,7 +90,7 @@ def submit_video(
     *,
     caller: CallerDep,
     services: ServicesDep,
-    jobs: JobServiceDep,
+    submissions: JobSubmissionDep,
     queries: JobQueriesDep,
     idempotency_key: Annotated[
         str | None,
@@ -97,9 +99,9 @@ def submit_video(
 ) -> Response[VideoJobResponse]:
     owner = caller.owner
     if idempotency_key:
-        job = _submit_once(services, jobs, owner, request, idempotency_key)
+        job = _submit_once(services, submissions, owner, request, idempotency_key)
     else:
-        job = jobs.submit(owner, request)
+        job = submissions.submit(owner, request)
     if (rejection := provider_rejection(job)) is not None:
         if rejection.code == ENDPOINT_NOT_FOUND:
             raise ProviderMisconfigured(rejection.message, job_id=job.id)

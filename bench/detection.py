@@ -471,7 +471,8 @@ def run_sweep(planned: list[PlannedJob], name: str, seed: int = SEED) -> Variant
                 for _ in range(WARM_HISTORY):
                     queue, rendering = history.randint(*QUEUE_SECONDS), history.randint(*render)
                     services.render_time_store.add(kind, float(queue + rendering))
-                    if variant.provider == "fal":  # in phases too: the wait as one place, then the render
+                    if variant.provider == "fal":  # in phases too: the wait (in all, and as one place), the render
+                        services.render_time_store.add(replace(kind, phase="queue"), float(queue))
                         services.render_time_store.add(replace(kind, phase="queue_place"), float(queue))
                         services.render_time_store.add(replace(kind, phase="rendering"), float(rendering))
 

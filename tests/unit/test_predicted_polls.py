@@ -10,7 +10,13 @@ import pytest
 
 from sorajobs.logic.lifecycle import apply_provider_video, new_pending_job, transition_to_submitted
 from sorajobs.logic.render_times import learned
-from sorajobs.logic.schedule import FINISH_MARGIN_POINTS, FIRST_LOOK_SHARE, ONE_REPORT_SHARE, PollSchedule
+from sorajobs.logic.schedule import (
+    FINISH_MARGIN_POINTS,
+    FIRST_LOOK_SHARE,
+    ONE_REPORT_SHARE,
+    QUEUE_END_SHARE,
+    PollSchedule,
+)
 from sorajobs.models.render_times import RenderTimeSums
 from sorajobs.providers.base import ProviderState, ProviderVideo
 
@@ -67,10 +73,12 @@ def test_a_measured_rate_sends_the_look_just_before_the_finish_it_predicts():
     assert look_after(job, 120) == pytest.approx(80 - FINISH_MARGIN_POINTS * 2)
 
 
-def test_a_provider_without_progress_that_names_no_place_is_looked_at_when_half_of_it_would_have_finished():
+def test_a_provider_without_progress_that_names_no_place_is_looked_at_once_its_wait_has_most_likely_ended():
     job = queued("fal", "fal-ai/veo3/fast")  # no progress, and here no place in the queue either
+    wait = Learned().distribution(job, "queue")
+    first_finish = Learned().distribution(job, "rendering").quantile(FIRST_LOOK_SHARE)
 
-    expected = Learned().distribution(job).quantile(0.5)
+    expected = min(wait.left_after(0, QUEUE_END_SHARE), first_finish)
     assert 0.9 * expected <= look_after(job, 0) <= expected
 
 

@@ -29,6 +29,7 @@ LEARNED = {
     "whole": [70.0 + offset for offset in range(-10, 11)] * 10,
     "rendering": [60.0 + offset / 2 for offset in range(-10, 11)] * 10,
     "queue_place": [5.0 + offset / 10 for offset in range(-10, 11)] * 10,
+    "queue": [2.0 + offset for offset in range(0, 21)] * 10,  # 2 to 22 s in all: less regular than per place
 }
 
 
@@ -71,7 +72,7 @@ def test_a_job_first_seen_rendering_keeps_the_providers_start_and_teaches_the_se
     change = apply_provider_video(job, rendering_report(started=12), at(20), SCHEDULE)
 
     assert change.job.provider_started_at == at(12)
-    assert change.render_samples == (RenderSample("queue_place", 12 / 3),)
+    assert change.render_samples == (RenderSample("queue", 12.0), RenderSample("queue_place", 12 / 3))
 
 
 def test_a_finish_teaches_the_whole_and_the_rendering_the_provider_timed():
@@ -162,3 +163,26 @@ def test_a_long_regular_rendering_is_watched_in_steps_across_its_likely_end():
 
     assert look == pytest.approx(first + max(BLIND_STEP_SECONDS, (last - first) / BLIND_STEPS_ACROSS))
     assert look < rendering.left_after(0, BLIND_LOOK_SHARE)  # sooner than half of it: a job ending early is seen
+
+
+def test_where_places_do_not_hold_a_request_back_the_wait_in_all_predicts_a_queued_job():
+    class PlacesMeanNothing(Learned):
+        def distribution(self, job, phase: RenderPhase = "whole"):
+            if phase == "queue_place":  # waits of 2 to 22 s read at places 0 to 9: per place, all over
+                samples = [(2.0 + wait) / (place + 1) for wait in range(21) for place in range(10)]
+            elif phase == "queue":
+                samples = [8.0 + offset / 5 for offset in range(-10, 11)] * 10  # about 8 s, whatever the place
+            else:
+                return super().distribution(job, phase)
+            logs = [math.log(max(value, 1.0)) for value in samples]
+            return learned(job, RenderTimeSums(len(logs), sum(logs), sum(value * value for value in logs)), phase)
+
+    job = queued_at_place(6)
+    lookup = PlacesMeanNothing()
+    in_all = lookup.distribution(job, "queue")
+
+    eta = estimate(job, at(3), lookup)
+
+    assert lookup.distribution(job, "queue_place").sigma > in_all.sigma
+    expected = in_all.left_after(3, 0.5) + lookup.distribution(job, "rendering").quantile(0.5)
+    assert eta is not None and eta.seconds == round(expected)  # not 7 places times the wait per place

@@ -7,10 +7,10 @@ wide spread; each finish moves it towards what this deployment sees (`RenderTime
 `PRIOR_WEIGHT` finishes. A job's ETA is that distribution given that the job has not finished yet, blended, once
 the provider reports progress, with the rate of that progress.
 
-A provider that reports no progress but says where a request waits in its queue and when its rendering began (fal)
-is learned in two phases as well (`RenderPhase`): the seconds each place ahead in the queue holds a request back,
-and the rendering from its start. A queued job's ETA is then its place times the first plus the second; a
-rendering job's is the second, given the time since it started.
+A provider that reports no progress (fal, which says where a request waits in its queue and when its rendering
+began) is learned in phases as well (`RenderPhase`): the wait in its queue (in all, and per place ahead) and the
+rendering from its start. A queued job's ETA is then its wait (by its place, or in all: whichever is learned the
+more regular) plus the rendering; a rendering job's is the rendering, given the time since it started.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ LARGE_SIZE_FACTOR = 1.5
 # The prior counts as this many finished jobs, with this spread of ln(seconds) (a factor of about 1.65).
 PRIOR_WEIGHT = 2.0
 PRIOR_SIGMA = 0.5
-# Before any is learned, each place ahead in a provider's queue is taken to hold a request back this long, with a
-# wide spread (a factor of about 2.7).
+# Before any is learned, a request is taken to wait in a provider's queue this long, per place ahead of it or in
+# all, with a wide spread (a factor of about 2.7).
 QUEUE_PLACE_PRIOR_SECONDS = 10.0
 QUEUE_PLACE_PRIOR_SIGMA = 1.0
 # The ETA's point and range: these quantiles of what is left.
@@ -67,8 +67,9 @@ def kind_of(job: Job, phase: RenderPhase = "whole") -> RenderKind:
 
 
 def learns_phases(job: Job) -> bool:
-    """Its provider says where a request waits in its queue (and, in its logs, when rendering began): fal."""
-    return CAPABILITIES[job.provider].queue_position
+    """Its provider reports no progress (fal): its wait and its rendering are learned apart instead, from when it is
+    seen to start (the start the provider gives, where it does) and from its place in the queue, where it says."""
+    return not CAPABILITIES[job.provider].progress
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class RenderTimeDistribution:
 
 
 def prior(job: Job, phase: RenderPhase = "whole") -> RenderTimeDistribution:
-    if phase == "queue_place":
+    if phase in ("queue", "queue_place"):
         return RenderTimeDistribution(math.log(QUEUE_PLACE_PRIOR_SECONDS), QUEUE_PLACE_PRIOR_SIGMA, 0)
     return RenderTimeDistribution(math.log(typical_render_seconds(job)), PRIOR_SIGMA, 0)
 
@@ -183,38 +184,42 @@ def estimate(job: Job, now: datetime, render_times: RenderTimeLookup) -> Eta | N
     return Eta(round(mid), round(low), round(high))
 
 
-def rendering_started_at(job: Job) -> datetime | None:
-    """When the job began rendering: as the provider says, else when it was first seen rendering (a bound)."""
-    if job.status is not JobStatus.IN_PROGRESS:
-        return None
-    return job.provider_started_at or job.rendering_since
+def rendering_started_at(job: Job) -> datetime:
+    """When the job began rendering: as the provider says, else when it was first seen rendering (a bound), else
+    (not yet seen rendering) its acceptance."""
+    return job.provider_started_at or job.rendering_since or accepted_at(job)
 
 
 def queue_wait(job: Job, render_times: RenderTimeLookup) -> tuple[RenderTimeDistribution, datetime] | None:
-    """A job seen waiting at a place in its provider's queue: the seconds until it starts, counted from that look."""
-    if job.status is not JobStatus.QUEUED or job.queue_position is None or job.last_refreshed_at is None:
+    """A queued job: the seconds until it starts, and the moment they count from. Seen at a place in the queue,
+    the learned wait per place times the places up to its turn, from that look; or the learned wait in all, from
+    its acceptance, where this deployment's own jobs show that one more regular (a queue whose places do not
+    hold a request back, such as one with a runner free for each, makes the wait per place the wider)."""
+    if job.status is not JobStatus.QUEUED:
         return None
+    whole_wait = render_times.distribution(job, "queue"), accepted_at(job)
+    if job.queue_position is None or job.last_refreshed_at is None:
+        return whole_wait
     place = render_times.distribution(job, "queue_place")
+    if whole_wait[0].sigma < place.sigma:
+        return whole_wait
     return place.times(job.queue_position + 1), job.last_refreshed_at
 
 
 def seconds_left_by_phases(
     job: Job, now: datetime, render_times: RenderTimeLookup
 ) -> tuple[float, float, float] | None:
-    """For a provider learned in phases (`learns_phases`): the seconds left (10th, 50th, 90th percentile) from the
-    rendering learned apart, given the time since it started; for a job still queued, the wait its place in the
-    queue predicts plus the whole rendering (quantile by quantile: an approximate range). None otherwise."""
-    if not learns_phases(job):
+    """For a job at a provider learned in phases (`learns_phases`), the seconds left (10th, 50th, 90th percentile):
+    a rendering job's, from the rendering learned apart, given the time since it started; a queued one's, its
+    wait (`queue_wait`) plus the whole rendering (quantile by quantile: an approximate range). None otherwise."""
+    if not learns_phases(job) or job.status is JobStatus.PENDING:
         return None
     rendering = render_times.distribution(job, "rendering")
-    started_at = rendering_started_at(job)
-    if started_at is not None:
-        since = max(0.0, (now - started_at).total_seconds())
-        low, mid, high = (rendering.left_after(since, share) for share in ETA_SHARES)
-        return low, mid, high
     waiting = queue_wait(job, render_times)
     if waiting is None:
-        return None
+        since = max(0.0, (now - rendering_started_at(job)).total_seconds())
+        low, mid, high = (rendering.left_after(since, share) for share in ETA_SHARES)
+        return low, mid, high
     queue, seen_at = waiting
     waited = max(0.0, (now - seen_at).total_seconds())
     low, mid, high = (queue.left_after(waited, share) + rendering.quantile(share) for share in ETA_SHARES)

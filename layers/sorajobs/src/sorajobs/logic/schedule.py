@@ -1,26 +1,25 @@
 """When to ask the provider about a job next.
 
 "predicted" (the default): from the render times this deployment learned for the job's kind
-(`sorajobs.logic.render_times`). Before the provider reports progress, the next look comes at an early
-quantile of the time the generation takes, given that it has not finished yet (2 % for providers that report
-progress, so that the look finds it rendering; half of what is left for those that do not); a job still queued
-is looked at again after a tenth of the learned median. One progress report bounds the time left (rendering taken
-to start at acceptance); the next look comes before that bound (and no later than the learned median of what is
-left), and gives a measured rate; from then on the next look comes a point of progress before the finish that
-rate predicts. So looks come sparse early and dense near the expected finish. The sweep never exceeds the
-provider's request budget.
+(`sorajobs.logic.render_times`). Before the provider reports progress, the next look comes at an early quantile of
+the time the generation takes, given that it has not finished yet (2 %, so that the look finds it rendering); a job
+still queued is looked at again after a tenth of the learned median. One progress report bounds the time left
+(rendering taken to start at acceptance); the next look comes before that bound (and no later than the learned
+median of what is left), and gives a measured rate; from then on the next look comes a point of progress before the
+finish that rate predicts. So looks come sparse early and dense near the expected finish. The sweep never exceeds
+the provider's request budget.
 
-A provider learned in phases (fal: a place in its queue, and when rendering began, but no progress): a queued job
-is looked at when its place says it has most likely started (`QUEUE_END_SHARE`), but before the first finish that
-is plausible; a rendering one in steps across the likely end of its rendering, timed from its start (at most
-half of what is left at a time).
+A provider without progress reports is learned in phases (fal, which says a request's place in its queue and when
+its rendering began): a queued job is looked at when its wait has most likely ended (`QUEUE_END_SHARE`; see
+`queue_wait`), but before the first finish that is plausible; a rendering one in steps across the likely end of its
+rendering, timed from its start (at most half of what is left at a time).
 
-"ladder" (the schedule before learning, kept for comparison in `bench/detection.py`): a share of the model's
-typical time while queued, a share of the estimated time left while rendering.
+"ladder" (the schedule before learning, kept for comparison in `bench/detection.py`): a share of the model's typical
+time while queued, a share of the estimated time left while rendering.
 
-Either way the provider's `openai-poll-after-ms` is a floor, jitter spreads the looks of jobs submitted
-together (the predicted schedule's only brings a look forward), the result is clamped to configurable bounds,
-and no look comes later than the job's timeout.
+Either way the provider's `openai-poll-after-ms` is a floor, jitter spreads the looks of jobs submitted together
+(the predicted schedule's only brings a look forward), the result is clamped to configurable bounds, and no look
+comes later than the job's timeout.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sorajobs.catalog import CAPABILITIES
 from sorajobs.config import Settings
 from sorajobs.logic.render_times import (
     PriorRenderTimes,
@@ -112,8 +110,8 @@ class PollSchedule:
         return ladder_seconds_left(job, now) * self.remaining_fraction
 
     def _predicted_seconds(self, job: Job, now: datetime) -> float:
-        if learns_phases(job) and (phased := self._phased_seconds(job, now)) is not None:
-            return phased
+        if learns_phases(job):
+            return self._phased_seconds(job, now)
         by_rate = progress_rate(job)
         if by_rate is not None and by_rate[1]:  # measured between two reports: the learned times are not needed
             rate = by_rate[0]
@@ -129,21 +127,17 @@ class PollSchedule:
             # Looked at and still queued (a fresh job is seconds old at most: the provider's created_at is whole
             # seconds): its rendering has not begun, so no early finish is to be caught.
             return distribution.quantile(0.5) * self.queued_fraction
-        share = FIRST_LOOK_SHARE if CAPABILITIES[job.provider].progress else BLIND_LOOK_SHARE
         # A job reported part done (at one instant: no rate yet) has only the rest of that time to go.
         left_share = (100 - job.progress) / 100
-        return distribution.left_after(elapsed, share) * left_share * self._early()
+        return distribution.left_after(elapsed, FIRST_LOOK_SHARE) * left_share * self._early()
 
-    def _phased_seconds(self, job: Job, now: datetime) -> float | None:
-        """A job of a provider learned in phases (see the module): None when neither phase is known."""
+    def _phased_seconds(self, job: Job, now: datetime) -> float:
+        """A job of a provider learned in phases (see the module)."""
         rendering = self.render_times.distribution(job, "rendering")
-        started_at = rendering_started_at(job)
-        if started_at is not None:
-            since = max(0.0, (now - started_at).total_seconds())
-            return self._rendering_look(rendering, since) * self._early()
         waiting = queue_wait(job, self.render_times)
-        if waiting is None:
-            return None
+        if waiting is None:  # rendering: timed from its start
+            since = max(0.0, (now - rendering_started_at(job)).total_seconds())
+            return self._rendering_look(rendering, since) * self._early()
         queue, seen_at = waiting
         waited = max(0.0, (now - seen_at).total_seconds())
         # The earliest finish that is plausible, were it to start at once (its place does not bound that from below).

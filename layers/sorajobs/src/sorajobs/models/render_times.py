@@ -5,7 +5,8 @@ log-normal distribution follows from them.
 
 The phases: "whole", from the provider's acceptance to its finish (every provider); and, for a provider that
 says where a request waits in its queue and when its rendering began (fal), "rendering", from that start to the
-finish, and "queue_place", the seconds each place ahead in its queue held a request back."""
+finish, "queue", from the acceptance to that start, and "queue_place", the seconds each place ahead in its queue
+held a request back."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-RenderPhase = Literal["whole", "rendering", "queue_place"]
+RenderPhase = Literal["whole", "rendering", "queue", "queue_place"]
 
 
 @dataclass(frozen=True)

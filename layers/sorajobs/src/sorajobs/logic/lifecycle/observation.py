@@ -171,14 +171,17 @@ def _finished_samples(job: Job, video: ProviderVideo, finished_at: float) -> tup
 
 
 def _queue_samples(job: Job, video: ProviderVideo) -> tuple[RenderSample, ...]:
-    """A job last seen waiting at a place in the provider's queue, now known to have started: the seconds each place
-    held it back, from that look to its start."""
-    if job.status is not JobStatus.QUEUED or job.queue_position is None or job.last_refreshed_at is None:
+    """A job last seen queued, now known to have started: how long it waited from its acceptance, and, seen at a
+    place in the queue, the seconds each place held it back from that look to its start."""
+    if job.status is not JobStatus.QUEUED or video.started_at is None:
         return ()
-    if video.started_at is None:
-        return ()
-    waited = video.started_at - job.last_refreshed_at.timestamp()
-    return (RenderSample("queue_place", waited / (job.queue_position + 1)),) if waited > 0 else ()
+    accepted = job.provider_accepted_at or job.attempt_started_at
+    samples = [RenderSample("queue", max(0.0, video.started_at - accepted.timestamp()))]
+    if job.queue_position is not None and job.last_refreshed_at is not None:
+        waited = video.started_at - job.last_refreshed_at.timestamp()
+        if waited > 0:
+            samples.append(RenderSample("queue_place", waited / (job.queue_position + 1)))
+    return tuple(samples)
 
 
 def with_next_poll(job: Job, now: datetime, provider_hint_seconds: float | None, schedule: PollSchedule) -> Job:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
 
+from sorajobs.logic.render_times import accepted_at
 from sorajobs.logic.schedule import PollSchedule
 from sorajobs.models.job import STATUS_RANK, UNFINISHED_STATUSES, ErrorCategory, Job, JobError, JobStatus
 from sorajobs.models.render_times import RenderSample
@@ -158,8 +159,7 @@ def _moment(unix_seconds: float) -> datetime:
 def _finished_samples(job: Job, video: ProviderVideo, finished_at: float) -> tuple[RenderSample, ...]:
     """A finished generation: its whole time from acceptance, and its rendering where the provider tells it. Nothing
     for a time that says nothing (a generation found finished as it was adopted, with no start time given)."""
-    accepted = job.provider_accepted_at or job.attempt_started_at
-    whole = finished_at - accepted.timestamp()
+    whole = finished_at - accepted_at(job).timestamp()
     samples = [RenderSample("whole", whole)] if whole > 0 else []
     started_at = video.started_at or (job.provider_started_at.timestamp() if job.provider_started_at else None)
     rendering = video.render_seconds
@@ -175,8 +175,7 @@ def _queue_samples(job: Job, video: ProviderVideo) -> tuple[RenderSample, ...]:
     place in the queue, the seconds each place held it back from that look to its start."""
     if job.status is not JobStatus.QUEUED or video.started_at is None:
         return ()
-    accepted = job.provider_accepted_at or job.attempt_started_at
-    samples = [RenderSample("queue", max(0.0, video.started_at - accepted.timestamp()))]
+    samples = [RenderSample("queue", max(0.0, video.started_at - accepted_at(job).timestamp()))]
     if job.queue_position is not None and job.last_refreshed_at is not None:
         waited = video.started_at - job.last_refreshed_at.timestamp()
         if waited > 0:

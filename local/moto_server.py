@@ -10,6 +10,8 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local.moto_dynamodb import SerializedDynamoDB, keep_streams_through_cancelled_transactions
+
 log = logging.getLogger("local.moto")
 
 
@@ -21,7 +23,8 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 class MotoServer:
-    """Like moto's ThreadedMotoServer, but binds port 0 and closes its socket on stop."""
+    """Like moto's ThreadedMotoServer, but binds port 0, closes its socket on stop, and corrects moto's
+    DynamoDB where concurrent requests break it (`local.moto_dynamodb`)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host = host
@@ -30,7 +33,8 @@ class MotoServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> MotoServer:
-        app = DomainDispatcherApplication(create_backend_app)
+        keep_streams_through_cancelled_transactions()
+        app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._httpd = make_server(self._host, self._port, app, threaded=True, request_handler=_QuietRequestHandler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="local-moto", daemon=True

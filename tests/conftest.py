@@ -30,6 +30,7 @@ from local.backend_clock import ManualClock
 from local.emulator import EmulatorConfig, EmulatorServer
 from local.emulator import ManualClock as EmulatorClock
 from local.fal_emulator import FalEmulatorConfig, FalEmulatorServer
+from local.moto_dynamodb import keep_streams_through_cancelled_transactions
 from local.resources import StackResources, create_stack_resources
 from local.runway_emulator import EmulatorConfig as RunwayEmulatorConfig
 from local.runway_emulator import EmulatorServer as RunwayEmulatorServer
@@ -56,6 +57,10 @@ OWNER = "user-123"
 OTHER_OWNER = "user-456"
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 API_KEY = "sk-test-emulator"
+
+# The tests that follow the jobs table's stream keep one shard iterator, as the event source does; moto
+# would strand it at the first cancelled transaction (local.moto_dynamodb).
+keep_streams_through_cancelled_transactions()
 
 os.environ.update(
     {

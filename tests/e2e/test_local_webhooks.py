@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 from standardwebhooks.webhooks import Webhook
 
 from local.backend_clock import ManualClock
@@ -50,24 +51,33 @@ def receiver() -> Iterator[Receiver]:
     endpoint.stop()
 
 
-def test_a_provider_webhook_finishes_the_job_and_the_client_gets_every_event_signed(stack, clocks, receiver):
-    backend, emulator = clocks
+@pytest.fixture
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
     token = stack.mint_token("e2e-webhooks", ["users"])
-    with httpx.Client(base_url=stack.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
-        submitted = api.post("/videos", json={"prompt": "A kite over the dunes", "webhook_url": receiver.url})
-        assert submitted.status_code == 202, submitted.text
-        job_id = submitted.json()["id"]
+    with httpx.Client(base_url=stack.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        yield client
 
-        backend.advance(120)
-        emulator.advance(120)  # the provider finishes and posts its signed video.completed to the gateway
-        assert stack.emulator is not None and stack.emulator.flush_webhooks(timeout=30)
-        stack.store_poller.drain()  # no sweep ran: the provider's webhook alone moved the job on
-        job = api.get(f"/videos/{job_id}").json()
-        assert job["status"] == "completed" and job["ready"] is True
 
-        stack.stream_poller.drain()
-        stack.webhook_poller.drain()
-        log = api.get(f"/videos/{job_id}/webhooks").json()["data"]
+def submit_with_webhook(api: httpx.Client, receiver: Receiver, prompt: str) -> str:
+    submitted = api.post("/videos", json={"prompt": prompt, "webhook_url": receiver.url})
+    assert submitted.status_code == 202, submitted.text
+    return str(submitted.json()["id"])
+
+
+def test_a_provider_webhook_finishes_the_job_and_the_client_gets_every_event_signed(stack, clocks, receiver, api):
+    backend, emulator = clocks
+    job_id = submit_with_webhook(api, receiver, "A kite over the dunes")
+
+    backend.advance(120)
+    emulator.advance(120)  # the provider finishes and posts its signed video.completed to the gateway
+    assert stack.emulator is not None and stack.emulator.flush_webhooks(timeout=30)
+    stack.store_poller.drain()  # no sweep ran: the provider's webhook alone moved the job on
+    job = api.get(f"/videos/{job_id}").json()
+    assert job["status"] == "completed" and job["ready"] is True
+
+    stack.stream_poller.drain()
+    stack.webhook_poller.drain()
+    log = api.get(f"/videos/{job_id}/webhooks").json()["data"]
 
     assert [entry["delivered"] for entry in stack.emulator.webhook_log()] == [True]
     events = [httpx.Response(200, content=body).json() for _, body in receiver.requests]
@@ -80,3 +90,37 @@ def test_a_provider_webhook_finishes_the_job_and_the_client_gets_every_event_sig
         assert expected in headers["webhook-signature"].split(" ")
     assert {entry["state"] for entry in log} == {"delivered"}
     assert {entry["attempts"][0]["status_code"] for entry in log} == {204}
+
+
+def test_a_transition_that_loses_its_race_does_not_stop_the_clients_events(stack, clocks, receiver, api):
+    """A write that loses a race (the sweep and the provider's webhook completing one job) is a cancelled
+    transaction. moto used to roll it back by swapping in a copy of the table and its stream, and the stream
+    poller, still reading the old one, passed on no event after it (local.moto_dynamodb)."""
+    backend, emulator = clocks
+    job_id = submit_with_webhook(api, receiver, "A heron in the reeds")
+    stack.stream_poller.drain()
+
+    assert stack.resources is not None
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        stack.client("dynamodb").transact_write_items(
+            TransactItems=[
+                {
+                    "ConditionCheck": {
+                        "TableName": stack.resources.table_name,
+                        "Key": {"pk": {"S": f"JOB#{job_id}"}},
+                        "ConditionExpression": "version = :stale",
+                        "ExpressionAttributeValues": {":stale": {"N": "-1"}},
+                    }
+                }
+            ]
+        )
+
+    backend.advance(120)
+    emulator.advance(120)
+    assert stack.emulator is not None and stack.emulator.flush_webhooks(timeout=30)
+    stack.store_poller.drain()
+    stack.stream_poller.drain()
+    stack.webhook_poller.drain()
+
+    events = [httpx.Response(200, content=body).json() for _, body in receiver.requests]
+    assert [event["type"] for event in events][-1] == "video.completed"

@@ -61,6 +61,8 @@ class StreamPoller:
         self._lock = threading.Lock()
 
     def _shard_iterators(self) -> dict[str, str]:
+        if self._iterators:  # moto's stream has one shard for the table's life, and it never closes
+            return self._iterators
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
             if shard["ShardId"] not in self._iterators:

@@ -195,6 +195,24 @@ def test_a_provider_fault_on_the_refresh_is_recorded_on_the_job_with_its_delay(w
     assert job.next_poll_at == world.clock.now() + timedelta(seconds=40)
 
 
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(503, "server_error"), (401, "invalid_api_key")],
+    ids=["a fault with no delay named", "our key refused"],
+)
+def test_a_refresh_that_meets_a_fault_or_a_refused_key_answers_provider_fault(world, status, code):
+    job_id = render_to_the_end(world)
+    before = world.stored_job(job_id)
+    world.emulator.inject(Fault(operation="retrieve", status=status, code=code))  # every retry meets it too
+    body = provider_event(before.provider_video_id)
+
+    response = post_webhook(world, body, signed_headers(world, body))
+
+    job = world.stored_job(job_id)
+    assert response.status == 200 and response.body["outcome"] == "provider_fault"
+    assert job.status is before.status and job.next_poll_at is not None
+
+
 def test_with_the_budget_spent_the_job_is_made_due_for_the_sweep(world):
     world.use_settings(provider_retrieve_rpm=1)
     job_id = render_to_the_end(world)

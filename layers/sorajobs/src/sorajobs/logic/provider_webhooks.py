@@ -61,7 +61,7 @@ class InvalidProviderEvent(DomainError):
 class InboundOutcome(StrEnum):
     REFRESHED = "refreshed"
     DUE_NOW = "due_now"  # the provider budget was spent: the sweep takes the job on its next pass
-    PROVIDER_FAULT = "provider_fault"  # the refresh failed; the sweep retries after the provider's delay
+    PROVIDER_FAULT = "provider_fault"  # the refresh failed or our key was refused; the sweep retries
     ALREADY_FINISHED = "already_finished"
     UNKNOWN_VIDEO = "unknown_video"
     DUPLICATE = "duplicate"
@@ -141,6 +141,6 @@ class ProviderWebhookReceiver:
             with contextlib.suppress(TransitionConflict):  # someone else moved it on meanwhile
                 self._writes.write(look.job, transition_to_due_now(look.job, now))
             return InboundOutcome.DUE_NOW
-        if look.retry_after is not None:
-            return InboundOutcome.PROVIDER_FAULT  # recorded on the job with its retry delay
+        if look.provider_fault:
+            return InboundOutcome.PROVIDER_FAULT  # recorded on the job, with the provider's delay if it named one
         return InboundOutcome.REFRESHED

@@ -32,12 +32,14 @@ logger = Logger(child=True)
 @dataclass(frozen=True)
 class RefreshOutcome:
     """What a refresh did: the job as it now stands; when the provider could not be asked or answered with a fault,
-    the seconds until it is worth asking again; and whether the rate budget denied the look (then the provider was
-    not asked and nothing was written)."""
+    the seconds until it is worth asking again (None when it named none); whether the rate budget denied the look
+    (then the provider was not asked and nothing was written); and whether the provider answered with a fault or
+    refused our key (then the job is due again, and nothing it reported was applied)."""
 
     job: Job
     retry_after: float | None = None
     budget_denied: bool = False
+    provider_fault: bool = False
 
 
 class JobRefresher:
@@ -88,7 +90,8 @@ class JobRefresher:
             logger.error(
                 "The provider refused our key while refreshing", extra={"job_id": job.id, "error": str(refused)}
             )
-            return RefreshOutcome(self._writes.apply(job, transition_to_retry_later(job, now, None)))
+            retried = self._writes.apply(job, transition_to_retry_later(job, now, None))
+            return RefreshOutcome(retried, provider_fault=True)
         except ProviderTemporaryError as fault:
             record_provider_fault(self._rate_budget, job, fault, "retrieve")
             logger.warning(
@@ -96,7 +99,7 @@ class JobRefresher:
                 extra={"job_id": job.id, "code": fault.code, "retry_after": fault.retry_after},
             )
             retried = self._writes.apply(job, transition_to_retry_later(job, now, fault.retry_after))
-            return RefreshOutcome(retried, retry_after=fault.retry_after)
+            return RefreshOutcome(retried, retry_after=fault.retry_after, provider_fault=True)
         return RefreshOutcome(self._writes.apply(job, apply_provider_video(job, video, now, self._schedule)))
 
     def record_report(self, job: Job, video: ProviderVideo) -> Job:

@@ -19,9 +19,9 @@ from local.stack.command_line import (
     DEFAULT_GATEWAY_PORT,
     ENV_FILE,
     LOCAL_ADMIN,
-    _parse_args,
     configure_local_logging,
     main,
+    parse_command_line,
     port_taken_message,
     stack_parameters,
 )
@@ -45,11 +45,11 @@ __all__ = [
     "QUIET_LOG_LEVEL",
     "ExternalProvider",
     "LocalStack",
-    "_parse_args",
     "configure_local_logging",
     "console_address",
     "function_environment",
     "main",
+    "parse_command_line",
     "port_taken_message",
     "stack_parameters",
 ]

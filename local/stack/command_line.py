@@ -29,7 +29,8 @@ LOCAL_ADMIN = "local-admin"
 ENV_FILE = ROOT / ".local-stack" / "env"
 
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_command_line(argv: list[str] | None) -> argparse.Namespace:
+    """The options of `python -m local.stack` (see --help)."""
     parser = argparse.ArgumentParser(prog="python -m local.stack", description="Run the whole stack locally.")
     parser.add_argument("--host", default="127.0.0.1", help="gateway address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_GATEWAY_PORT, help="gateway port; 0 picks a free one")
@@ -95,7 +96,7 @@ def port_taken_message(error: OSError, port: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
+    args = parse_command_line(argv)
     configure_local_logging(verbose=args.verbose)
     # Powertools warns on every invocation that published no metric; locally metrics are off anyway.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

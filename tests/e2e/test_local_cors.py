@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from local.stack import LocalStack, _parse_args, stack_parameters
+from local.stack import LocalStack, parse_command_line, stack_parameters
 from tests.client.helpers import Clocks, manual_local_stack
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +52,7 @@ def test_make_local_takes_the_origins_from_an_option_or_the_environment(monkeypa
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", APP)
 
     def parameters(argv: list[str]) -> dict[str, str]:
-        args = _parse_args([*argv, "--verbose"])
+        args = parse_command_line([*argv, "--verbose"])
         return stack_parameters(args.parameter_overrides, verbose=args.verbose, cors_origins=args.cors_origins)
 
     assert parameters([]) == {"CorsAllowedOrigins": APP}

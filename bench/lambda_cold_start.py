@@ -15,6 +15,8 @@
   finished at the provider for store_video, a new Idempotency-Key for each submit.
 - **The baseline:** `bench/naive_handler/app.py`, submit's work written the common way (boto3, openai and
   pydantic imported and the clients built at the top), from the same layer folder, in the same run.
+- **The floor:** `bench/floor_handler/app.py`, boto3 and a DynamoDB client at the top and one GetItem per
+  request: what every function does at the least, so its ratio to the baseline bounds theirs from below.
 - **Bytecode conditions:** `shipped` (the build's .pyc), `local cache` (the interpreter's own timestamp .pyc in
   a scratch PYTHONPYCACHEPREFIX, written by a warm-up run: what a writable cache would give) and `none` (the
   function's and the layer's modules compiled from source at every start, as the layer shipped before).
@@ -53,7 +55,12 @@ BUILD_DIR = ROOT / ".cache" / "lambda-bench"
 RUNTIME_BYTECODE = ROOT / "layers" / "sorajobs" / "runtime_bytecode.py"
 CHILD = Path(__file__).resolve().parent / "lambda_child.py"
 NAIVE = "naive baseline"
-NAIVE_SOURCE = Path(__file__).resolve().parent / "naive_handler" / "app.py"
+FLOOR = "boto3 floor"
+# The two references, each one module compiled like a function's code: not subjects with targets.
+REFERENCE_SOURCES = {
+    NAIVE: Path(__file__).resolve().parent / "naive_handler" / "app.py",
+    FLOOR: Path(__file__).resolve().parent / "floor_handler" / "app.py",
+}
 CONDITIONS = ("shipped", "local_cache", "none")
 CONDITION_LABELS = {"shipped": "bytecode as shipped", "local_cache": "warm local cache", "none": "no bytecode"}
 RATIO_TARGET = 0.35  # every function's init + first request, as built, against the naive baseline's
@@ -89,7 +96,7 @@ LOCAL_ONLY = ("POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED")
 
 @dataclass(frozen=True)
 class Subject:
-    name: str  # the function's folder, or NAIVE
+    name: str  # the function's folder, or a reference (NAIVE, FLOOR)
     logical_id: str
     event: str  # the events/ file of its first request
 
@@ -106,6 +113,7 @@ SUBJECTS = (
     Subject("webhook_events", "WebhookEventsFunction", "webhook_events"),
     Subject("deliver_webhook", "DeliverWebhookFunction", "deliver_webhook"),
     Subject(NAIVE, "NaiveSubmit", "submit"),
+    Subject(FLOOR, "FloorGetItem", "poll_sora_status"),  # its event is not read
 )
 
 
@@ -168,9 +176,9 @@ def build_artifact(build_dir: Path) -> dict[str, Path]:
     folders = {}
     for subject in SUBJECTS:
         artifacts = build_dir / subject.logical_id
-        if subject.name == NAIVE:
+        if subject.name in REFERENCE_SOURCES:
             artifacts.mkdir(parents=True)
-            shutil.copy(NAIVE_SOURCE, artifacts / "app.py")
+            shutil.copy(REFERENCE_SOURCES[subject.name], artifacts / "app.py")
             subprocess.run(
                 [sys.executable, str(RUNTIME_BYTECODE), "compile", str(artifacts), "--runtime-path", "/var/task"],
                 check=True,
@@ -445,6 +453,16 @@ def run(*, rounds: int = DEFAULT_ROUNDS) -> BenchmarkResult:
                     NAIVE,
                     f"init + first request, shipped .pyc: CPU (wall), medians of {rounds}",
                     f"{cpu:.0f} ms ({wall:.0f} ms)",
+                )
+            )
+            continue
+        if subject.name == FLOOR:
+            result.rows.append(
+                Row(
+                    NAME,
+                    FLOOR,
+                    "init + first request (boto3, a DynamoDB client, one GetItem), CPU against the naive baseline's",
+                    f"{cpu / naive_cpu:.2f}x ({cpu:.0f} / {naive_cpu:.0f} ms; wall {wall / naive_wall:.2f}x)",
                 )
             )
             continue

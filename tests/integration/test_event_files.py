@@ -91,3 +91,11 @@ def _modules_after_import(function_dir: str) -> set[str]:
 def test_importing_a_handler_does_not_import_openai(function_dir):
     # `import openai` costs about 0.8 s of cold start; only a provider call may pay it.
     assert "openai" not in _modules_after_import(function_dir)
+
+
+@pytest.mark.parametrize(
+    "function_dir", ["read_api", "sora_status", "reset", "submit", "webhooks_api", "provider_webhook"]
+)
+def test_importing_an_http_handler_does_not_load_the_openapi_models(function_dir):
+    # Powertools' OpenAPI models (41 pydantic models) serve GET /openapi.json only: about a tenth of the import.
+    assert "aws_lambda_powertools.event_handler.openapi.models" not in _modules_after_import(function_dir)

@@ -206,6 +206,27 @@ def queue_wait(job: Job, render_times: RenderTimeLookup) -> tuple[RenderTimeDist
     return place.times(job.queue_position + 1), job.last_refreshed_at
 
 
+@dataclass(frozen=True)
+class PhaseStanding:
+    """Where a job of a provider learned in phases stands: its rendering's learned distribution; while queued, its
+    wait's (`queue_wait`); and the seconds gone by in the phase it is in, counted from the moment that phase's
+    distribution counts from (the look that saw its place, or its acceptance, while queued; its start, rendering)."""
+
+    rendering: RenderTimeDistribution
+    queue: RenderTimeDistribution | None
+    elapsed: float
+
+
+def phase_standing(job: Job, now: datetime, render_times: RenderTimeLookup) -> PhaseStanding:
+    """The ETA and the schedule both read a phased job through this, so both count its time from the same moment."""
+    rendering = render_times.distribution(job, "rendering")
+    waiting = queue_wait(job, render_times)
+    if waiting is None:
+        return PhaseStanding(rendering, None, max(0.0, (now - rendering_started_at(job)).total_seconds()))
+    queue, seen_at = waiting
+    return PhaseStanding(rendering, queue, max(0.0, (now - seen_at).total_seconds()))
+
+
 def seconds_left_by_phases(
     job: Job, now: datetime, render_times: RenderTimeLookup
 ) -> tuple[float, float, float] | None:
@@ -214,15 +235,12 @@ def seconds_left_by_phases(
     wait (`queue_wait`) plus the whole rendering (quantile by quantile: an approximate range). None otherwise."""
     if not learns_phases(job) or job.status is JobStatus.PENDING:
         return None
-    rendering = render_times.distribution(job, "rendering")
-    waiting = queue_wait(job, render_times)
-    if waiting is None:
-        since = max(0.0, (now - rendering_started_at(job)).total_seconds())
-        low, mid, high = (rendering.left_after(since, share) for share in ETA_SHARES)
-        return low, mid, high
-    queue, seen_at = waiting
-    waited = max(0.0, (now - seen_at).total_seconds())
-    low, mid, high = (queue.left_after(waited, share) + rendering.quantile(share) for share in ETA_SHARES)
+    standing = phase_standing(job, now, render_times)
+    rendering, queue, elapsed = standing.rendering, standing.queue, standing.elapsed
+    if queue is None:
+        low, mid, high = (rendering.left_after(elapsed, share) for share in ETA_SHARES)
+    else:
+        low, mid, high = (queue.left_after(elapsed, share) + rendering.quantile(share) for share in ETA_SHARES)
     return low, mid, high
 
 

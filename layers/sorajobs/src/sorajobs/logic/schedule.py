@@ -11,8 +11,8 @@ the provider's request budget.
 
 A provider without progress reports is learned in phases (fal, which says a request's place in its queue and when
 its rendering began): a queued job is looked at when its wait has most likely ended (`QUEUE_END_SHARE`; see
-`queue_wait`), but before the first finish that is plausible; a rendering one in steps across the likely end of its
-rendering, timed from its start (at most half of what is left at a time).
+`queue_wait` and `phase_standing`), but before the first finish that is plausible; a rendering one in steps across
+the likely end of its rendering, timed from its start (at most half of what is left at a time).
 
 "ladder" (the schedule before learning, kept for comparison in `bench/detection.py`): a share of the model's typical
 time while queued, a share of the estimated time left while rendering.
@@ -36,9 +36,8 @@ from sorajobs.logic.render_times import (
     RenderTimeLookup,
     accepted_at,
     learns_phases,
+    phase_standing,
     progress_rate,
-    queue_wait,
-    rendering_started_at,
     seconds_left_at,
     typical_render_seconds,
 )
@@ -133,16 +132,14 @@ class PollSchedule:
 
     def _phased_seconds(self, job: Job, now: datetime) -> float:
         """A job of a provider learned in phases (see the module)."""
-        rendering = self.render_times.distribution(job, "rendering")
-        waiting = queue_wait(job, self.render_times)
-        if waiting is None:  # rendering: timed from its start
-            since = max(0.0, (now - rendering_started_at(job)).total_seconds())
-            return self._rendering_look(rendering, since) * self._early()
-        queue, seen_at = waiting
-        waited = max(0.0, (now - seen_at).total_seconds())
-        # The earliest finish that is plausible, were it to start at once (its place does not bound that from below).
-        first_finish = rendering.quantile(FIRST_LOOK_SHARE) - waited
-        return min(queue.left_after(waited, QUEUE_END_SHARE), first_finish) * self._early()
+        standing = phase_standing(job, now, self.render_times)
+        rendering, queue, elapsed = standing.rendering, standing.queue, standing.elapsed
+        if queue is None:  # rendering: timed from its start
+            return self._rendering_look(rendering, elapsed) * self._early()
+        # The earliest finish that is plausible, had it started as soon as its wait began to count (its place does
+        # not bound that from below).
+        first_finish = rendering.quantile(FIRST_LOOK_SHARE) - elapsed
+        return min(queue.left_after(elapsed, QUEUE_END_SHARE), first_finish) * self._early()
 
     @staticmethod
     def _rendering_look(rendering: RenderTimeDistribution, since: float) -> float:
